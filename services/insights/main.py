@@ -1,0 +1,25 @@
+"""Wires the insights service. It exports no traces of its own: they would loop back into it."""
+
+from fastapi import FastAPI
+
+from services import insights
+from services.insights import api, store
+from services.insights.settings import Settings
+from shared.app import service_app
+from shared.storage import connect, database
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    mongo = connect(settings)
+    db = database(mongo, settings)
+
+    async def startup() -> None:
+        await store.ensure_indexes(db)
+
+    app = service_app(
+        settings, description=insights.__doc__ or "", tracer_provider=None, mongo=mongo, on_startup=startup
+    )
+    app.state.db = db
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,6 @@
+"""Notifications: every message to a person or a team.
+
+Owns: notifications (database `rn_notifications`), one per recipient per cause event.
+Publishes: NotificationDelivered.
+Consumes: CrisisEscalated (critical, to each responder), MatchProposed (to the mentor and the member).
+"""

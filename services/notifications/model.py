@@ -1,0 +1,85 @@
+"""What a notification says and who gets it, for each event that causes one. No I/O."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from contracts.crisis import CrisisEscalated
+from contracts.envelope import Event
+from contracts.ids import new_id
+from contracts.mentoring import MatchProposed
+from contracts.notifications import NotificationDelivered, NotificationDeliveredData
+
+SOURCE = "notifications"
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    org: str
+    recipient_id: str
+    category: str
+    priority: str  # "critical" bypasses preferences and quiet hours
+    title: str
+    body: str
+    link: str
+    cause_event_id: str
+    created_at: datetime
+
+
+def for_escalation(event: CrisisEscalated, now: datetime) -> list[Notification]:
+    d = event.data
+    return [
+        Notification(
+            id=new_id(),
+            org=event.org,
+            recipient_id=responder,
+            category="crisis",
+            priority="critical",
+            title=f"Crisis escalation, level {d.level}",
+            body=f"A {d.severity} crisis case needs a responder now. Open the case and acknowledge it.",
+            link=f"/crisis/cases/{d.case_id}",
+            cause_event_id=event.id,
+            created_at=now,
+        )
+        for responder in d.responder_ids
+    ]
+
+
+def for_match(event: MatchProposed, now: datetime) -> list[Notification]:
+    d = event.data
+    common = {"org": event.org, "category": "mentoring", "priority": "normal", "cause_event_id": event.id}
+    return [
+        Notification(
+            id=new_id(),
+            recipient_id=d.mentor_id,
+            title="New mentee proposed",
+            body="A member was matched with you. Review the proposal.",
+            link=f"/mentoring/matches/{d.match_id}",
+            created_at=now,
+            **common,  # type: ignore[arg-type]
+        ),
+        Notification(
+            id=new_id(),
+            recipient_id=d.member_id,
+            title="We found you a mentor",
+            body="A mentor was proposed for you. They will reach out soon.",
+            link=f"/mentoring/matches/{d.match_id}",
+            created_at=now,
+            **common,  # type: ignore[arg-type]
+        ),
+    ]
+
+
+def delivered(n: Notification) -> Event:
+    return NotificationDelivered.create(
+        source=SOURCE,
+        org=n.org,
+        subject=n.id,
+        data=NotificationDeliveredData(
+            notification_id=n.id,
+            recipient_id=n.recipient_id,
+            channel="in_app",
+            category=n.category,
+            cause_event_id=n.cause_event_id,
+        ),
+    )

@@ -1,0 +1,39 @@
+"""Notification use cases."""
+
+import logging
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from services.notifications import model, store
+from shared.messaging.publisher import EventPublisher
+from shared.outbox import flush, with_outbox
+from shared.storage import Document
+
+log = logging.getLogger(__name__)
+
+
+async def deliver(db: AsyncDatabase[Document], publisher: EventPublisher, items: list[model.Notification]) -> int:
+    """Store each in-app notification once and announce it; returns how many were new.
+
+    A redelivered cause event meets the unique index and changes nothing. Publishing failures
+    propagate, so the cause event is retried; the outbox relay covers a crash after the write.
+    """
+    created = 0
+    for item in items:
+        doc = with_outbox(store.to_doc(item), [model.delivered(item)])
+        try:
+            await store.notifications(db, item.org).insert_one(doc)
+            created += 1
+        except DuplicateKeyError:
+            log.debug("notification for %s/%s exists already", item.cause_event_id, item.recipient_id)
+            continue
+        await flush(db.notifications, item.id, publisher)
+    return created
+
+
+async def inbox(db: AsyncDatabase[Document], org: str, recipient_id: str, limit: int) -> list[model.Notification]:
+    docs = await store.notifications(db, org).find(
+        {"recipient_id": recipient_id}, sort=[("created_at", -1)], limit=limit
+    )
+    return [store.from_doc(d) for d in docs]

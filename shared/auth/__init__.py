@@ -1,0 +1,1 @@
+"""Who is calling: JWT verification, roles, and the organization taken from the token only."""

@@ -1,0 +1,50 @@
+"""FastAPI dependencies for the caller; the organization comes from the verified token only."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.auth.principal import Principal, Role
+from shared.auth.tokens import InvalidToken, TokenVerifier
+from shared.http import Problem
+from shared.network import NetworkFile
+from shared.telemetry import ORG, USER_ID, tag_current_span
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", detail)
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise _unauthorized("a bearer token is required")
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        principal = verifier.verify(credentials.credentials)
+    except InvalidToken as exc:
+        raise _unauthorized(f"invalid token: {exc}") from exc
+    network: NetworkFile = request.app.state.network
+    if network.get().organization(principal.org) is None:
+        raise Problem(403, "Forbidden", "your organization is not part of this network")
+    tag_current_span({ORG: principal.org, USER_ID: principal.sub})
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets through callers holding any of `roles`."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any(*roles):
+            raise Problem(403, "Forbidden", f"requires one of the roles: {', '.join(roles)}")
+        return principal
+
+    return check

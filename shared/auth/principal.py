@@ -1,0 +1,24 @@
+"""The verified caller."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    MENTOR = "mentor"
+    RESPONDER = "responder"
+    COORDINATOR = "coordinator"
+    ORG_ADMIN = "org_admin"
+    NETWORK_ADMIN = "network_admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    org: str
+    roles: frozenset[Role]
+    regions: frozenset[str] = frozenset()
+
+    def has_any(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))

@@ -1,0 +1,56 @@
+"""Verifying bearer tokens (RS256/ES256) against a JWKS or a local public key."""
+
+from pathlib import Path
+from typing import Any
+
+import jwt
+from jwt import PyJWKClient
+
+from shared.auth.principal import Principal, Role
+
+ALGORITHMS = ["ES256", "RS256"]
+
+
+class InvalidToken(Exception):
+    """The token is missing, expired, badly signed, or lacks the claims we need."""
+
+
+class TokenVerifier:
+    def __init__(
+        self, *, issuer: str, audience: str, jwks_url: str | None = None, public_key_file: Path | None = None
+    ) -> None:
+        if not jwks_url and not public_key_file:
+            raise ValueError("a JWKS URL or a public key file is required")
+        self._issuer = issuer
+        self._audience = audience
+        self._jwks = PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._key = public_key_file.read_text() if public_key_file and not jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key: Any = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    org, roles = claims.get("org"), claims.get("roles")
+    if not isinstance(org, str) or not org:
+        raise InvalidToken("token has no organization")
+    if not isinstance(roles, list):
+        raise InvalidToken("token has no roles")
+    try:
+        parsed = frozenset(Role(r) for r in roles)
+    except ValueError as exc:
+        raise InvalidToken(f"unknown role: {exc}") from exc
+    regions = claims.get("regions") or []
+    return Principal(sub=str(claims["sub"]), org=org, roles=parsed, regions=frozenset(map(str, regions)))

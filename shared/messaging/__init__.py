@@ -1,0 +1,1 @@
+"""NATS JetStream plumbing: streams, the broker, the publisher, subscriptions and dead letters."""

@@ -1,0 +1,75 @@
+"""Publishing events: JetStream only, acknowledged, idempotent by event id.
+
+The event id is the `Nats-Msg-Id`, so a retry after a lost acknowledgement is recognised
+by the stream's duplicate window instead of stored twice.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from faststream.nats import JStream, NatsBroker
+from faststream.nats.publisher.usecase import LogicPublisher
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from contracts.envelope import Event
+from contracts.subjects import stream_name
+
+log = logging.getLogger(__name__)
+
+
+class PublishFailed(RuntimeError):
+    """JetStream did not acknowledge an event after every retry; the outbox keeps it for later."""
+
+
+class EventPublisher:
+    """Declares one FastStream publisher per event type (so each shows in AsyncAPI) and publishes through it."""
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        events: Iterable[type[Event]],
+        *,
+        timeout: float = 2.0,
+        attempts: int = 4,
+    ) -> None:
+        self._timeout = timeout
+        self._attempts = attempts
+        self._publishers: dict[str, LogicPublisher] = {
+            event.type_name(): broker.publisher(
+                event.subject_pattern().replace("*", "{org}"),
+                stream=JStream(stream_name(event.domain), declare=False),
+                schema=event,
+                title=f"{event.subject_pattern()}:publish",
+                description=(event.__doc__ or "").strip() or None,
+            )
+            for event in events
+        }
+
+    async def publish(self, event: Event) -> None:
+        await self.publish_raw(event.type, event.nats_subject(), event.model_dump_json().encode(), event.id)
+
+    async def publish_raw(self, event_type: str, subject: str, payload: bytes, event_id: str) -> None:
+        """Publish an already serialised event (the outbox keeps them as text)."""
+        publisher = self._publishers.get(event_type)
+        if publisher is None:
+            raise ValueError(f"this service does not publish {event_type}")
+        stream = stream_name(event_type.split(".", 1)[0])
+        delay = 0.1
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await publisher.publish(
+                    payload,
+                    subject=subject,
+                    headers={"Nats-Msg-Id": event_id, "content-type": "application/json"},
+                    stream=stream,
+                    timeout=self._timeout,
+                )
+                return
+            except (NatsTimeoutError, NoRespondersError, TimeoutError) as exc:
+                log.warning("publish of %s not acknowledged (attempt %d): %r", event_id, attempt, exc)
+                if attempt == self._attempts:
+                    raise PublishFailed(f"event {event_id} not acknowledged after {attempt} attempts") from exc
+                await asyncio.sleep(delay)
+                delay *= 2

@@ -1,0 +1,107 @@
+"""Streams and consumers as code: the only place that creates or changes them.
+
+Apps connect with `declare=False` so a running service never silently rewrites a stream;
+`provision` runs before them (the local runner, a test fixture, or a deploy job).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from contracts.envelope import Event
+from contracts.subjects import DOMAINS, domain_wildcard, stream_name
+
+DEAD_LETTER_STREAM = "DEADLETTER"
+DEAD_LETTER_SUBJECTS = "deadletter.>"
+
+# Longer than the publisher's whole retry horizon, so a retried publish is always recognised.
+DUPLICATE_WINDOW_SECONDS = 120.0
+# When a consumer process dies mid-message, the server redelivers after these waits.
+ACK_WAIT_BACKOFF_SECONDS = (10.0, 30.0, 60.0, 120.0)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One durable pull consumer: a service listening to one event type in every organization."""
+
+    service: str
+    event: type[Event]
+
+    @property
+    def durable(self) -> str:
+        return f"{self.service}-{self.event.domain}-{self.event.name}-v{self.event.version}"
+
+    @property
+    def stream(self) -> str:
+        return stream_name(self.event.domain)
+
+    @property
+    def filter_subject(self) -> str:
+        return self.event.subject_pattern()
+
+
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+    configs = [
+        StreamConfig(
+            name=stream_name(domain),
+            subjects=[domain_wildcard(domain)],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
+            max_age=90 * 24 * 3600.0,
+        )
+        for domain in DOMAINS
+    ]
+    configs.append(
+        StreamConfig(
+            name=DEAD_LETTER_STREAM,
+            subjects=[DEAD_LETTER_SUBJECTS],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
+        )
+    )
+    return configs
+
+
+def consumer_config(sub: Subscription, max_deliver: int) -> ConsumerConfig:
+    backoff = list(ACK_WAIT_BACKOFF_SECONDS[: max_deliver - 1]) or None
+    return ConsumerConfig(
+        durable_name=sub.durable,
+        filter_subject=sub.filter_subject,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        max_deliver=max_deliver,
+        ack_wait=ACK_WAIT_BACKOFF_SECONDS[0],
+        backoff=backoff,
+        max_ack_pending=1000,
+    )
+
+
+async def provision(
+    js: JetStreamContext, subscriptions: Iterable[Subscription], *, max_deliver: int = 5, replicas: int = 1
+) -> None:
+    """Create or update every stream and consumer; safe to run again at any time."""
+    for config in stream_configs(replicas):
+        try:
+            await js.stream_info(config.name or "")
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+    for sub in subscriptions:
+        # add_consumer is create-or-update for a durable with the same name.
+        await js.add_consumer(sub.stream, consumer_config(sub, max_deliver))

@@ -1,0 +1,62 @@
+"""Settings common to every service, read from `RN_`-prefixed environment variables."""
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-not-secret"
+
+
+class ServiceSettings(BaseSettings):
+    """Each service subclasses this to set its name and defaults (port, database)."""
+
+    model_config = SettingsConfigDict(env_prefix="RN_", extra="ignore")
+
+    service_name: str = "service"
+    environment: Literal["development", "test", "production"] = "development"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: str | None = None
+
+    mongodb_url: str = "mongodb://127.0.0.1:27018/"
+    database: str = ""
+
+    # Token verification: a JWKS URL in production, a local public key file in development.
+    jwks_url: str | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_issuer: str = "recovery-network-dev"
+    jwt_audience: str = "recovery-network"
+
+    network_file: Path = Path("deploy/local/network.json")
+
+    # Where traces go; the standard OTEL_* variables win when set.
+    otlp_traces_endpoint: str | None = None
+    log_level: str = "WARNING"
+
+    # Per-message retry policy for event consumers.
+    max_deliver: int = Field(default=5, ge=2, le=50)
+    retry_backoff_seconds: tuple[float, ...] = (0.5, 2.0, 10.0, 30.0)
+
+    outbox_relay_interval_seconds: float = 2.0
+
+    dead_letter_admin_secret: str = DEV_SECRET
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Self:
+        if self.environment == "production":
+            if self.dead_letter_admin_secret == DEV_SECRET:
+                raise ValueError("RN_DEAD_LETTER_ADMIN_SECRET must be set outside development")
+            if not self.jwks_url:
+                raise ValueError("RN_JWKS_URL must point at the identity provider in production")
+        if not self.jwks_url and not self.jwt_public_key_file:
+            raise ValueError("set RN_JWKS_URL or RN_JWT_PUBLIC_KEY_FILE so tokens can be verified")
+        return self
+
+    @property
+    def database_name(self) -> str:
+        return self.database or f"rn_{self.service_name}"
