@@ -39,7 +39,8 @@ async def flush(collection: AsyncCollection[Document], doc_id: Any, publisher: E
     sent = 0
     for entry in (doc or {}).get(OUTBOX, []):
         await publisher.publish_raw(entry["type"], entry["subject"], entry["payload"].encode(), entry["id"])
-        await collection.update_one({"_id": doc_id}, {"$pull": {OUTBOX: {"id": entry["id"]}}})
+        # Pull by whole value: FerretDB's $pull matches values, not sub-queries.
+        await collection.update_one({"_id": doc_id}, {"$pull": {OUTBOX: entry}})
         sent += 1
     return sent
 
@@ -68,3 +69,14 @@ async def relay_forever(
         except Exception:
             log.exception("outbox relay round failed")
         await asyncio.sleep(interval)
+
+
+async def publish_now_or_later(collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher) -> None:
+    """Publish right after the write; if JetStream does not answer, the relay publishes later.
+
+    The write already holds the events, so a failure here delays them but loses nothing.
+    """
+    try:
+        await flush(collection, doc_id, publisher)
+    except PublishFailed:
+        log.warning("document %s saved; its events wait in the outbox for the relay", doc_id)

@@ -8,8 +8,8 @@ from contracts.crisis import Severity
 from services.crisis import model, store
 import logging
 
-from shared.messaging.publisher import EventPublisher, PublishFailed
-from shared.outbox import flush, with_outbox
+from shared.messaging.publisher import EventPublisher
+from shared.outbox import publish_now_or_later, with_outbox
 from shared.storage import Document
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,7 @@ async def raise_alert(
     )
     # One write holds the case and its events: they cannot diverge.
     await store.cases(db, org).insert_one(with_outbox(store.case_to_doc(case), events))
-    try:
-        await flush(db.cases, case.id, publisher)
-    except PublishFailed:
-        log.warning("case %s saved; its events wait in the outbox for the relay", case.id)
+    await publish_now_or_later(db.cases, case.id, publisher)
     return case
 
 

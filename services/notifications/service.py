@@ -7,7 +7,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.notifications import model, store
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import flush, with_outbox
+from shared.outbox import publish_now_or_later, with_outbox
 from shared.storage import Document
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ async def deliver(db: AsyncDatabase[Document], publisher: EventPublisher, items:
         except DuplicateKeyError:
             log.debug("notification for %s/%s exists already", item.cause_event_id, item.recipient_id)
             continue
-        await flush(db.notifications, item.id, publisher)
+        await publish_now_or_later(db.notifications, item.id, publisher)
     return created
 
 

@@ -1,0 +1,74 @@
+"""`make run`: the whole network on this machine until Ctrl-C.
+
+Data lives in `.data/` (NATS JetStream files, the document store's SQLite files, dev keys),
+so a second run finds everything the first one made.
+"""
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from deploy.local import seed
+from deploy.local.stack import REPO, Stack
+from deploy.local.topology import SERVICES
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the Recovery Network locally.")
+    parser.add_argument("--data", type=Path, default=REPO / ".data", help="where all local state lives")
+    parser.add_argument("--network-file", type=Path, default=REPO / "deploy" / "local" / "network.json")
+    parser.add_argument("--no-seed", action="store_true", help="do not create the demo network")
+    args = parser.parse_args()
+
+    stack = Stack(data_dir=args.data, network_file=args.network_file)
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        print("starting nats-server ...", flush=True)
+        stack.start_nats()
+        print("starting the document store ..." if not stack.mongodb_url else "using MONGODB_URL", flush=True)
+        stack.start_docstore()
+        asyncio.run(stack.provision())
+        print("starting services ...", flush=True)
+        stack.start_services()
+        urls = {s.name: stack.url(s.name) for s in SERVICES}
+        tokens = seed.seed(urls, stack.private_key) if not args.no_seed else seed.tokens(stack.private_key)
+        print_banner(stack, urls, tokens)
+        while not stopping:
+            dead = [name for name, p in stack.procs.items() if p.poll() is not None]
+            if dead:
+                print(f"stopped: {', '.join(dead)} exited; logs in {stack.log_dir}", file=sys.stderr)
+                break
+            time.sleep(0.5)
+    except Exception as exc:
+        print(f"make run failed: {exc}\nlogs: {stack.log_dir}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    finally:
+        print("\nstopping every process ...", flush=True)
+        stack.stop()
+
+
+def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> None:
+    lines = ["", "Recovery Network is running. Ctrl-C stops it.", ""]
+    lines += [f"  {name:<14} {url}   (docs: {url}/docs)" for name, url in urls.items()]
+    lines += [f"  {'nats':<14} {stack.nats_url}", f"  {'database':<14} {stack.database_url}",
+              f"  {'logs':<14} {stack.log_dir}", "", "Dev tokens (valid 12 h):"]
+    for user in seed.USERS:
+        lines.append(f"  # {user.label} ({user.sub}, {user.org})")
+        lines.append(f"  export TOKEN_{user.sub.upper().replace('-', '_')}={tokens[user.sub]}")
+    lines += ["", "Try: curl -s -X POST localhost:8103/crisis/alerts -H \"Authorization: Bearer $TOKEN_HH_MEMBER_1\" "
+              "-H 'content-type: application/json' -d '{\"severity\":\"high\"}'", ""]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    main()

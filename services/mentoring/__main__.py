@@ -1,0 +1,6 @@
+from services.mentoring.main import create_app
+from services.mentoring.settings import Settings
+from shared.serve import serve
+
+if __name__ == "__main__":
+    serve(create_app, Settings())

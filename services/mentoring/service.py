@@ -1,0 +1,56 @@
+"""Mentoring use cases."""
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.mentoring import model, store
+from shared.messaging.publisher import EventPublisher
+from shared.outbox import publish_now_or_later, with_outbox
+
+Db = AsyncDatabase[dict[str, Any]]
+
+
+async def register_mentor(db: Db, mentor: model.Mentor) -> model.Mentor:
+    """Create or update a mentor; their current mentee count is kept."""
+    doc = await store.mentors(db, mentor.org).find_one_and_update(
+        {"mentor_id": mentor.mentor_id},
+        {"$set": store.mentor_to_doc(mentor), "$setOnInsert": {"active_mentees": 0}},
+        upsert=True,
+    )
+    assert doc is not None
+    return store.doc_to_mentor(doc)
+
+
+async def request_mentor(db: Db, publisher: EventPublisher, request: model.MentorRequest) -> model.Match | None:
+    """Propose the best available mentor, or leave the request waiting when nobody is free.
+
+    The mentor's slot is claimed with one conditional update, so two requests at once can
+    never push a mentor past their capacity.
+    """
+    mentors = [store.doc_to_mentor(d) for d in await store.mentors(db, request.org).find({}, limit=1000)]
+    match = None
+    for match_score, mentor in model.ranked(mentors, request):
+        claimed = await store.mentors(db, request.org).find_one_and_update(
+            {"mentor_id": mentor.mentor_id, "accepting": True, "active_mentees": {"$lt": mentor.capacity}},
+            {"$inc": {"active_mentees": 1}},
+        )
+        if claimed:
+            match = model.propose(mentor, request, match_score)
+            break
+    doc = {
+        "_id": request.id,
+        "member_id": request.member_id,
+        "languages": list(request.languages),
+        "focus": list(request.focus),
+        "status": "proposed" if match else "waiting",
+        **(store.match_fields(match) if match else {}),
+    }
+    await store.requests(db, request.org).insert_one(with_outbox(doc, match.events if match else []))
+    if match:
+        await publish_now_or_later(db.requests, request.id, publisher)
+    return match
+
+
+async def get_request(db: Db, org: str, request_id: str) -> dict[str, Any] | None:
+    return await store.requests(db, org).find_one({"_id": request_id})
