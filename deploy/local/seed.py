@@ -48,7 +48,7 @@ MEETINGS = (
         "time": "07:00",
         "end_time": "08:00",
         "timezone": "America/Chicago",
-        "types": ["ONL", "O", "MED"],
+        "types": ["O", "MED"],
         "conference_url": "https://meet.example.org/sunrise",
     },
 )

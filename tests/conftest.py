@@ -1,0 +1,101 @@
+"""Fixtures for tests on real infrastructure: nats-server and the document store on free ports.
+
+Both are started once per test session and torn down at its end. Set MONGODB_URL to run the
+same tests against a real MongoDB instead of the local FerretDB store.
+"""
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from deploy.local.stack import REPO, Stack, free_port
+from deploy.local.topology import SERVICES
+from shared.auth.devkeys import mint_token
+from shared.auth.principal import Role
+
+OUTPUT = REPO / "test-output"
+
+NETWORK = """{
+  "regions": [{"id": "lakeshore", "name": "Lakeshore"}],
+  "organizations": [
+    {"id": "org-a", "name": "Organization A", "region": "lakeshore"},
+    {"id": "org-b", "name": "Organization B", "region": "lakeshore"}
+  ]
+}"""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests under tests/e2e are end-to-end; anything using the infra fixtures is integration.
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+        elif {"stack", "admin_nc"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """nats-server and the document store, provisioned; services are started by `network`."""
+    data = tmp_path_factory.mktemp("stack")
+    network_file = data / "network.json"
+    network_file.write_text(NETWORK)
+    logs = OUTPUT / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    st = Stack(
+        data_dir=data,
+        network_file=network_file,
+        nats_port=free_port(),
+        docstore_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        log_dir=logs,
+    )
+    try:
+        st.start_nats()
+        st.start_docstore()
+        asyncio.run(st.provision())
+        yield st
+    finally:
+        st.stop()
+
+
+@pytest.fixture(scope="session")
+def network(stack: Stack) -> Stack:
+    """Every service running as its own process on the session's infrastructure."""
+    if not all(name in stack.procs for name in (s.name for s in SERVICES)):
+        stack.start_services()
+    return stack
+
+
+@pytest.fixture
+async def admin_nc(stack: Stack) -> AsyncIterator[NatsClient]:
+    nc = await nats.connect(stack.nats_url, user="admin", password=stack.passwords["admin"])
+    yield nc
+    await nc.close()
+
+
+class Tokens:
+    def __init__(self, stack: Stack) -> None:
+        self._key = stack.private_key
+
+    def __call__(self, sub: str, org: str, *roles: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_token(self._key, sub=sub, org=org, roles=list(roles))}"}
+
+
+@pytest.fixture(scope="session")
+def tokens(stack: Stack) -> Tokens:
+    """Headers with a dev token: tokens("user-1", "org-a", Role.MEMBER)."""
+    return Tokens(stack)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        yield client
+
+
+

@@ -1,0 +1,51 @@
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+
+from shared.auth.devkeys import AUDIENCE, DEV_ISSUER, ensure_keypair, mint_token
+from shared.auth.principal import Role
+from shared.auth.tokens import InvalidToken, TokenVerifier
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path]:
+    return ensure_keypair(tmp_path / "keys")
+
+
+def verifier(public: Path) -> TokenVerifier:
+    return TokenVerifier(issuer=DEV_ISSUER, audience=AUDIENCE, public_key_file=public)
+
+
+def test_a_minted_token_verifies_to_its_organization_and_roles(keys: tuple[Path, Path]) -> None:
+    private, public = keys
+    token = mint_token(private, sub="u1", org="org-a", roles=[Role.MEMBER, Role.MENTOR])
+    principal = verifier(public).verify(token)
+    assert (principal.sub, principal.org) == ("u1", "org-a")
+    assert principal.roles == {Role.MEMBER, Role.MENTOR}
+
+
+def test_expired_foreign_and_incomplete_tokens_are_refused(keys: tuple[Path, Path], tmp_path: Path) -> None:
+    private, public = keys
+    other_private, _ = ensure_keypair(tmp_path / "other")
+    now = int(time.time())
+    base = {"iss": DEV_ISSUER, "aud": AUDIENCE, "sub": "u1", "org": "org-a", "roles": ["member"], "exp": now + 60}
+    bad = [
+        mint_token(private, sub="u1", org="org-a", roles=[Role.MEMBER], ttl_seconds=-10),
+        mint_token(other_private, sub="u1", org="org-a", roles=[Role.MEMBER]),
+        jwt.encode({**base, "org": ""}, private.read_text(), algorithm="ES256"),
+        jwt.encode({**base, "roles": ["superuser"]}, private.read_text(), algorithm="ES256"),
+        jwt.encode({**base, "aud": "someone-else"}, private.read_text(), algorithm="ES256"),
+        jwt.encode(base, "a-shared-secret-that-is-long-enough-for-hs256", algorithm="HS256"),
+    ]
+    for token in bad:
+        with pytest.raises(InvalidToken):
+            verifier(public).verify(token)
+
+
+def test_the_key_pair_is_made_once_and_reused(tmp_path: Path) -> None:
+    first = ensure_keypair(tmp_path)
+    content = first[0].read_bytes()
+    assert ensure_keypair(tmp_path) == first
+    assert first[0].read_bytes() == content

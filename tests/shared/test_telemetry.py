@@ -1,0 +1,22 @@
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from shared.telemetry import ORG, AllowListSpanProcessor
+
+
+def test_spans_leave_with_allow_listed_attributes_only() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(AllowListSpanProcessor(SimpleSpanProcessor(exporter)))
+    with provider.get_tracer("test").start_as_current_span("POST /crisis/alerts") as span:
+        span.set_attribute(ORG, "org-a")
+        span.set_attribute("http.route", "/crisis/alerts")
+        span.set_attribute("http.url", "http://x/crisis/alerts?phone=5551234")
+        span.set_attribute("enduser.email", "person@example.org")
+        span.add_event("exception", {"exception.type": "ValueError", "exception.message": "Jane Doe, 555-1234"})
+
+    (exported,) = exporter.get_finished_spans()
+    assert dict(exported.attributes or {}) == {ORG: "org-a", "http.route": "/crisis/alerts"}
+    assert dict(exported.events[0].attributes or {}) == {"exception.type": "ValueError"}
+    assert exported.context.trace_id == span.get_span_context().trace_id
