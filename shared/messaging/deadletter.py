@@ -107,6 +107,8 @@ def _short(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
         return "; ".join(parts)
+    if isinstance(exc, UnusableMessage):
+        return str(exc)
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 

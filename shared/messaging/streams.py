@@ -27,8 +27,10 @@ DEAD_LETTER_SUBJECTS = "deadletter.>"
 
 # Longer than the publisher's whole retry horizon, so a retried publish is always recognised.
 DUPLICATE_WINDOW_SECONDS = 120.0
-# When a consumer process dies mid-message, the server redelivers after these waits.
-ACK_WAIT_BACKOFF_SECONDS = (10.0, 30.0, 60.0, 120.0)
+# When a consumer process dies mid-message, the server redelivers after this wait. Retries of
+# failed handlers are paced by the delays of their naks instead: a consumer-level BackOff list
+# would stretch those delays (the server measures a nak delay against the plain ack wait).
+ACK_WAIT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,13 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
 
 
 def consumer_config(sub: Subscription, max_deliver: int) -> ConsumerConfig:
-    backoff = list(ACK_WAIT_BACKOFF_SECONDS[: max_deliver - 1]) or None
     return ConsumerConfig(
         durable_name=sub.durable,
         filter_subject=sub.filter_subject,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
         max_deliver=max_deliver,
-        ack_wait=ACK_WAIT_BACKOFF_SECONDS[0],
-        backoff=backoff,
+        ack_wait=ACK_WAIT_SECONDS,
         max_ack_pending=1000,
     )
 

@@ -1,0 +1,126 @@
+"""The messaging plumbing against a real nats-server: de-duplication, retries, dead letters."""
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from datetime import time
+
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+
+from contracts.meetings import MeetingScheduled, MeetingScheduledData
+from contracts.subjects import stream_name
+from deploy.local.stack import Stack
+from shared.messaging.broker import make_broker, subscribe
+from shared.messaging.deadletter import REASON_HEADER, list_dead_letters
+from shared.messaging.publisher import EventPublisher
+from shared.messaging.streams import Subscription, provision
+from shared.settings import ServiceSettings
+from tests.helpers import eventually
+
+_numbers = itertools.count()
+
+
+def scheduled(org: str, name: str = "Hope") -> MeetingScheduled:
+    return MeetingScheduled.create(
+        source="meetings", org=org, subject="m1",
+        data=MeetingScheduledData(meeting_id="m1", name=name, day=1, time=time(19), timezone="UTC"),
+    )
+
+
+def settings(stack: Stack, service: str) -> ServiceSettings:
+    return ServiceSettings(
+        service_name=service, nats_url=stack.nats_url, nats_user="admin", nats_password=stack.passwords["admin"],
+        jwt_public_key_file=stack.public_key, max_deliver=3, retry_backoff_seconds=(0.1, 0.2),
+    )
+
+
+@pytest.fixture
+async def probe(stack: Stack, admin_nc: NatsClient) -> AsyncIterator[tuple[NatsBroker, Subscription, str]]:
+    """A fresh service name, its provisioned consumer, an unused organization, and a broker (not started)."""
+    n = next(_numbers)
+    sub = Subscription(f"probe{n}", MeetingScheduled)
+    await provision(admin_nc.jetstream(), [sub], max_deliver=3)
+    broker = make_broker(settings(stack, sub.service))
+    yield broker, sub, f"probe-org-{n}"
+    await broker.stop()
+
+
+async def test_publishing_the_same_event_twice_stores_it_once(probe: tuple, admin_nc: NatsClient) -> None:
+    broker, _, org = probe
+    publisher = EventPublisher(broker, [MeetingScheduled])
+    await broker.start()
+    event = scheduled(org)
+    js = admin_nc.jetstream()
+    before = (await js.stream_info(stream_name("meetings"))).state.messages
+    await publisher.publish(event)
+    await publisher.publish(event)
+    after = (await js.stream_info(stream_name("meetings"))).state.messages
+    assert after - before == 1
+
+
+async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not_block_the_consumer(
+    probe: tuple, admin_nc: NatsClient
+) -> None:
+    broker, sub, org = probe
+    handled: list[str] = []
+
+    @subscribe(broker, sub)
+    async def on_meeting_scheduled(event: MeetingScheduled) -> None:
+        if event.org == org:
+            handled.append(event.data.name)
+
+    await broker.start()
+    js = admin_nc.jetstream()
+    subject = f"rn.{org}.meetings.scheduled.v1"
+    wrong_version = {**scheduled(org).model_dump(mode="json"), "type": "meetings.scheduled.v2"}
+    await js.publish(subject, b"{not json", headers={"Nats-Msg-Id": f"{org}-bad-1"})
+    await js.publish(subject, json.dumps(wrong_version).encode(), headers={"Nats-Msg-Id": f"{org}-bad-2"})
+    await js.publish(subject, scheduled(org, "After the bad ones").model_dump_json().encode())
+
+    assert await eventually(lambda: _async(handled)) == ["After the bad ones"]
+
+    async def letters() -> list:
+        found = [d for d in await list_dead_letters(js, sub.service) if d.original_subject == subject]
+        return found if len(found) == 2 else []
+
+    reasons = sorted(d.reason for d in await eventually(letters))
+    assert reasons[0].startswith("invalid message: body is not JSON")
+    assert "type" in reasons[1] and reasons[1].startswith("invalid message:")
+
+
+async def test_a_failing_handler_is_retried_then_dead_lettered_when_deliveries_run_out(
+    probe: tuple, admin_nc: NatsClient
+) -> None:
+    broker, sub, org = probe
+    attempts: dict[str, int] = {}
+
+    @subscribe(broker, sub)
+    async def on_meeting_scheduled(event: MeetingScheduled) -> None:
+        if event.org != org:
+            return
+        attempts[event.data.name] = attempts.get(event.data.name, 0) + 1
+        if event.data.name == "always fails" or attempts[event.data.name] < 2:
+            raise ConnectionError("database unavailable")
+
+    await broker.start()
+    publisher = EventPublisher(broker, [MeetingScheduled])
+    await publisher.publish(scheduled(org, "fails once"))
+    await publisher.publish(scheduled(org, "always fails"))
+
+    js = admin_nc.jetstream()
+
+    async def dead() -> list:
+        return [d for d in await list_dead_letters(js, sub.service) if org in d.original_subject]
+
+    (letter,) = await eventually(dead)
+    assert letter.reason == "failed 3 deliveries; last error: ConnectionError: database unavailable"
+    assert json.loads(letter.body)["data"]["name"] == "always fails"
+    assert attempts == {"fails once": 2, "always fails": 3}
+    msg = await js.get_msg("DEADLETTER", letter.sequence)
+    assert msg.headers and msg.headers[REASON_HEADER] == letter.reason
+
+
+async def _async(value: list[str]) -> list[str]:
+    return value
