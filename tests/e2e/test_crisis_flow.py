@@ -1,0 +1,108 @@
+"""The end-to-end proof: every service a separate process, on real NATS and the real document store."""
+
+import json
+import secrets
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from deploy.local.stack import Stack
+from shared.auth.principal import Role
+from tests.conftest import Tokens
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def setup_protocol(http: httpx.AsyncClient, network: Stack, tokens: Tokens, org: str, responder: str) -> None:
+    admin = tokens(f"{org}-admin", org, Role.ORG_ADMIN)
+    r = await http.put(
+        f"{network.url('crisis')}/crisis/rosters/oncall",
+        json={"responder_ids": [responder], "rotation_start": "2026-01-05T09:00:00Z"},
+        headers=admin,
+    )
+    assert r.status_code == 204, r.text
+    r = await http.put(
+        f"{network.url('crisis')}/crisis/protocol",
+        json={"levels": [{"roster_id": "oncall"}, {"responder_ids": [f"{org}-coordinator"]}]},
+        headers=admin,
+    )
+    assert r.status_code == 204, r.text
+
+
+async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_nowhere_else(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient, admin_nc: NatsClient
+) -> None:
+    await setup_protocol(http, network, tokens, "org-a", "responder-a")
+    await setup_protocol(http, network, tokens, "org-b", "responder-b")
+    trace_id = secrets.token_hex(16)
+    member = tokens("member-a", "org-a", Role.MEMBER)
+
+    r = await http.post(
+        f"{network.url('crisis')}/crisis/alerts",
+        json={"severity": "high"},
+        headers={**member, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+    )
+    assert r.status_code == 201, r.text
+    case = r.json()
+    assert (case["state"], case["level"], case["notified"]) == ("triggered", 1, ["responder-a"])
+    assert "988" in case["guidance"]
+
+    # The on-call responder's inbox has the escalation.
+    responder = tokens("responder-a", "org-a", Role.RESPONDER)
+
+    async def inbox() -> list[dict]:
+        r = await http.get(f"{network.url('notifications')}/me/notifications", headers=responder)
+        return [n for n in r.json() if n["link"] == f"/crisis/cases/{case['id']}"]
+
+    (note,) = await eventually(inbox)
+    assert (note["category"], note["priority"]) == ("crisis", "critical")
+
+    # Insights holds one trace spanning crisis and notifications.
+    org_a_admin = tokens("org-a-admin", "org-a", Role.ORG_ADMIN)
+
+    async def trace() -> dict | None:
+        r = await http.get(f"{network.url('insights')}/traces/{trace_id}", headers=org_a_admin)
+        body = r.json() if r.status_code == 200 else None
+        return body if body and {"crisis", "notifications"} <= set(body["services"]) else None
+
+    found = await eventually(trace)
+    assert {s["trace_id"] for s in found["spans"]} == {trace_id}
+    assert any(s["service"] == "notifications" and "escalated" in s["name"] for s in found["spans"])
+
+    # The other organization sees none of it.
+    org_b_admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
+    org_b_responder = tokens("responder-a", "org-b", Role.RESPONDER)  # same user id, other org
+    assert (await http.get(f"{network.url('insights')}/traces/{trace_id}", headers=org_b_admin)).status_code == 404
+    r = await http.get(f"{network.url('crisis')}/crisis/cases/{case['id']}", headers=org_b_admin)
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert (await http.get(f"{network.url('notifications')}/me/notifications", headers=org_b_responder)).json() == []
+    assert (await http.get(f"{network.url('crisis')}/crisis/cases/{case['id']}", headers=responder)).status_code == 200
+
+    # Redelivering the same escalation (as after the duplicate window) creates no second notification.
+    js = admin_nc.jetstream()
+    original = await js.get_last_msg("CRISIS", "rn.org-a.crisis.escalated.v1")
+    assert json.loads(original.data or b"")["data"]["case_id"] == case["id"]
+    ack = await js.publish(
+        "rn.org-a.crisis.escalated.v1", original.data or b"", headers={"Nats-Msg-Id": f"redelivery-{case['id']}"}
+    )
+    assert not ack.duplicate
+
+    async def consumed() -> bool:
+        info = await js.consumer_info("CRISIS", "notifications-crisis-escalated-v1")
+        return info.ack_floor.stream_seq >= ack.seq and info.num_ack_pending == 0
+
+    await eventually(consumed)
+    assert len(await inbox()) == 1
+
+
+async def test_an_alert_needs_a_member_or_mentor_token(network: Stack, tokens: Tokens, http: httpx.AsyncClient) -> None:
+    url = f"{network.url('crisis')}/crisis/alerts"
+    assert (await http.post(url, json={})).status_code == 401
+    r = await http.post(url, json={}, headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401 and r.json()["title"] == "Unauthorized"
+    r = await http.post(url, json={}, headers=tokens("x", "org-unknown", Role.MEMBER))
+    assert r.status_code == 403 and "not part of this network" in r.json()["detail"]
+    r = await http.post(url, json={}, headers=tokens("x", "org-a", Role.RESPONDER))
+    assert r.status_code == 403

@@ -1,0 +1,95 @@
+"""The meetings and mentoring flows across processes."""
+
+import json
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from deploy.local.stack import Stack
+from shared.auth.principal import Role
+from tests.conftest import Tokens
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.e2e
+
+MEETING = {
+    "name": "Tuesday Serenity",
+    "day": 2,
+    "time": "18:30",
+    "timezone": "America/Chicago",
+    "types": ["O", "D", "LOCAL-1"],
+    "formatted_address": "1 Main St, Lakeshore",
+}
+
+
+async def test_an_org_admin_schedules_a_meeting_that_the_whole_network_can_find(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient, admin_nc: NatsClient
+) -> None:
+    url = f"{network.url('meetings')}/meetings"
+    r = await http.post(url, json=MEETING, headers=tokens("admin-a", "org-a", Role.ORG_ADMIN))
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert (created["org"], created["time"], created["unknown_types"]) == ("org-a", "18:30", ["LOCAL-1"])
+
+    listed = (await http.get(url, params={"day": 2, "type": "D"})).json()
+    assert created["id"] in [m["id"] for m in listed]
+    assert created["id"] not in [m["id"] for m in (await http.get(url, params={"day": 3})).json()]
+
+    js = admin_nc.jetstream()
+    stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v1")
+    event = json.loads(stored.data or b"")
+    assert (event["type"], event["data"]["meeting_id"]) == ("meetings.scheduled.v1", created["id"])
+
+
+async def test_meeting_input_errors_are_problem_details(network: Stack, tokens: Tokens, http: httpx.AsyncClient) -> None:
+    url = f"{network.url('meetings')}/meetings"
+    admin = tokens("admin-a", "org-a", Role.ORG_ADMIN)
+    for bad in (
+        {**MEETING, "day": 7},
+        {**MEETING, "time": "25:00"},
+        {**MEETING, "timezone": "Mars/Olympus"},
+        {**MEETING, "formatted_address": None},
+        {**MEETING, "org": "org-b"},
+    ):
+        r = await http.post(url, json=bad, headers=admin)
+        assert r.status_code == 422, bad
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["status"] == 422 and r.json()["errors"]
+    r = await http.post(url, json=MEETING, headers=tokens("m", "org-a", Role.MEMBER))
+    assert r.status_code == 403 and r.json()["title"] == "Forbidden"
+    assert (await http.get(url, params={"day": "monday"})).status_code == 422
+
+
+async def test_a_member_is_matched_with_the_best_mentor_of_their_own_organization(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    base = network.url("mentoring")
+    admin_b = tokens("admin-b", "org-b", Role.ORG_ADMIN)
+    for mentor, focus in (("mentor-b1", ["gambling"]), ("mentor-b2", ["family", "alcohol"])):
+        r = await http.put(f"{base}/mentors/{mentor}", json={"capacity": 1, "focus": focus}, headers=admin_b)
+        assert r.status_code == 200, r.text
+
+    member = tokens("member-b1", "org-b", Role.MEMBER)
+    r = await http.post(f"{base}/mentoring/requests", json={"focus": ["family"]}, headers=member)
+    assert r.status_code == 201, r.text
+    proposal = r.json()
+    assert (proposal["status"], proposal["mentor_id"]) == ("proposed", "mentor-b2")
+
+    mentor = tokens("mentor-b2", "org-b", Role.MENTOR)
+
+    async def mentor_inbox() -> list[dict]:
+        r = await http.get(f"{network.url('notifications')}/me/notifications", headers=mentor)
+        return [n for n in r.json() if n["link"].endswith(proposal["match_id"])]
+
+    assert len(await eventually(mentor_inbox)) == 1
+
+    # mentor-b2 is now full; org-a's member never gets org-b's mentors.
+    r = await http.post(f"{base}/mentoring/requests", json={"focus": ["family"]}, headers=member)
+    assert r.json()["mentor_id"] == "mentor-b1"
+    r = await http.post(f"{base}/mentoring/requests", json={}, headers=member)
+    assert r.json()["status"] == "waiting"
+    r = await http.post(f"{base}/mentoring/requests", json={}, headers=tokens("member-a9", "org-a", Role.MEMBER))
+    assert r.json()["status"] == "waiting"
+    other = tokens("admin-a", "org-a", Role.ORG_ADMIN)
+    assert (await http.get(f"{base}/mentoring/requests/{proposal['id']}", headers=other)).status_code == 404
