@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
@@ -67,9 +68,9 @@ def service_app(
     app.state.network = NetworkFile(settings.network_file)
     install_problem_handlers(app)
 
-    @app.get("/health", tags=["ops"])
-    async def get_health() -> dict[str, Any]:
-        """Liveness and readiness: the broker connection and the database answer."""
+    @app.get("/health", tags=["ops"], responses={503: {"description": "a dependency is down"}})
+    async def get_health() -> JSONResponse:
+        """Readiness: the broker is connected and the database answers (503 otherwise)."""
         checks: dict[str, bool] = {}
         if broker:
             checks["nats"] = bool(broker.connection and broker.connection.is_connected)
@@ -79,7 +80,9 @@ def service_app(
                 checks["database"] = True
             except Exception:
                 checks["database"] = False
-        return {"service": settings.service_name, "ok": all(checks.values()), "checks": checks}
+        ok = all(checks.values())
+        body = {"service": settings.service_name, "ok": ok, "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     if tracer_provider:
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="health")
