@@ -5,7 +5,7 @@
 Starts one local nats-server (JetStream on, file storage) on a free port and prints, side by side:
   - request/reply round trip (raw nats-py; p50/p99)
   - publish + ack throughput (raw js.publish vs EventPublisher, both with Nats-Msg-Id, 256 in flight)
-  - publish-to-handler latency (raw publish + raw pull consumer vs EventPublisher + FastStream durable subscriber)
+  - publish-to-handler latency (raw publish + raw pull consumer vs EventPublisher + our FastStream subscriber)
   - consume throughput (raw pull fetch+ack vs the FastStream subscriber with our middlewares)
 """
 
@@ -16,38 +16,42 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import time as clock
 from pathlib import Path
 
 import nats
 from faststream.nats import NatsBroker
+from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from contracts.meetings import MeetingScheduled, MeetingScheduledData  # noqa: E402
-from deploy.local.stack import Stack, free_port  # noqa: E402
-from shared.messaging.broker import make_broker, subscribe  # noqa: E402
-from shared.messaging.publisher import EventPublisher  # noqa: E402
-from shared.messaging.streams import Subscription, provision  # noqa: E402
-from shared.settings import ServiceSettings  # noqa: E402
+from contracts.meetings import MeetingScheduled, MeetingScheduledData
+from deploy.local.stack import Stack, free_port
+from shared.messaging.broker import make_broker, subscribe
+from shared.messaging.publisher import EventPublisher
+from shared.messaging.streams import Subscription, provision
+from shared.settings import ServiceSettings
 
 WINDOW = 256
 
 
 def pct(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def event(i: int, org: str = "bench") -> MeetingScheduled:
     return MeetingScheduled.create(
-        source="meetings", org=org, subject=f"m{i}",
+        source="meetings",
+        org=org,
+        subject=f"m{i}",
         data=MeetingScheduledData(meeting_id=f"m{i}", name="Bench", day=1, time=clock(19), timezone="UTC"),
     )
 
 
-async def in_windows(n: int, make: "callable") -> float:  # type: ignore[valid-type]
+async def in_windows(n: int, make: Callable[[int], Awaitable[object]]) -> float:
     start = time.perf_counter()
     for base in range(0, n, WINDOW):
         await asyncio.gather(*(make(i) for i in range(base, min(n, base + WINDOW))))
@@ -65,8 +69,9 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
         raw_sub = Subscription("benchraw", MeetingScheduled)
         ours_sub = Subscription("benchours", MeetingScheduled)
         await provision(js, [])
+
         # --- request/reply, raw ---
-        async def echo(msg: "nats.aio.msg.Msg") -> None:
+        async def echo(msg: Msg) -> None:
             await msg.respond(msg.data)
 
         await nc.subscribe("bench.echo", cb=echo)
@@ -82,25 +87,41 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
         payloads = [event(i, "bench-raw") for i in range(messages)]
         results["raw_publish_ack_msgs_per_s"] = await in_windows(
             messages,
-            lambda i: js.publish(payloads[i].nats_subject(), payloads[i].model_dump_json().encode(),
-                                 headers={"Nats-Msg-Id": payloads[i].id}),
+            lambda i: js.publish(
+                payloads[i].nats_subject(),
+                payloads[i].model_dump_json().encode(),
+                headers={"Nats-Msg-Id": payloads[i].id},
+            ),
         )
         settings = ServiceSettings(
-            service_name="benchours", nats_url=stack.nats_url, nats_user="admin",
-            nats_password=stack.passwords["admin"], jwt_public_key_file=stack.public_key,
+            service_name="benchours",
+            nats_url=stack.nats_url,
+            nats_user="admin",
+            nats_password=stack.passwords["admin"],
+            jwt_public_key_file=stack.public_key,
         )
         broker: NatsBroker = make_broker(settings)
         publisher = EventPublisher(broker, [MeetingScheduled])
         await broker.start()
         ours = [event(i, "bench-ours") for i in range(messages)]
-        results["ours_publish_ack_msgs_per_s"] = await in_windows(messages, lambda i: publisher.publish(ours[i]))
+        results["ours_publish_ack_msgs_per_s"] = await in_windows(
+            messages, lambda i: publisher.publish(ours[i])
+        )
 
         # --- consume throughput: drain `messages` events already in the stream ---
-        await js.add_consumer("MEETINGS", ConsumerConfig(
-            durable_name=raw_sub.durable, filter_subject="rn.bench-raw.meetings.scheduled.v1",
-            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_ack_pending=10_000))
-        psub = await js.pull_subscribe("rn.bench-raw.meetings.scheduled.v1", durable=raw_sub.durable,
-                                       stream="MEETINGS")
+        await js.add_consumer(
+            "MEETINGS",
+            ConsumerConfig(
+                durable_name=raw_sub.durable,
+                filter_subject="rn.bench-raw.meetings.scheduled.v1",
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_ack_pending=10_000,
+            ),
+        )
+        psub = await js.pull_subscribe(
+            "rn.bench-raw.meetings.scheduled.v1", durable=raw_sub.durable, stream="MEETINGS"
+        )
         start, seen = time.perf_counter(), 0
         while seen < messages:
             for m in await psub.fetch(batch=256, timeout=5):
@@ -116,8 +137,11 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
         target = messages
 
         consumer = ServiceSettings(
-            service_name="benchours2", nats_url=stack.nats_url, nats_user="admin",
-            nats_password=stack.passwords["admin"], jwt_public_key_file=stack.public_key,
+            service_name="benchours2",
+            nats_url=stack.nats_url,
+            nats_user="admin",
+            nats_password=stack.passwords["admin"],
+            jwt_public_key_file=stack.public_key,
         )
         sub_broker = make_broker(consumer)
         ours_sub = Subscription("benchours2", MeetingScheduled)
@@ -174,10 +198,22 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
 
 def report(r: dict[str, float]) -> str:
     rows = [
-        ("publish + ack throughput (msg/s)", r["raw_publish_ack_msgs_per_s"], r["ours_publish_ack_msgs_per_s"]),
+        (
+            "publish + ack throughput (msg/s)",
+            r["raw_publish_ack_msgs_per_s"],
+            r["ours_publish_ack_msgs_per_s"],
+        ),
         ("consume throughput (msg/s)", r["raw_consume_msgs_per_s"], r["ours_consume_msgs_per_s"]),
-        ("publish-to-handler p50 (ms)", r["raw_publish_to_handler_p50_ms"], r["ours_publish_to_handler_p50_ms"]),
-        ("publish-to-handler p99 (ms)", r["raw_publish_to_handler_p99_ms"], r["ours_publish_to_handler_p99_ms"]),
+        (
+            "publish-to-handler p50 (ms)",
+            r["raw_publish_to_handler_p50_ms"],
+            r["ours_publish_to_handler_p50_ms"],
+        ),
+        (
+            "publish-to-handler p99 (ms)",
+            r["raw_publish_to_handler_p99_ms"],
+            r["ours_publish_to_handler_p99_ms"],
+        ),
     ]
     lines = [
         f"raw nats-py request/reply: p50 {r['raw_request_reply_p50_ms']:.3f} ms, "
@@ -190,7 +226,9 @@ def report(r: dict[str, float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--latency-samples", type=int, default=500)

@@ -1,6 +1,6 @@
 """Events of the meetings domain."""
 
-from datetime import time
+import datetime as dt
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -12,7 +12,7 @@ class MeetingScheduledData(Contract):
     meeting_id: str
     name: str = Field(max_length=200)
     day: int = Field(ge=0, le=6, description="0 = Sunday, as in the Meeting Guide format")
-    time: time
+    time: dt.time
     timezone: str
     types: list[str] = Field(default_factory=list)
     online: bool = False

@@ -41,7 +41,9 @@ def breaking_changes(old: dict[str, Any], new: dict[str, Any], path: str = "") -
         if o.get("type") != n.get("type"):
             problems.append(f"{where or '/'}: type {o.get('type')!r} became {n.get('type')!r}")
             return
-        if o.get("const", n.get("const")) != n.get("const") or o.get("enum") and o.get("enum") != n.get("enum"):
+        if o.get("const", n.get("const")) != n.get("const") or (
+            o.get("enum") and o.get("enum") != n.get("enum")
+        ):
             problems.append(f"{where or '/'}: allowed values changed")
         o_props, n_props = o.get("properties", {}), n.get("properties", {})
         for name in o_props:

@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +20,7 @@ from shared.network import NetworkFile
 from shared.settings import ServiceSettings
 
 Startup = Callable[[], Awaitable[None]]
-Background = Callable[[], Awaitable[None]]
+Background = Callable[[], Coroutine[Any, Any, None]]
 
 
 def service_app(
@@ -57,7 +57,9 @@ def service_app(
             if tracer_provider:
                 tracer_provider.shutdown()
 
-    app = FastAPI(title=f"Recovery Network: {settings.service_name}", description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=f"Recovery Network: {settings.service_name}", description=description, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.verifier = TokenVerifier(
         issuer=settings.jwt_issuer,

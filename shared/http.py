@@ -29,7 +29,12 @@ class NotFound(Problem):
 def problem_response(
     request: Request, status: int, title: str, detail: str | None = None, **extra: Any
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "instance": request.url.path}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "instance": request.url.path,
+    }
     if detail:
         body["detail"] = detail
     body.update(extra)
@@ -48,7 +53,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        return problem_response(request, 422, "Unprocessable Content", "the request is not valid", errors=errors)
+        return problem_response(
+            request, 422, "Unprocessable Content", "the request is not valid", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

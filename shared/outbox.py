@@ -7,8 +7,8 @@ them and publishes them again with the same ids, which JetStream de-duplicates.
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -29,7 +29,10 @@ Document = dict[str, Any]
 def with_outbox(document: Document, events: Iterable[Event]) -> Document:
     """The document plus its pending events, to be written in one go."""
     # Payloads are kept as text: a JSON payload may hold keys a document store would refuse.
-    entries = [{"id": e.id, "type": e.type, "subject": e.nats_subject(), "payload": e.model_dump_json()} for e in events]
+    entries = [
+        {"id": e.id, "type": e.type, "subject": e.nats_subject(), "payload": e.model_dump_json()}
+        for e in events
+    ]
     return {**document, OUTBOX: entries, OUTBOX_AT: datetime.now(UTC)}
 
 
@@ -71,7 +74,9 @@ async def relay_forever(
         await asyncio.sleep(interval)
 
 
-async def publish_now_or_later(collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher) -> None:
+async def publish_now_or_later(
+    collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher
+) -> None:
     """Publish right after the write; if JetStream does not answer, the relay publishes later.
 
     The write already holds the events, so a failure here delays them but loses nothing.

@@ -46,7 +46,11 @@ class OrgCollection:
         return await self.raw.find_one(self._scoped(filter_))
 
     async def find(
-        self, filter_: Mapping[str, Any] | None = None, *, sort: list[tuple[str, int]] | None = None, limit: int = 100
+        self,
+        filter_: Mapping[str, Any] | None = None,
+        *,
+        sort: list[tuple[str, int]] | None = None,
+        limit: int = 100,
     ) -> list[Document]:
         cursor = self.raw.find(self._scoped(filter_), sort=sort, limit=limit)
         return [doc async for doc in cursor]

@@ -96,6 +96,3 @@ def tokens(stack: Stack) -> Tokens:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10.0) as client:
         yield client
-
-
-

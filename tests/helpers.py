@@ -8,13 +8,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.1) -> T:
-    """The first truthy result of `probe`, polled until `timeout`; fails the test otherwise."""
-    deadline = time.monotonic() + timeout
+async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = 15.0, interval: float = 0.1) -> T:
+    """The first truthy result of `probe`, polled for `within` seconds; fails the test otherwise."""
+    deadline = time.monotonic() + within
     last: T | None = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
+    raise AssertionError(f"condition not met within {within}s; last result: {last!r}")

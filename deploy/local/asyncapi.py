@@ -27,12 +27,16 @@ def generate() -> dict[str, str]:
             broker = getattr(app.state, "broker", None)
             if broker is None:
                 continue  # insights speaks OTLP/HTTP, not NATS
-            doc = AsyncAPI(
-                broker,
-                title=f"Recovery Network: {spec.name}",
-                version="0.1.0",
-                description=(importlib.import_module(f"services.{spec.name}").__doc__ or "").strip(),
-            ).to_specification().to_jsonable()
+            doc = (
+                AsyncAPI(
+                    broker,
+                    title=f"Recovery Network: {spec.name}",
+                    version="0.1.0",
+                    description=(importlib.import_module(f"services.{spec.name}").__doc__ or "").strip(),
+                )
+                .to_specification()
+                .to_jsonable()
+            )
             files[f"{spec.name}.json"] = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     return files
 

@@ -19,7 +19,9 @@ async def main() -> None:
         password=os.environ.get("RN_NATS_PASSWORD"),
     )
     try:
-        await provision(nc.jetstream(), all_subscriptions(), replicas=int(os.environ.get("RN_STREAM_REPLICAS", "1")))
+        await provision(
+            nc.jetstream(), all_subscriptions(), replicas=int(os.environ.get("RN_STREAM_REPLICAS", "1"))
+        )
         print("streams and consumers are provisioned")
     finally:
         await nc.close()

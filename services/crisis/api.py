@@ -83,10 +83,16 @@ async def read_case(case_id: Annotated[str, Path(max_length=64)], caller: CaseRe
 
 
 @router.put("/crisis/rosters/{roster_id}", status_code=204)
-async def update_roster(roster_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")], body: RosterUpdate,
-                        caller: OrgAdmin, db: Db) -> None:
+async def update_roster(
+    roster_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
+    body: RosterUpdate,
+    caller: OrgAdmin,
+    db: Db,
+) -> None:
     """Create or replace an on-call roster: responders rotating weekly from `rotation_start`."""
-    roster = model.Roster(id=roster_id, responder_ids=tuple(body.responder_ids), rotation_start=body.rotation_start)
+    roster = model.Roster(
+        id=roster_id, responder_ids=tuple(body.responder_ids), rotation_start=body.rotation_start
+    )
     await service.save_roster(db, caller.org, roster)
 
 
@@ -96,7 +102,9 @@ async def update_protocol(body: ProtocolUpdate, caller: OrgAdmin, db: Db) -> Non
     protocol = model.Protocol(
         levels=tuple(
             model.Level(
-                responder_ids=tuple(lv.responder_ids), roster_id=lv.roster_id, timeout_minutes=lv.timeout_minutes
+                responder_ids=tuple(lv.responder_ids),
+                roster_id=lv.roster_id,
+                timeout_minutes=lv.timeout_minutes,
             )
             for lv in body.levels
         )

@@ -9,7 +9,8 @@ from contracts.ids import new_id
 
 SOURCE = "crisis"
 EMERGENCY_GUIDANCE = (
-    "If you are in immediate danger, call or text 988 (Suicide & Crisis Lifeline) or your local emergency number."
+    "If you are in immediate danger, call or text 988 (Suicide & Crisis Lifeline) "
+    "or your local emergency number."
 )
 
 
@@ -79,7 +80,13 @@ def check_protocol(protocol: Protocol, rosters: dict[str, Roster]) -> None:
 
 
 def raise_case(
-    *, org: str, member_id: str, severity: Severity, protocol: Protocol | None, rosters: dict[str, Roster], now: datetime
+    *,
+    org: str,
+    member_id: str,
+    severity: Severity,
+    protocol: Protocol | None,
+    rosters: dict[str, Roster],
+    now: datetime,
 ) -> tuple[Case, list[Event]]:
     """Open a case and escalate it to the first level that reaches somebody."""
     case = Case(id=new_id(), org=org, member_id=member_id, severity=severity, opened_at=now)
@@ -104,7 +111,9 @@ def raise_case(
                 source=SOURCE,
                 org=org,
                 subject=case.id,
-                data=CrisisEscalatedData(case_id=case.id, level=number, severity=severity, responder_ids=people),
+                data=CrisisEscalatedData(
+                    case_id=case.id, level=number, severity=severity, responder_ids=people
+                ),
             )
         )
         break

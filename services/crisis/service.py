@@ -1,13 +1,12 @@
 """Crisis use cases: load, apply the model, save with the outbox, publish."""
 
+import logging
 from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.crisis import Severity
 from services.crisis import model, store
-import logging
-
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import publish_now_or_later, with_outbox
 from shared.storage import Document
@@ -16,7 +15,10 @@ log = logging.getLogger(__name__)
 
 
 async def load_rosters(db: AsyncDatabase[Document], org: str) -> dict[str, model.Roster]:
-    return {doc["roster_id"]: store.doc_to_roster(doc) for doc in await store.rosters(db, org).find({}, limit=1000)}
+    return {
+        doc["roster_id"]: store.doc_to_roster(doc)
+        for doc in await store.rosters(db, org).find({}, limit=1000)
+    }
 
 
 async def raise_alert(
@@ -58,4 +60,6 @@ async def save_roster(db: AsyncDatabase[Document], org: str, roster: model.Roste
 async def save_protocol(db: AsyncDatabase[Document], org: str, protocol: model.Protocol) -> None:
     """Refuses (model.NobodyToReach) a protocol whose levels could reach nobody."""
     model.check_protocol(protocol, await load_rosters(db, org))
-    await store.protocols(db, org).find_one_and_update({}, {"$set": store.protocol_to_doc(protocol)}, upsert=True)
+    await store.protocols(db, org).find_one_and_update(
+        {}, {"$set": store.protocol_to_doc(protocol)}, upsert=True
+    )

@@ -59,7 +59,11 @@ def doc_to_roster(doc: Document) -> Roster:
 def protocol_to_doc(protocol: Protocol) -> Document:
     return {
         "levels": [
-            {"responder_ids": list(lv.responder_ids), "roster_id": lv.roster_id, "timeout_minutes": lv.timeout_minutes}
+            {
+                "responder_ids": list(lv.responder_ids),
+                "roster_id": lv.roster_id,
+                "timeout_minutes": lv.timeout_minutes,
+            }
             for lv in protocol.levels
         ]
     }

@@ -60,7 +60,9 @@ async def receive_traces(request: Request, db: Db) -> Response:
 
 
 @router.get("/traces/{trace_id}")
-async def read_trace(trace_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], caller: Admin, db: Db) -> TracePublic:
+async def read_trace(
+    trace_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], caller: Admin, db: Db
+) -> TracePublic:
     """Every span of one trace that belongs to the caller's organization."""
     spans = await service.trace_for(db, caller.org, trace_id)
     if not spans:

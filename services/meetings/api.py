@@ -1,6 +1,7 @@
 """Meetings HTTP routes. Field names follow the Meeting Guide feed format."""
 
-from datetime import UTC, datetime, time
+import datetime as dt
+from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,8 +22,8 @@ class MeetingCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     day: int = Field(ge=0, le=6, description="0 = Sunday")
-    time: time
-    end_time: time | None = None
+    time: dt.time
+    end_time: dt.time | None = None
     timezone: str = Field(description="IANA time zone, e.g. America/Chicago")
     types: list[TypeCode] = Field(default_factory=list, max_length=30)
     formatted_address: str | None = Field(default=None, max_length=300)
@@ -62,7 +63,9 @@ class MeetingPublic(BaseModel):
 
 
 class MeetingCreated(MeetingPublic):
-    unknown_types: list[str] = Field(description="type codes outside the Meeting Guide list: kept, but reported")
+    unknown_types: list[str] = Field(
+        description="type codes outside the Meeting Guide list: kept, but reported"
+    )
 
 
 def _public(m: model.Meeting) -> MeetingPublic:
@@ -84,7 +87,9 @@ def _public(m: model.Meeting) -> MeetingPublic:
 
 
 @router.post("/meetings", status_code=201)
-async def create_meeting(body: MeetingCreate, caller: OrgAdmin, db: Db, publisher: Publisher) -> MeetingCreated:
+async def create_meeting(
+    body: MeetingCreate, caller: OrgAdmin, db: Db, publisher: Publisher
+) -> MeetingCreated:
     """Schedule a weekly meeting for the caller's organization."""
     meeting = model.Meeting(
         id=new_id(),

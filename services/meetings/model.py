@@ -1,8 +1,9 @@
 """Meeting rules, free of I/O: type codes and what scheduling a meeting announces."""
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -32,8 +33,8 @@ class Meeting:
     name: str
     slug: str
     day: int  # 0 = Sunday
-    time: time
-    end_time: time | None
+    time: dt.time
+    end_time: dt.time | None
     timezone: str
     types: list[str]
     formatted_address: str | None = None

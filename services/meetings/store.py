@@ -48,6 +48,7 @@ async def directory(
         query["day"] = day
     if type_code is not None:
         query["types"] = type_code
-    cursor = db.meetings.find(query, sort=[("day", ASCENDING), ("time", ASCENDING), ("_id", ASCENDING)],
-                              skip=skip, limit=limit)
+    cursor = db.meetings.find(
+        query, sort=[("day", ASCENDING), ("time", ASCENDING), ("_id", ASCENDING)], skip=skip, limit=limit
+    )
     return [from_doc(d) async for d in cursor]

@@ -51,7 +51,10 @@ class MentorRequestPublic(BaseModel):
 
 @router.put("/mentors/{mentor_id}")
 async def update_mentor(
-    mentor_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")], body: MentorUpdate, caller: OrgAdmin, db: Db
+    mentor_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    body: MentorUpdate,
+    caller: OrgAdmin,
+    db: Db,
 ) -> MentorPublic:
     """Register a mentor of the caller's organization, or change their capacity and focus."""
     mentor = await service.register_mentor(
@@ -74,7 +77,11 @@ async def create_mentor_request(
 ) -> MentorRequestPublic:
     """Ask for a mentor: the best available one in the caller's organization is proposed."""
     request = model.MentorRequest(
-        id=new_id(), org=caller.org, member_id=caller.sub, languages=tuple(body.languages), focus=tuple(body.focus)
+        id=new_id(),
+        org=caller.org,
+        member_id=caller.sub,
+        languages=tuple(body.languages),
+        focus=tuple(body.focus),
     )
     match = await service.request_mentor(db, publisher, request)
     if match is None:
@@ -93,6 +100,9 @@ async def read_mentor_request(
     if doc is None or (doc["member_id"] != caller.sub and not caller.has_any(Role.ORG_ADMIN)):
         raise NotFound("request")
     return MentorRequestPublic(
-        id=doc["_id"], status=doc["status"], match_id=doc.get("match_id"), mentor_id=doc.get("mentor_id"),
+        id=doc["_id"],
+        status=doc["status"],
+        match_id=doc.get("match_id"),
+        mentor_id=doc.get("mentor_id"),
         score=doc.get("score"),
     )

@@ -22,7 +22,9 @@ async def register_mentor(db: Db, mentor: model.Mentor) -> model.Mentor:
     return store.doc_to_mentor(doc)
 
 
-async def request_mentor(db: Db, publisher: EventPublisher, request: model.MentorRequest) -> model.Match | None:
+async def request_mentor(
+    db: Db, publisher: EventPublisher, request: model.MentorRequest
+) -> model.Match | None:
     """Propose the best available mentor, or leave the request waiting when nobody is free.
 
     The mentor's slot is claimed with one conditional update, so two requests at once can

@@ -56,7 +56,7 @@ def for_match(event: MatchProposed, now: datetime) -> list[Notification]:
             body="A member was matched with you. Review the proposal.",
             link=f"/mentoring/matches/{d.match_id}",
             created_at=now,
-            **common,  # type: ignore[arg-type]
+            **common,
         ),
         Notification(
             id=new_id(),
@@ -65,7 +65,7 @@ def for_match(event: MatchProposed, now: datetime) -> list[Notification]:
             body="A mentor was proposed for you. They will reach out soon.",
             link=f"/mentoring/matches/{d.match_id}",
             created_at=now,
-            **common,  # type: ignore[arg-type]
+            **common,
         ),
     ]
 

@@ -13,7 +13,9 @@ from shared.storage import Document
 log = logging.getLogger(__name__)
 
 
-async def deliver(db: AsyncDatabase[Document], publisher: EventPublisher, items: list[model.Notification]) -> int:
+async def deliver(
+    db: AsyncDatabase[Document], publisher: EventPublisher, items: list[model.Notification]
+) -> int:
     """Store each in-app notification once and announce it; returns how many were new.
 
     A redelivered cause event meets the unique index and changes nothing. Publishing failures
@@ -32,7 +34,9 @@ async def deliver(db: AsyncDatabase[Document], publisher: EventPublisher, items:
     return created
 
 
-async def inbox(db: AsyncDatabase[Document], org: str, recipient_id: str, limit: int) -> list[model.Notification]:
+async def inbox(
+    db: AsyncDatabase[Document], org: str, recipient_id: str, limit: int
+) -> list[model.Notification]:
     docs = await store.notifications(db, org).find(
         {"recipient_id": recipient_id}, sort=[("created_at", -1)], limit=limit
     )

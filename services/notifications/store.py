@@ -17,7 +17,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.notifications.create_index(
         [("org", ASCENDING), ("cause_event_id", ASCENDING), ("recipient_id", ASCENDING)], unique=True
     )
-    await db.notifications.create_index([("org", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)])
+    await db.notifications.create_index(
+        [("org", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)]
+    )
 
 
 def notifications(db: AsyncDatabase[Document], org: str) -> OrgCollection:

@@ -24,8 +24,9 @@ def register(broker: NatsBroker, db: AsyncDatabase[dict[str, Any]], publisher: E
     @subscribe(broker, ESCALATIONS)
     async def on_crisis_escalated(event: CrisisEscalated) -> None:
         """Every responder of the level gets a critical in-app notification."""
-        tag_current_span({ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id,
-                          CRISIS_LEVEL: event.data.level})
+        tag_current_span(
+            {ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id, CRISIS_LEVEL: event.data.level}
+        )
         await service.deliver(db, publisher, model.for_escalation(event, datetime.now(UTC)))
 
     @subscribe(broker, MATCHES)

@@ -143,7 +143,7 @@ async def get_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter | None:
     headers = msg.headers or {}
     return DeadLetter(
         sequence=seq,
-        subject=msg.subject,
+        subject=msg.subject or "",
         original_subject=headers.get(SUBJECT_HEADER, ""),
         consumer=headers.get(CONSUMER_HEADER, ""),
         reason=headers.get(REASON_HEADER, ""),

@@ -24,7 +24,7 @@ class PublishFailed(RuntimeError):
 
 
 class EventPublisher:
-    """Declares one FastStream publisher per event type (so each shows in AsyncAPI) and publishes through it."""
+    """Declares a FastStream publisher per event type (each shows in AsyncAPI) and publishes through it."""
 
     def __init__(
         self,
@@ -70,6 +70,8 @@ class EventPublisher:
             except (NatsTimeoutError, NoRespondersError, TimeoutError) as exc:
                 log.warning("publish of %s not acknowledged (attempt %d): %r", event_id, attempt, exc)
                 if attempt == self._attempts:
-                    raise PublishFailed(f"event {event_id} not acknowledged after {attempt} attempts") from exc
+                    raise PublishFailed(
+                        f"event {event_id} not acknowledged after {attempt} attempts"
+                    ) from exc
                 await asyncio.sleep(delay)
                 delay *= 2

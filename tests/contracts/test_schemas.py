@@ -77,7 +77,11 @@ def test_the_envelope_refuses_unknown_fields_wrong_versions_and_naive_times() ->
 
 def test_subjects_are_built_from_valid_tokens_only() -> None:
     assert subject_for("org-a", "crisis", "escalated", 1) == "rn.org-a.crisis.escalated.v1"
-    for args in (("org.a", "crisis", "escalated", 1), ("org-a", "crisis", "esc alated", 1), ("org-a", "x", "y", 0)):
+    for args in (
+        ("org.a", "crisis", "escalated", 1),
+        ("org-a", "crisis", "esc alated", 1),
+        ("org-a", "x", "y", 0),
+    ):
         with pytest.raises(ValueError):
             subject_for(*args)  # type: ignore[arg-type]
 

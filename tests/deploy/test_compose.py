@@ -15,12 +15,18 @@ PLUGIN_DIR = REPO / ".bin" / "docker"
 
 def compose_config() -> dict:
     if shutil.which("docker") is None:
-        pytest.skip("the docker client is not installed on this machine, so `docker compose config` cannot run")
+        pytest.skip(
+            "the docker client is not installed on this machine, so `docker compose config` cannot run"
+        )
     env = dict(os.environ)
     if (PLUGIN_DIR / "cli-plugins" / "docker-compose").exists():
         env["DOCKER_CONFIG"] = str(PLUGIN_DIR)  # the plugin `make test` built
     result = subprocess.run(
-        ["docker", "compose", "config", "--format", "json"], cwd=REPO, env=env, capture_output=True, text=True,
+        ["docker", "compose", "config", "--format", "json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -44,10 +50,19 @@ def test_the_shipped_nats_config_syncs_every_write_and_is_current() -> None:
     from deploy.local.natsconf import render_for_deployment
 
     shipped = (REPO / "deploy" / "nats" / "nats-server.conf").read_text()
-    assert shipped.split("\n", 1)[1] == render_for_deployment() + "\n", "regenerate deploy/nats/nats-server.conf"
+    assert shipped.split("\n", 1)[1] == render_for_deployment() + "\n", (
+        "regenerate deploy/nats/nats-server.conf"
+    )
     assert '"sync_interval": "always"' in shipped
     env = {**os.environ, "SERVER_NAME": "rn-test"}
-    env |= {f"{name}_NATS_PASSWORD": "x" for name in ("ADMIN", "MEETINGS", "MENTORING", "CRISIS", "NOTIFICATIONS")}
-    check = subprocess.run([nats_server_bin(), "-c", str(REPO / "deploy/nats/nats-server.conf"), "-t"], env=env,
-                           capture_output=True, text=True, timeout=30)
+    env |= {
+        f"{name}_NATS_PASSWORD": "x" for name in ("ADMIN", "MEETINGS", "MENTORING", "CRISIS", "NOTIFICATIONS")
+    }
+    check = subprocess.run(
+        [nats_server_bin(), "-c", str(REPO / "deploy/nats/nats-server.conf"), "-t"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert check.returncode == 0, check.stderr

@@ -31,6 +31,7 @@ async def test_a_service_cannot_publish_another_domains_events(stack: Stack) -> 
 
 
 async def test_a_wrong_password_is_refused(stack: Stack) -> None:
-    with pytest.raises(Exception, match="[Aa]uthorization"):
-        await nats.connect(stack.nats_url, user="crisis", password="guess", max_reconnect_attempts=0,
-                           allow_reconnect=False)
+    with pytest.raises(Exception, match=r"[Aa]uthorization"):
+        await nats.connect(
+            stack.nats_url, user="crisis", password="guess", max_reconnect_attempts=0, allow_reconnect=False
+        )

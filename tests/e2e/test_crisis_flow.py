@@ -15,7 +15,9 @@ from tests.helpers import eventually
 pytestmark = pytest.mark.e2e
 
 
-async def setup_protocol(http: httpx.AsyncClient, network: Stack, tokens: Tokens, org: str, responder: str) -> None:
+async def setup_protocol(
+    http: httpx.AsyncClient, network: Stack, tokens: Tokens, org: str, responder: str
+) -> None:
     admin = tokens(f"{org}-admin", org, Role.ORG_ADMIN)
     r = await http.put(
         f"{network.url('crisis')}/crisis/rosters/oncall",
@@ -74,18 +76,26 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
     # The other organization sees none of it.
     org_b_admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
     org_b_responder = tokens("responder-a", "org-b", Role.RESPONDER)  # same user id, other org
-    assert (await http.get(f"{network.url('insights')}/traces/{trace_id}", headers=org_b_admin)).status_code == 404
+    assert (
+        await http.get(f"{network.url('insights')}/traces/{trace_id}", headers=org_b_admin)
+    ).status_code == 404
     r = await http.get(f"{network.url('crisis')}/crisis/cases/{case['id']}", headers=org_b_admin)
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
-    assert (await http.get(f"{network.url('notifications')}/me/notifications", headers=org_b_responder)).json() == []
-    assert (await http.get(f"{network.url('crisis')}/crisis/cases/{case['id']}", headers=responder)).status_code == 200
+    assert (
+        await http.get(f"{network.url('notifications')}/me/notifications", headers=org_b_responder)
+    ).json() == []
+    assert (
+        await http.get(f"{network.url('crisis')}/crisis/cases/{case['id']}", headers=responder)
+    ).status_code == 200
 
     # Redelivering the same escalation (as after the duplicate window) creates no second notification.
     js = admin_nc.jetstream()
     original = await js.get_last_msg("CRISIS", "rn.org-a.crisis.escalated.v1")
     assert json.loads(original.data or b"")["data"]["case_id"] == case["id"]
     ack = await js.publish(
-        "rn.org-a.crisis.escalated.v1", original.data or b"", headers={"Nats-Msg-Id": f"redelivery-{case['id']}"}
+        "rn.org-a.crisis.escalated.v1",
+        original.data or b"",
+        headers={"Nats-Msg-Id": f"redelivery-{case['id']}"},
     )
     assert not ack.duplicate
 
@@ -97,7 +107,9 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
     assert len(await inbox()) == 1
 
 
-async def test_an_alert_needs_a_member_or_mentor_token(network: Stack, tokens: Tokens, http: httpx.AsyncClient) -> None:
+async def test_an_alert_needs_a_member_or_mentor_token(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
     url = f"{network.url('crisis')}/crisis/alerts"
     assert (await http.post(url, json={})).status_code == 401
     r = await http.post(url, json={}, headers={"Authorization": "Bearer not-a-token"})

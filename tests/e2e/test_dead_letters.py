@@ -22,8 +22,12 @@ async def test_malformed_and_wrong_version_escalations_are_dead_lettered_and_the
     js = admin_nc.jetstream()
     subject = "rn.org-b.crisis.escalated.v1"
     good = CrisisEscalated.create(
-        source="crisis", org="org-b", subject="case-dl",
-        data=CrisisEscalatedData(case_id="case-dl", level=1, severity="moderate", responder_ids=["responder-dl"]),
+        source="crisis",
+        org="org-b",
+        subject="case-dl",
+        data=CrisisEscalatedData(
+            case_id="case-dl", level=1, severity="moderate", responder_ids=["responder-dl"]
+        ),
     )
     v2 = {**good.model_dump(mode="json"), "id": "v2-copy", "type": "crisis.escalated.v2"}
     wrong_org = {**good.model_dump(mode="json"), "id": "wrong-org", "org": "org-a"}

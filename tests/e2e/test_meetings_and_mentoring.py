@@ -42,7 +42,9 @@ async def test_an_org_admin_schedules_a_meeting_that_the_whole_network_can_find(
     assert (event["type"], event["data"]["meeting_id"]) == ("meetings.scheduled.v1", created["id"])
 
 
-async def test_meeting_input_errors_are_problem_details(network: Stack, tokens: Tokens, http: httpx.AsyncClient) -> None:
+async def test_meeting_input_errors_are_problem_details(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
     url = f"{network.url('meetings')}/meetings"
     admin = tokens("admin-a", "org-a", Role.ORG_ADMIN)
     for bad in (
@@ -89,7 +91,9 @@ async def test_a_member_is_matched_with_the_best_mentor_of_their_own_organizatio
     assert r.json()["mentor_id"] == "mentor-b1"
     r = await http.post(f"{base}/mentoring/requests", json={}, headers=member)
     assert r.json()["status"] == "waiting"
-    r = await http.post(f"{base}/mentoring/requests", json={}, headers=tokens("member-a9", "org-a", Role.MEMBER))
+    r = await http.post(
+        f"{base}/mentoring/requests", json={}, headers=tokens("member-a9", "org-a", Role.MEMBER)
+    )
     assert r.json()["status"] == "waiting"
     other = tokens("admin-a", "org-a", Role.ORG_ADMIN)
     assert (await http.get(f"{base}/mentoring/requests/{proposal['id']}", headers=other)).status_code == 404

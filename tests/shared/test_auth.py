@@ -30,7 +30,14 @@ def test_expired_foreign_and_incomplete_tokens_are_refused(keys: tuple[Path, Pat
     private, public = keys
     other_private, _ = ensure_keypair(tmp_path / "other")
     now = int(time.time())
-    base = {"iss": DEV_ISSUER, "aud": AUDIENCE, "sub": "u1", "org": "org-a", "roles": ["member"], "exp": now + 60}
+    base = {
+        "iss": DEV_ISSUER,
+        "aud": AUDIENCE,
+        "sub": "u1",
+        "org": "org-a",
+        "roles": ["member"],
+        "exp": now + 60,
+    }
     bad = [
         mint_token(private, sub="u1", org="org-a", roles=[Role.MEMBER], ttl_seconds=-10),
         mint_token(other_private, sub="u1", org="org-a", roles=[Role.MEMBER]),

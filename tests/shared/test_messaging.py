@@ -24,15 +24,22 @@ _numbers = itertools.count()
 
 def scheduled(org: str, name: str = "Hope") -> MeetingScheduled:
     return MeetingScheduled.create(
-        source="meetings", org=org, subject="m1",
+        source="meetings",
+        org=org,
+        subject="m1",
         data=MeetingScheduledData(meeting_id="m1", name=name, day=1, time=time(19), timezone="UTC"),
     )
 
 
 def settings(stack: Stack, service: str) -> ServiceSettings:
     return ServiceSettings(
-        service_name=service, nats_url=stack.nats_url, nats_user="admin", nats_password=stack.passwords["admin"],
-        jwt_public_key_file=stack.public_key, max_deliver=3, retry_backoff_seconds=(0.1, 0.2),
+        service_name=service,
+        nats_url=stack.nats_url,
+        nats_user="admin",
+        nats_password=stack.passwords["admin"],
+        jwt_public_key_file=stack.public_key,
+        max_deliver=3,
+        retry_backoff_seconds=(0.1, 0.2),
     )
 
 

@@ -25,7 +25,10 @@ def test_adding_an_organization_to_the_file_takes_effect_without_a_restart(tmp_p
     network = NetworkFile(path)
     assert network.get().organization("org-b") is None
 
-    grown = {**NETWORK, "organizations": [*NETWORK["organizations"], {"id": "org-b", "name": "B", "region": "north"}]}
+    grown = {
+        **NETWORK,
+        "organizations": [*NETWORK["organizations"], {"id": "org-b", "name": "B", "region": "north"}],
+    }
     path.write_text(json.dumps(grown))
     os.utime(path, (1, 2_000_000_000))
     assert network.get().organization("org-b") is not None

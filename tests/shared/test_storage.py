@@ -42,16 +42,23 @@ async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
     stack: Stack, db: AsyncDatabase, admin_nc: NatsClient
 ) -> None:
     settings = ServiceSettings(
-        service_name="meetings", nats_url=stack.nats_url, nats_user="meetings",
-        nats_password=stack.passwords["meetings"], jwt_public_key_file=stack.public_key,
+        service_name="meetings",
+        nats_url=stack.nats_url,
+        nats_user="meetings",
+        nats_password=stack.passwords["meetings"],
+        jwt_public_key_file=stack.public_key,
     )
     broker = make_broker(settings)
     publisher = EventPublisher(broker, [MeetingScheduled])
     await broker.start()
     try:
         event = MeetingScheduled.create(
-            source="meetings", org="org-a", subject="m9",
-            data=MeetingScheduledData(meeting_id="m9", name="Left behind", day=2, time=time(8), timezone="UTC"),
+            source="meetings",
+            org="org-a",
+            subject="m9",
+            data=MeetingScheduledData(
+                meeting_id="m9", name="Left behind", day=2, time=time(8), timezone="UTC"
+            ),
         )
         # The writer stored the document and died before publishing.
         doc = with_outbox({"_id": "m9", "org": "org-a"}, [event])

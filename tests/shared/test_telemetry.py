@@ -14,7 +14,9 @@ def test_spans_leave_with_allow_listed_attributes_only() -> None:
         span.set_attribute("http.route", "/crisis/alerts")
         span.set_attribute("http.url", "http://x/crisis/alerts?phone=5551234")
         span.set_attribute("enduser.email", "person@example.org")
-        span.add_event("exception", {"exception.type": "ValueError", "exception.message": "Jane Doe, 555-1234"})
+        span.add_event(
+            "exception", {"exception.type": "ValueError", "exception.message": "Jane Doe, 555-1234"}
+        )
 
     (exported,) = exporter.get_finished_spans()
     assert dict(exported.attributes or {}) == {ORG: "org-a", "http.route": "/crisis/alerts"}

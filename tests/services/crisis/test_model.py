@@ -19,7 +19,12 @@ def test_the_roster_rotates_weekly_in_order() -> None:
 def test_raising_a_case_escalates_level_one_to_the_on_call_responder() -> None:
     protocol = Protocol(levels=(Level(roster_id="oncall"), Level(responder_ids=("coordinator",))))
     case, events = raise_case(
-        org="org-a", member_id="m1", severity="high", protocol=protocol, rosters={"oncall": ROSTER}, now=MONDAY
+        org="org-a",
+        member_id="m1",
+        severity="high",
+        protocol=protocol,
+        rosters={"oncall": ROSTER},
+        now=MONDAY,
     )
     raised, escalated = events
     assert isinstance(raised, CrisisRaised) and raised.data.case_id == case.id
@@ -41,7 +46,9 @@ def test_an_empty_roster_slot_falls_through_to_the_next_level() -> None:
 
 
 def test_without_a_protocol_the_case_is_still_recorded_and_says_nobody_was_reached() -> None:
-    case, events = raise_case(org="org-a", member_id="m1", severity="imminent", protocol=None, rosters={}, now=MONDAY)
+    case, events = raise_case(
+        org="org-a", member_id="m1", severity="imminent", protocol=None, rosters={}, now=MONDAY
+    )
     assert [type(e) for e in events] == [CrisisRaised]
     assert case.timeline[-1]["what"] == "no_responder_reachable"
 

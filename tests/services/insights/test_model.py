@@ -22,12 +22,22 @@ def test_otlp_exports_are_flattened_and_filtered_again() -> None:
     def kv(key: str, value: str) -> KeyValue:
         return KeyValue(key=key, value=AnyValue(string_value=value))
 
-    span = Span(trace_id=bytes(range(16)), span_id=bytes(range(8)), name="POST /crisis/alerts",
-                start_time_unix_nano=5, end_time_unix_nano=9,
-                attributes=[kv("rn.org", "org-a"), kv("enduser.id", "jane@example.org")])
-    export = ExportTraceServiceRequest(resource_spans=[
-        ResourceSpans(resource={"attributes": [kv("service.name", "crisis")]}, scope_spans=[ScopeSpans(spans=[span])])
-    ])
+    span = Span(
+        trace_id=bytes(range(16)),
+        span_id=bytes(range(8)),
+        name="POST /crisis/alerts",
+        start_time_unix_nano=5,
+        end_time_unix_nano=9,
+        attributes=[kv("rn.org", "org-a"), kv("enduser.id", "jane@example.org")],
+    )
+    export = ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                resource={"attributes": [kv("service.name", "crisis")]},
+                scope_spans=[ScopeSpans(spans=[span])],
+            )
+        ]
+    )
     (rec,) = spans_from_otlp(export)
     assert rec.trace_id == bytes(range(16)).hex() and rec.parent_span_id is None
     assert (rec.service, rec.org, rec.attributes) == ("crisis", "org-a", {"rn.org": "org-a"})

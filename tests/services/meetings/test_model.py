@@ -14,8 +14,18 @@ def test_codes_outside_the_list_are_reported_not_dropped() -> None:
 
 
 def test_scheduling_announces_the_weekly_slot() -> None:
-    meeting = Meeting(id="m1", org="org-a", name="Hope", slug="hope", day=0, time=time(19), end_time=None,
-                      timezone="America/Chicago", types=["O"], conference_url="https://x.example/j")
+    meeting = Meeting(
+        id="m1",
+        org="org-a",
+        name="Hope",
+        slug="hope",
+        day=0,
+        time=time(19),
+        end_time=None,
+        timezone="America/Chicago",
+        types=["O"],
+        conference_url="https://x.example/j",
+    )
     (event,) = schedule_weekly(meeting)
     assert isinstance(event, MeetingScheduled)
     assert (event.data.day, event.data.time, event.data.online, event.subject) == (0, time(19), True, "m1")

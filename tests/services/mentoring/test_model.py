@@ -36,4 +36,9 @@ def test_a_proposal_announces_the_match() -> None:
     match = propose(mentor, REQUEST, 0.9)
     (event,) = match.events
     assert isinstance(event, MatchProposed)
-    assert (event.org, event.data.mentor_id, event.data.member_id, event.data.match_id) == ("org-a", "b", "m1", match.id)
+    assert (event.org, event.data.mentor_id, event.data.member_id, event.data.match_id) == (
+        "org-a",
+        "b",
+        "m1",
+        match.id,
+    )

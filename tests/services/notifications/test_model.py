@@ -9,7 +9,9 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 def test_every_responder_of_the_level_gets_a_critical_notification() -> None:
     event = CrisisEscalated.create(
-        source="crisis", org="org-a", subject="c1",
+        source="crisis",
+        org="org-a",
+        subject="c1",
         data=CrisisEscalatedData(case_id="c1", level=2, severity="imminent", responder_ids=["r1", "r2"]),
     )
     notes = for_escalation(event, NOW)
@@ -22,20 +24,31 @@ def test_every_responder_of_the_level_gets_a_critical_notification() -> None:
 
 def test_a_match_notifies_the_mentor_and_the_member() -> None:
     event = MatchProposed.create(
-        source="mentoring", org="org-a", subject="x",
-        data=MatchProposedData(match_id="x", request_id="q", mentor_id="mentor", member_id="member", score=0.8),
+        source="mentoring",
+        org="org-a",
+        subject="x",
+        data=MatchProposedData(
+            match_id="x", request_id="q", mentor_id="mentor", member_id="member", score=0.8
+        ),
     )
     assert [n.recipient_id for n in for_match(event, NOW)] == ["mentor", "member"]
 
 
 def test_delivery_is_announced_with_ids_only() -> None:
     event = MatchProposed.create(
-        source="mentoring", org="org-a", subject="x",
-        data=MatchProposedData(match_id="x", request_id="q", mentor_id="mentor", member_id="member", score=0.8),
+        source="mentoring",
+        org="org-a",
+        subject="x",
+        data=MatchProposedData(
+            match_id="x", request_id="q", mentor_id="mentor", member_id="member", score=0.8
+        ),
     )
     note = for_match(event, NOW)[0]
     announced = delivered(note)
     assert announced.data.model_dump() == {
-        "notification_id": note.id, "recipient_id": "mentor", "channel": "in_app", "category": "mentoring",
+        "notification_id": note.id,
+        "recipient_id": "mentor",
+        "channel": "in_app",
+        "category": "mentoring",
         "cause_event_id": event.id,
     }
