@@ -18,8 +18,8 @@ async def deliver(
 ) -> int:
     """Store each in-app notification once and announce it; returns how many were new.
 
-    A redelivered cause event meets the unique index and changes nothing. Publishing failures
-    propagate, so the cause event is retried; the outbox relay covers a crash after the write.
+    A redelivered cause event meets the unique index and changes nothing; if publishing the
+    announcement fails, the outbox relay publishes it later.
     """
     created = 0
     for item in items:

@@ -149,3 +149,18 @@ async def get_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter | None:
         reason=headers.get(REASON_HEADER, ""),
         body=(msg.data or b"").decode("utf-8", "replace"),
     )
+
+
+async def replay(js: JetStreamContext, seq: int) -> int:
+    """Publish a dead letter's body again on its original subject; returns the new stream sequence.
+
+    Consumers are idempotent, so those that handled the original before are not disturbed.
+    The id says which dead letter was replayed, so replaying the same one twice is de-duplicated.
+    """
+    letter = await get_dead_letter(js, seq)
+    if letter is None or not letter.original_subject:
+        raise LookupError(f"no dead letter at sequence {seq}")
+    ack = await js.publish(
+        letter.original_subject, letter.body.encode(), headers={"Nats-Msg-Id": f"replay-dl-{seq}"}
+    )
+    return int(ack.seq)

@@ -13,7 +13,7 @@ from contracts.meetings import MeetingScheduled, MeetingScheduledData
 from contracts.subjects import stream_name
 from deploy.local.stack import Stack
 from shared.messaging.broker import make_broker, subscribe
-from shared.messaging.deadletter import REASON_HEADER, list_dead_letters
+from shared.messaging.deadletter import REASON_HEADER, list_dead_letters, replay
 from shared.messaging.publisher import EventPublisher
 from shared.messaging.streams import Subscription, provision
 from shared.settings import ServiceSettings
@@ -95,6 +95,40 @@ async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not
     reasons = sorted(d.reason for d in await eventually(letters))
     assert reasons[0].startswith("invalid message: body is not JSON")
     assert "type" in reasons[1] and reasons[1].startswith("invalid message:")
+
+
+async def test_a_replayed_dead_letter_is_handled_once_its_cause_is_fixed(
+    probe: tuple, admin_nc: NatsClient
+) -> None:
+    broker, sub, org = probe
+    handled: list[str] = []
+    broken = True
+
+    @subscribe(broker, sub)
+    async def on_meeting_scheduled(event: MeetingScheduled) -> None:
+        if event.org != org:
+            return
+        if broken:
+            raise ConnectionError("database unavailable")
+        handled.append(event.id)
+
+    await broker.start()
+    js = admin_nc.jetstream()
+    event = scheduled(org)
+    await js.publish(
+        event.nats_subject(), event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id}
+    )
+
+    async def dead() -> list:
+        return [d for d in await list_dead_letters(js, sub.service) if org in d.original_subject]
+
+    (letter,) = await eventually(dead)
+    broken = False
+    await replay(js, letter.sequence)
+    await replay(js, letter.sequence)  # a second replay of the same letter is de-duplicated
+    assert await eventually(lambda: _async(handled)) == [event.id]
+    with pytest.raises(LookupError):
+        await replay(js, 10**9)
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_when_deliveries_run_out(
