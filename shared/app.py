@@ -3,21 +3,29 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.envelope import Event
 from shared.auth.tokens import TokenVerifier
 from shared.http import install_problem_handlers
+from shared.messaging.broker import make_broker
+from shared.messaging.publisher import EventPublisher
 from shared.network import NetworkFile
+from shared.outbox import relay_forever
 from shared.settings import ServiceSettings
+from shared.storage import connect, database
+from shared.telemetry import setup_telemetry
 
 Startup = Callable[[], Awaitable[None]]
 Background = Callable[[], Coroutine[Any, Any, None]]
@@ -88,4 +96,49 @@ def service_app(
 
     if tracer_provider:
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="health")
+    return app
+
+
+Database = AsyncDatabase[dict[str, Any]]
+
+
+def event_service_app(
+    settings: ServiceSettings,
+    *,
+    description: str,
+    router: APIRouter,
+    publishes: Sequence[type[Event]],
+    ensure_indexes: Callable[[Database], Awaitable[None]],
+    outbox_collections: Callable[[Database], list[AsyncCollection[dict[str, Any]]]],
+    register_subscribers: Callable[[NatsBroker, Database, EventPublisher], None] | None = None,
+) -> FastAPI:
+    """The usual service: its own database, a broker, an outbox relay, routes and (maybe) event handlers.
+
+    `app.state` carries `db`, `publisher` and `broker` for the route dependencies in `shared.deps`.
+    """
+    tracer = setup_telemetry(settings)
+    broker = make_broker(settings, tracer)
+    publisher = EventPublisher(broker, publishes)
+    mongo = connect(settings, tracer)
+    db = database(mongo, settings)
+    if register_subscribers:
+        register_subscribers(broker, db, publisher)
+
+    async def startup() -> None:
+        await ensure_indexes(db)
+
+    async def relay() -> None:
+        await relay_forever(outbox_collections(db), publisher, settings.outbox_relay_interval_seconds)
+
+    app = service_app(
+        settings,
+        description=description,
+        tracer_provider=tracer,
+        mongo=mongo,
+        broker=broker,
+        on_startup=startup,
+        background=[relay],
+    )
+    app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
+    app.include_router(router)
     return app

@@ -7,17 +7,24 @@ document atomic writes, find_one_and_update, unique indexes, upserts (DESIGN.md 
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.trace import TracerProvider
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.dbtrace import CommandSpans
 from shared.settings import ServiceSettings
 
 Document = dict[str, Any]
 
 
-def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(settings.mongodb_url, tz_aware=True, appname=settings.service_name)
+def connect(
+    settings: ServiceSettings, tracer_provider: TracerProvider | None = None
+) -> AsyncMongoClient[Document]:
+    listeners = [CommandSpans(tracer_provider)] if tracer_provider else []
+    return AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, appname=settings.service_name, event_listeners=listeners
+    )
 
 
 def database(client: AsyncMongoClient[Document], settings: ServiceSettings) -> AsyncDatabase[Document]:

@@ -1,4 +1,4 @@
-"""Wires the meetings service: the only place that builds its broker, database and routes."""
+"""Wires the meetings service: what it publishes, where its outbox lives, its routes."""
 
 from fastapi import FastAPI
 
@@ -6,39 +6,15 @@ from contracts.meetings import MeetingScheduled
 from services import meetings
 from services.meetings import api, store
 from services.meetings.settings import Settings
-from shared.app import service_app
-from shared.messaging.broker import make_broker
-from shared.messaging.publisher import EventPublisher
-from shared.outbox import relay_forever
-from shared.storage import connect, database
-from shared.telemetry import setup_telemetry
-
-PUBLISHES = (MeetingScheduled,)
+from shared.app import event_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    tracer = setup_telemetry(settings)
-    broker = make_broker(settings, tracer)
-    publisher = EventPublisher(broker, PUBLISHES)
-    mongo = connect(settings)
-    db = database(mongo, settings)
-
-    async def startup() -> None:
-        await store.ensure_indexes(db)
-
-    async def relay() -> None:
-        await relay_forever([db.meetings], publisher, settings.outbox_relay_interval_seconds)
-
-    app = service_app(
-        settings,
+    return event_service_app(
+        settings or Settings(),
         description=meetings.__doc__ or "",
-        tracer_provider=tracer,
-        mongo=mongo,
-        broker=broker,
-        on_startup=startup,
-        background=[relay],
+        router=api.router,
+        publishes=(MeetingScheduled,),
+        ensure_indexes=store.ensure_indexes,
+        outbox_collections=lambda db: [db.meetings],
     )
-    app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
-    app.include_router(api.router)
-    return app

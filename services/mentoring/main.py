@@ -1,4 +1,4 @@
-"""Wires the mentoring service: the only place that builds its broker, database and routes."""
+"""Wires the mentoring service: what it publishes, where its outbox lives, its routes."""
 
 from fastapi import FastAPI
 
@@ -6,39 +6,16 @@ from contracts.mentoring import MatchProposed
 from services import mentoring
 from services.mentoring import api, store
 from services.mentoring.settings import Settings
-from shared.app import service_app
-from shared.messaging.broker import make_broker
-from shared.messaging.publisher import EventPublisher
-from shared.outbox import relay_forever
-from shared.storage import connect, database
-from shared.telemetry import setup_telemetry
-
-PUBLISHES = (MatchProposed,)
+from shared.app import event_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    tracer = setup_telemetry(settings)
-    broker = make_broker(settings, tracer)
-    publisher = EventPublisher(broker, PUBLISHES)
-    mongo = connect(settings)
-    db = database(mongo, settings)
-
-    async def startup() -> None:
-        await store.ensure_indexes(db)
-
-    async def relay() -> None:
-        await relay_forever([db.requests], publisher, settings.outbox_relay_interval_seconds)
-
-    app = service_app(
-        settings,
+    return event_service_app(
+        settings or Settings(),
         description=mentoring.__doc__ or "",
-        tracer_provider=tracer,
-        mongo=mongo,
-        broker=broker,
-        on_startup=startup,
-        background=[relay],
+        router=api.router,
+        publishes=(MatchProposed,),
+        ensure_indexes=store.ensure_indexes,
+        # Match events are written with the request that caused them.
+        outbox_collections=lambda db: [db.requests],
     )
-    app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
-    app.include_router(api.router)
-    return app

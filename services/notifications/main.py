@@ -1,4 +1,4 @@
-"""Wires the notifications service."""
+"""Wires the notifications service: its event handlers, what it publishes, its outbox, its routes."""
 
 from fastapi import FastAPI
 
@@ -6,40 +6,16 @@ from contracts.notifications import NotificationDelivered
 from services import notifications
 from services.notifications import api, store, subscribers
 from services.notifications.settings import Settings
-from shared.app import service_app
-from shared.messaging.broker import make_broker
-from shared.messaging.publisher import EventPublisher
-from shared.outbox import relay_forever
-from shared.storage import connect, database
-from shared.telemetry import setup_telemetry
-
-PUBLISHES = (NotificationDelivered,)
+from shared.app import event_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    tracer = setup_telemetry(settings)
-    broker = make_broker(settings, tracer)
-    publisher = EventPublisher(broker, PUBLISHES)
-    mongo = connect(settings)
-    db = database(mongo, settings)
-    subscribers.register(broker, db, publisher)
-
-    async def startup() -> None:
-        await store.ensure_indexes(db)
-
-    async def relay() -> None:
-        await relay_forever([db.notifications], publisher, settings.outbox_relay_interval_seconds)
-
-    app = service_app(
-        settings,
+    return event_service_app(
+        settings or Settings(),
         description=notifications.__doc__ or "",
-        tracer_provider=tracer,
-        mongo=mongo,
-        broker=broker,
-        on_startup=startup,
-        background=[relay],
+        router=api.router,
+        publishes=(NotificationDelivered,),
+        ensure_indexes=store.ensure_indexes,
+        outbox_collections=lambda db: [db.notifications],
+        register_subscribers=subscribers.register,
     )
-    app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
-    app.include_router(api.router)
-    return app

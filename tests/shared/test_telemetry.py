@@ -22,3 +22,29 @@ def test_spans_leave_with_allow_listed_attributes_only() -> None:
     assert dict(exported.attributes or {}) == {ORG: "org-a", "http.route": "/crisis/alerts"}
     assert dict(exported.events[0].attributes or {}) == {"exception.type": "ValueError"}
     assert exported.context.trace_id == span.get_span_context().trace_id
+
+
+def test_database_commands_become_spans_with_no_query_content() -> None:
+    from pymongo import monitoring
+
+    from shared.dbtrace import CommandSpans
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(AllowListSpanProcessor(SimpleSpanProcessor(exporter)))
+    spans = CommandSpans(provider)
+    command = {"find": "cases", "filter": {"member_id": "jane"}}
+    started = monitoring.CommandStartedEvent(command, "rn_crisis", 7, ("localhost", 27017), None)
+    spans.started(started)
+    spans.succeeded(
+        monitoring.CommandSucceededEvent(1000, {"ok": 1}, "find", 7, 7, ("localhost", 27017), None)
+    )
+    spans.started(monitoring.CommandStartedEvent({"ping": 1}, "admin", 8, ("localhost", 27017), None))
+
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "find cases"
+    assert dict(span.attributes or {}) == {
+        "db.system.name": "mongodb",
+        "db.operation.name": "find",
+        "db.collection.name": "cases",
+    }
