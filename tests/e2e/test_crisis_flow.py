@@ -71,7 +71,9 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
 
     found = await eventually(trace)
     assert {s["trace_id"] for s in found["spans"]} == {trace_id}
-    assert any(s["service"] == "notifications" and "escalated" in s["name"] for s in found["spans"])
+    names = {(s["service"], s["name"]) for s in found["spans"]}
+    assert any(service == "notifications" and "escalated" in name for service, name in names)
+    assert ("crisis", "insert cases") in names and ("notifications", "insert notifications") in names
 
     # The other organization sees none of it.
     org_b_admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
