@@ -38,8 +38,8 @@ def make_broker(settings: ServiceSettings, tracer_provider: TracerProvider | Non
         middlewares=(NatsTelemetryMiddleware(tracer_provider=tracer_provider), dead_letters),
         # FastStream logs every message at INFO by default; that costs ~20x throughput.
         log_level=logging.DEBUG,
-        # A plain logger, so the service's log level applies instead of FastStream's own INFO handler.
-        logger=logging.getLogger(f"faststream.{settings.service_name}"),
+        # Not under "faststream": that logger tree carries FastStream's own INFO-level handler.
+        logger=logging.getLogger(f"rn.messaging.{settings.service_name}"),
         graceful_timeout=10.0,
         max_reconnect_attempts=-1,
     )
