@@ -6,8 +6,6 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET = "dev-only-not-secret"
-
 
 class ServiceSettings(BaseSettings):
     """Each service subclasses this to set its name and defaults (port, database)."""
@@ -44,15 +42,11 @@ class ServiceSettings(BaseSettings):
 
     outbox_relay_interval_seconds: float = 2.0
 
-    dead_letter_admin_secret: str = DEV_SECRET
-
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:
-        if self.environment == "production":
-            if self.dead_letter_admin_secret == DEV_SECRET:
-                raise ValueError("RN_DEAD_LETTER_ADMIN_SECRET must be set outside development")
-            if not self.jwks_url:
-                raise ValueError("RN_JWKS_URL must point at the identity provider in production")
+        # Development keys are minted on the machine itself; production trusts only the identity provider.
+        if self.environment == "production" and not self.jwks_url:
+            raise ValueError("RN_JWKS_URL must point at the identity provider in production")
         if not self.jwks_url and not self.jwt_public_key_file:
             raise ValueError("set RN_JWKS_URL or RN_JWT_PUBLIC_KEY_FILE so tokens can be verified")
         return self

@@ -1,6 +1,5 @@
 """Crisis use cases: load, apply the model, save with the outbox, publish."""
 
-import logging
 from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -10,8 +9,6 @@ from services.crisis import model, store
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import publish_now_or_later, with_outbox
 from shared.storage import Document
-
-log = logging.getLogger(__name__)
 
 
 async def load_rosters(db: AsyncDatabase[Document], org: str) -> dict[str, model.Roster]:

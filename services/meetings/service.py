@@ -1,6 +1,5 @@
 """Meeting use cases."""
 
-import logging
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -8,8 +7,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.meetings import model, store
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import publish_now_or_later, with_outbox
-
-log = logging.getLogger(__name__)
 
 
 async def create_meeting(

@@ -109,6 +109,25 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
     assert len(await inbox()) == 1
 
 
+async def test_a_protocol_that_could_reach_nobody_is_refused_with_problem_details(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    url = f"{network.url('crisis')}/crisis/protocol"
+    admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
+    for levels, status in (
+        ([{"roster_id": "no-such-roster"}], 422),
+        ([{"responder_ids": []}], 422),
+        ([], 422),
+    ):
+        r = await http.put(url, json={"levels": levels}, headers=admin)
+        assert r.status_code == status, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+    member = tokens("m", "org-b", Role.MEMBER)
+    assert (
+        await http.put(url, json={"levels": [{"responder_ids": ["x"]}]}, headers=member)
+    ).status_code == 403
+
+
 async def test_an_alert_needs_a_member_or_mentor_token(
     network: Stack, tokens: Tokens, http: httpx.AsyncClient
 ) -> None:
