@@ -2,6 +2,7 @@
 
 import functools
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -86,6 +87,11 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.private_key, self.public_key = ensure_keypair(self.data_dir / "keys")
         self.passwords = natsconf.load_passwords(self.data_dir / "nats-passwords.json")
+        token_file = self.data_dir / "otlp-ingest-token"
+        if not token_file.exists():
+            token_file.write_text(secrets.token_urlsafe(24))
+            token_file.chmod(0o600)
+        self.otlp_token = token_file.read_text().strip()
 
     @property
     def nats_url(self) -> str:
@@ -155,8 +161,11 @@ class Stack:
             "RN_LOG_LEVEL": os.environ.get("RN_LOG_LEVEL", "WARNING"),
             "OTEL_BSP_SCHEDULE_DELAY": "200",
         }
-        if name != "insights":
+        if name == "insights":
+            env["RN_OTLP_INGEST_TOKEN"] = self.otlp_token
+        else:
             env["RN_OTLP_TRACES_ENDPOINT"] = f"{self.url('insights')}/v1/traces"
+            env["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = f"authorization=Bearer%20{self.otlp_token}"
         return env
 
     def start_service(self, name: str) -> None:

@@ -1,5 +1,6 @@
 """Insights HTTP routes: the OTLP/HTTP receiver and the trace view."""
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -36,9 +37,16 @@ class TracePublic(BaseModel):
     spans: list[SpanPublic]
 
 
-@router.post("/v1/traces", include_in_schema=True)
+def check_ingest_token(request: Request) -> None:
+    expected = request.app.state.settings.otlp_ingest_token
+    if expected and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {expected}"):
+        raise Problem(401, "Unauthorized", "OTLP exports need the ingest token")
+
+
+@router.post("/v1/traces")
 async def receive_traces(request: Request, db: Db) -> Response:
     """OTLP/HTTP trace receiver (protobuf or JSON), as an OpenTelemetry exporter or Collector sends."""
+    check_ingest_token(request)
     body = await request.body()
     if len(body) > request.app.state.settings.max_otlp_body_bytes:
         raise Problem(413, "Content Too Large", "OTLP export exceeds the size limit")

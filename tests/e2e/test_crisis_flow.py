@@ -139,3 +139,21 @@ async def test_an_alert_needs_a_member_or_mentor_token(
     assert r.status_code == 403 and "not part of this network" in r.json()["detail"]
     r = await http.post(url, json={}, headers=tokens("x", "org-a", Role.RESPONDER))
     assert r.status_code == 403
+
+
+async def test_insights_takes_spans_only_from_exporters_holding_the_ingest_token(
+    network: Stack, http: httpx.AsyncClient
+) -> None:
+    url = f"{network.url('insights')}/v1/traces"
+    export = {"resourceSpans": []}
+    assert (await http.post(url, json=export)).status_code == 401
+    forged = {"Authorization": "Bearer guess"}
+    assert (await http.post(url, json=export, headers=forged)).status_code == 401
+    ok = await http.post(url, json=export, headers={"Authorization": f"Bearer {network.otlp_token}"})
+    assert ok.status_code == 200
+    bad = await http.post(
+        url,
+        content=b"\x00\x01junk",
+        headers={"Authorization": f"Bearer {network.otlp_token}", "content-type": "application/x-protobuf"},
+    )
+    assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
