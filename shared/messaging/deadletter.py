@@ -16,6 +16,7 @@ from faststream import BaseMiddleware
 from faststream.exceptions import AckMessage, HandlerException, NackMessage
 from faststream.message import StreamMessage
 from faststream.nats import NatsBroker
+from nats.errors import NotJSMessageError
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
@@ -64,9 +65,10 @@ def make_dead_letter_middleware(
             self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
         ) -> Any:
             raw = msg.raw_message
-            metadata = getattr(raw, "metadata", None)
-            if metadata is None:  # core NATS request/reply: nothing to retry or dead-letter
-                return await call_next(msg)
+            try:
+                metadata = raw.metadata
+            except (NotJSMessageError, ValueError, IndexError):
+                return await call_next(msg)  # core NATS request/reply: nothing to retry or dead-letter
             try:
                 check_envelope(raw.subject, raw.data)
                 return await call_next(msg)
