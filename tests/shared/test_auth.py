@@ -56,3 +56,14 @@ def test_the_key_pair_is_made_once_and_reused(tmp_path: Path) -> None:
     content = first[0].read_bytes()
     assert ensure_keypair(tmp_path) == first
     assert first[0].read_bytes() == content
+
+
+def test_rn_token_prints_a_token_the_services_accept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shared.auth.cli import main
+
+    main(["--sub", "hh-member-1", "--org", "harbor-house", "--role", "member", "--keys", str(tmp_path)])
+    token = capsys.readouterr().out.strip()
+    principal = verifier(tmp_path / "dev-signing.pub.pem").verify(token)
+    assert (principal.sub, principal.org, principal.roles) == ("hh-member-1", "harbor-house", {Role.MEMBER})
+    with pytest.raises(SystemExit):
+        main(["--sub", "x", "--org", "harbor-house", "--role", "superuser", "--keys", str(tmp_path)])
