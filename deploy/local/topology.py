@@ -3,6 +3,9 @@
 from dataclasses import dataclass
 
 from services.crisis.subscribers import SUBSCRIPTIONS as CRISIS
+from services.insights.subscribers import SUBSCRIPTIONS as INSIGHTS
+from services.meetings.subscribers import SUBSCRIPTIONS as MEETINGS
+from services.mentoring.subscribers import SUBSCRIPTIONS as MENTORING
 from services.notifications.subscribers import SUBSCRIPTIONS as NOTIFICATIONS
 from shared.messaging.streams import Subscription
 
@@ -16,11 +19,11 @@ class ServiceSpec:
 
 
 SERVICES = (
-    ServiceSpec("meetings", 8101, "meetings"),
-    ServiceSpec("mentoring", 8102, "mentoring"),
+    ServiceSpec("meetings", 8101, "meetings", MEETINGS),
+    ServiceSpec("mentoring", 8102, "mentoring", MENTORING),
     ServiceSpec("crisis", 8103, "crisis", CRISIS),
     ServiceSpec("notifications", 8104, "notifications", NOTIFICATIONS),
-    ServiceSpec("insights", 8105, None),
+    ServiceSpec("insights", 8105, None, INSIGHTS),
 )
 
 
