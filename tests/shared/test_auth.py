@@ -58,7 +58,9 @@ def test_the_key_pair_is_made_once_and_reused(tmp_path: Path) -> None:
     assert first[0].read_bytes() == content
 
 
-def test_rn_token_prints_a_token_the_services_accept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rn_token_prints_a_token_the_services_accept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from shared.auth.cli import main
 
     main(["--sub", "hh-member-1", "--org", "harbor-house", "--role", "member", "--keys", str(tmp_path)])
