@@ -16,6 +16,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         router=api.router,
         publishes=(MatchProposed,),
         ensure_indexes=store.ensure_indexes,
-        # Match events are written with the request that caused them.
-        outbox_collections=lambda db: [db.requests],
+        # A match's event is written with the mentor's claimed slot.
+        outbox_collections=lambda db: [db.mentors],
     )

@@ -6,7 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.mentoring import model, store
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import publish_now_or_later, with_outbox
+from shared.outbox import outbox_update, publish_now_or_later
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -27,18 +27,22 @@ async def request_mentor(
 ) -> model.Match | None:
     """Propose the best available mentor, or leave the request waiting when nobody is free.
 
-    The mentor's slot is claimed with one conditional update, so two requests at once can
-    never push a mentor past their capacity.
+    Claiming the mentor's slot and recording the MatchProposed event are one conditional
+    update of the mentor's document: two requests at once can never push a mentor past their
+    capacity, and a crash cannot take a slot without its event.
     """
     mentors = [store.doc_to_mentor(d) for d in await store.mentors(db, request.org).find({}, limit=1000)]
     match = None
     for match_score, mentor in model.ranked(mentors, request):
+        proposal = model.propose(mentor, request, match_score)
+        outbox = outbox_update(proposal.events)
         claimed = await store.mentors(db, request.org).find_one_and_update(
             {"mentor_id": mentor.mentor_id, "accepting": True, "active_mentees": {"$lt": mentor.capacity}},
-            {"$inc": {"active_mentees": 1}},
+            {"$inc": {"active_mentees": 1}, **outbox},
         )
         if claimed:
-            match = model.propose(mentor, request, match_score)
+            match = proposal
+            await publish_now_or_later(db.mentors, claimed["_id"], publisher)
             break
     doc = {
         "_id": request.id,
@@ -48,9 +52,7 @@ async def request_mentor(
         "status": "proposed" if match else "waiting",
         **(store.match_fields(match) if match else {}),
     }
-    await store.requests(db, request.org).insert_one(with_outbox(doc, match.events if match else []))
-    if match:
-        await publish_now_or_later(db.requests, request.id, publisher)
+    await store.requests(db, request.org).insert_one(doc)
     return match
 
 
