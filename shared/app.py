@@ -9,7 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from faststream.asgi import make_asyncapi_asgi
 from faststream.nats import NatsBroker
+from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
@@ -141,4 +143,19 @@ def event_service_app(
     )
     app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
     app.include_router(router)
+    spec = AsyncAPI(broker, title=app.title, version=app.version, description=description.strip())
+    mount_asyncapi(app, spec)
     return app
+
+
+def mount_asyncapi(app: FastAPI, spec: AsyncAPI) -> None:
+    """The service's AsyncAPI document at /asyncapi.json and a viewer at /asyncapi."""
+    app.state.asyncapi = spec
+
+    @app.get("/asyncapi.json", tags=["ops"])
+    async def read_asyncapi() -> dict[str, Any]:
+        """The subjects this service publishes and consumes, with their schemas (AsyncAPI 3.0)."""
+        return spec.to_specification().to_jsonable()  # type: ignore[no-any-return]
+
+    # No "try it out": the docs page must never become a way to publish events.
+    app.mount("/asyncapi", make_asyncapi_asgi(spec, include_in_schema=False, try_it_out_path=None))

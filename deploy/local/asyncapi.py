@@ -8,8 +8,6 @@ import json
 import tempfile
 from pathlib import Path
 
-from faststream.specification import AsyncAPI
-
 from deploy.local.topology import SERVICES
 from shared.auth.devkeys import ensure_keypair
 
@@ -24,19 +22,10 @@ def generate() -> dict[str, str]:
             main = importlib.import_module(f"services.{spec.name}.main")
             settings_mod = importlib.import_module(f"services.{spec.name}.settings")
             app = main.create_app(settings_mod.Settings(jwt_public_key_file=public_key))
-            broker = getattr(app.state, "broker", None)
-            if broker is None:
+            asyncapi = getattr(app.state, "asyncapi", None)
+            if asyncapi is None:
                 continue  # insights speaks OTLP/HTTP, not NATS
-            doc = (
-                AsyncAPI(
-                    broker,
-                    title=f"Recovery Network: {spec.name}",
-                    version="0.1.0",
-                    description=(importlib.import_module(f"services.{spec.name}").__doc__ or "").strip(),
-                )
-                .to_specification()
-                .to_jsonable()
-            )
+            doc = asyncapi.to_specification().to_jsonable()
             files[f"{spec.name}.json"] = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     return files
 

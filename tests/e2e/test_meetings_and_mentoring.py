@@ -97,3 +97,11 @@ async def test_a_member_is_matched_with_the_best_mentor_of_their_own_organizatio
     assert r.json()["status"] == "waiting"
     other = tokens("admin-a", "org-a", Role.ORG_ADMIN)
     assert (await http.get(f"{base}/mentoring/requests/{proposal['id']}", headers=other)).status_code == 404
+
+
+async def test_each_event_service_serves_its_asyncapi_document(network: Stack, http: httpx.AsyncClient) -> None:
+    r = await http.get(f"{network.url('notifications')}/asyncapi.json")
+    addresses = {c["address"] for c in r.json()["channels"].values()}
+    assert {"rn.*.crisis.escalated.v1", "rn.{org}.notifications.delivered.v1"} <= addresses
+    page = await http.get(f"{network.url('crisis')}/asyncapi/", follow_redirects=True)
+    assert page.status_code == 200 and "html" in page.headers["content-type"]
