@@ -32,7 +32,6 @@ from deploy.local.stack import Stack, free_port
 from shared.messaging.broker import make_broker, subscribe
 from shared.messaging.publisher import EventPublisher
 from shared.messaging.streams import Subscription, provision
-from shared.settings import ServiceSettings
 
 WINDOW = 256
 
@@ -67,7 +66,6 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
         nc = await nats.connect(stack.nats_url, user="admin", password=stack.passwords["admin"])
         js = nc.jetstream()
         raw_sub = Subscription("benchraw", MeetingScheduled)
-        ours_sub = Subscription("benchours", MeetingScheduled)
         await provision(js, [])
 
         # --- request/reply, raw ---
@@ -93,14 +91,7 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
                 headers={"Nats-Msg-Id": payloads[i].id},
             ),
         )
-        settings = ServiceSettings(
-            service_name="benchours",
-            nats_url=stack.nats_url,
-            nats_user="admin",
-            nats_password=stack.passwords["admin"],
-            jwt_public_key_file=stack.public_key,
-        )
-        broker: NatsBroker = make_broker(settings)
+        broker: NatsBroker = make_broker(stack.settings("benchours", nats_user="admin"))
         publisher = EventPublisher(broker, [MeetingScheduled])
         await broker.start()
         ours = [event(i, "bench-ours") for i in range(messages)]
@@ -136,14 +127,7 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
         waiters: dict[str, asyncio.Future[None]] = {}
         target = messages
 
-        consumer = ServiceSettings(
-            service_name="benchours2",
-            nats_url=stack.nats_url,
-            nats_user="admin",
-            nats_password=stack.passwords["admin"],
-            jwt_public_key_file=stack.public_key,
-        )
-        sub_broker = make_broker(consumer)
+        sub_broker = make_broker(stack.settings("benchours2", nats_user="admin"))
         ours_sub = Subscription("benchours2", MeetingScheduled)
         await provision(js, [ours_sub])
 

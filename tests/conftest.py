@@ -7,12 +7,16 @@ same tests against a real MongoDB instead of the local FerretDB store.
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.ids import new_id
 from deploy.local.stack import REPO, Stack, free_port
 from deploy.local.topology import SERVICES
 from shared.auth.devkeys import mint_token
@@ -90,6 +94,16 @@ class Tokens:
 def tokens(stack: Stack) -> Tokens:
     """Headers with a dev token: tokens("user-1", "org-a", Role.MEMBER)."""
     return Tokens(stack)
+
+
+@pytest.fixture
+async def scratch_db(stack: Stack) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database of its own on the session's document store, dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.database_url, tz_aware=True)
+    name = f"rn_test_{new_id()[-8:]}"
+    yield client[name]
+    await client.drop_database(name)
+    await client.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import nats
@@ -20,6 +21,7 @@ from deploy.local import natsconf
 from deploy.local.topology import SERVICES, all_subscriptions
 from shared.auth.devkeys import ensure_keypair
 from shared.messaging.streams import provision
+from shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCSTORE_BIN = REPO / ".bin" / "docstore"
@@ -178,26 +180,33 @@ class Stack:
             env["OTEL_EXPORTER_OTLP_TRACES_HEADERS"] = f"authorization=Bearer%20{self.otlp_token}"
         return env
 
-    def start_service(self, name: str) -> None:
-        ensure_free(self.service_ports[name], name)
-        proc = self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
-        wait_for(lambda: http_ok(f"{self.url(name)}/health"), f"service {name}", 60, proc)
+    def settings(self, service: str, *, nats_user: str | None = None, **overrides: Any) -> ServiceSettings:
+        """Settings for code in this process that joins the stack as `nats_user` (default: the service)."""
+        user = nats_user or service
+        return ServiceSettings(
+            service_name=service,
+            nats_url=self.nats_url,
+            nats_user=user,
+            nats_password=self.passwords[user],
+            mongodb_url=self.database_url,
+            jwt_public_key_file=self.public_key,
+            network_file=self.network_file,
+            **overrides,
+        )
 
-    def start_services(self) -> None:
+    def start_service(self, name: str) -> None:
+        self.start_services([name])
+
+    def start_services(self, names: list[str] | None = None) -> None:
         # Start all, then wait: importing five apps in parallel halves the start-up time.
-        for spec in SERVICES:
-            ensure_free(self.service_ports[spec.name], spec.name)
-        for spec in SERVICES:
-            self._spawn(
-                spec.name, [sys.executable, "-m", f"services.{spec.name}"], self.service_env(spec.name)
-            )
-        for spec in SERVICES:
-            wait_for(
-                functools.partial(http_ok, f"{self.url(spec.name)}/health"),
-                f"service {spec.name}",
-                60,
-                self.procs[spec.name],
-            )
+        names = names or [s.name for s in SERVICES]
+        for name in names:
+            ensure_free(self.service_ports[name], name)
+        for name in names:
+            self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
+        for name in names:
+            health = functools.partial(http_ok, f"{self.url(name)}/health")
+            wait_for(health, f"service {name}", 60, self.procs[name])
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)

@@ -99,7 +99,9 @@ async def test_a_member_is_matched_with_the_best_mentor_of_their_own_organizatio
     assert (await http.get(f"{base}/mentoring/requests/{proposal['id']}", headers=other)).status_code == 404
 
 
-async def test_each_event_service_serves_its_asyncapi_document(network: Stack, http: httpx.AsyncClient) -> None:
+async def test_each_event_service_serves_its_asyncapi_document(
+    network: Stack, http: httpx.AsyncClient
+) -> None:
     r = await http.get(f"{network.url('notifications')}/asyncapi.json")
     addresses = {c["address"] for c in r.json()["channels"].values()}
     assert {"rn.*.crisis.escalated.v1", "rn.{org}.notifications.delivered.v1"} <= addresses

@@ -16,7 +16,6 @@ from shared.messaging.broker import make_broker, subscribe
 from shared.messaging.deadletter import REASON_HEADER, list_dead_letters, replay
 from shared.messaging.publisher import EventPublisher
 from shared.messaging.streams import Subscription, provision
-from shared.settings import ServiceSettings
 from tests.helpers import eventually
 
 _numbers = itertools.count()
@@ -31,25 +30,15 @@ def scheduled(org: str, name: str = "Hope") -> MeetingScheduled:
     )
 
 
-def settings(stack: Stack, service: str) -> ServiceSettings:
-    return ServiceSettings(
-        service_name=service,
-        nats_url=stack.nats_url,
-        nats_user="admin",
-        nats_password=stack.passwords["admin"],
-        jwt_public_key_file=stack.public_key,
-        max_deliver=3,
-        retry_backoff_seconds=(0.1, 0.2),
-    )
-
-
 @pytest.fixture
 async def probe(stack: Stack, admin_nc: NatsClient) -> AsyncIterator[tuple[NatsBroker, Subscription, str]]:
     """A fresh service name, its provisioned consumer, an unused organization, and a broker (not started)."""
     n = next(_numbers)
     sub = Subscription(f"probe{n}", MeetingScheduled)
     await provision(admin_nc.jetstream(), [sub], max_deliver=3)
-    broker = make_broker(settings(stack, sub.service))
+    broker = make_broker(
+        stack.settings(sub.service, nats_user="admin", max_deliver=3, retry_backoff_seconds=(0.1, 0.2))
+    )
     yield broker, sub, f"probe-org-{n}"
     await broker.stop()
 

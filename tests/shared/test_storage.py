@@ -1,34 +1,20 @@
 """Storage and the outbox against the real document store."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
 from nats.aio.client import Client as NatsClient
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.ids import new_id
 from contracts.meetings import MeetingScheduled, MeetingScheduledData
 from deploy.local.stack import Stack
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import OUTBOX_AT, relay_once, with_outbox
-from shared.settings import ServiceSettings
 from shared.storage import OrgCollection
 
 
-@pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[AsyncDatabase]:
-    client: AsyncMongoClient = AsyncMongoClient(stack.database_url, tz_aware=True)
-    name = f"rn_test_{new_id()[-8:]}"
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
-
-
-async def test_an_organization_sees_only_its_own_documents(db: AsyncDatabase) -> None:
-    a, b = OrgCollection(db.things, "org-a"), OrgCollection(db.things, "org-b")
+async def test_an_organization_sees_only_its_own_documents(scratch_db: AsyncDatabase) -> None:
+    a, b = OrgCollection(scratch_db.things, "org-a"), OrgCollection(scratch_db.things, "org-b")
     await a.insert_one({"_id": "1", "name": "a's"})
     await b.insert_one({"_id": "2", "name": "b's", "org": "org-a"})  # a forged org is overwritten
     assert [d["_id"] for d in await a.find({})] == ["1"]
@@ -39,16 +25,9 @@ async def test_an_organization_sees_only_its_own_documents(db: AsyncDatabase) ->
 
 
 async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
-    stack: Stack, db: AsyncDatabase, admin_nc: NatsClient
+    stack: Stack, scratch_db: AsyncDatabase, admin_nc: NatsClient
 ) -> None:
-    settings = ServiceSettings(
-        service_name="meetings",
-        nats_url=stack.nats_url,
-        nats_user="meetings",
-        nats_password=stack.passwords["meetings"],
-        jwt_public_key_file=stack.public_key,
-    )
-    broker = make_broker(settings)
+    broker = make_broker(stack.settings("meetings"))
     publisher = EventPublisher(broker, [MeetingScheduled])
     await broker.start()
     try:
@@ -63,11 +42,11 @@ async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
         # The writer stored the document and died before publishing.
         doc = with_outbox({"_id": "m9", "org": "org-a"}, [event])
         doc[OUTBOX_AT] = datetime.now(UTC) - timedelta(minutes=1)
-        await db.meetings.insert_one(doc)
+        await scratch_db.meetings.insert_one(doc)
 
-        assert await relay_once([db.meetings], publisher) == 1
-        assert (await db.meetings.find_one({"_id": "m9"}) or {})["outbox"] == []
-        assert await relay_once([db.meetings], publisher) == 0
+        assert await relay_once([scratch_db.meetings], publisher) == 1
+        assert (await scratch_db.meetings.find_one({"_id": "m9"}) or {})["outbox"] == []
+        assert await relay_once([scratch_db.meetings], publisher) == 0
 
         js = admin_nc.jetstream()  # the meetings user may publish, not read the stream back
         stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v1")

@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ids import new_id
@@ -13,29 +12,17 @@ from deploy.local.stack import Stack
 from services.mentoring import model, service, store
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
-from shared.settings import ServiceSettings
 
 
 @pytest.fixture
-async def db(stack: Stack) -> AsyncIterator[AsyncDatabase]:
-    client: AsyncMongoClient = AsyncMongoClient(stack.database_url, tz_aware=True)
-    name = f"rn_test_mentoring_{new_id()[-8:]}"
-    await store.ensure_indexes(client[name])
-    yield client[name]
-    await client.drop_database(name)
-    await client.close()
+async def db(scratch_db: AsyncDatabase) -> AsyncDatabase:
+    await store.ensure_indexes(scratch_db)
+    return scratch_db
 
 
 @pytest.fixture
 async def publisher(stack: Stack) -> AsyncIterator[EventPublisher]:
-    settings = ServiceSettings(
-        service_name="mentoring",
-        nats_url=stack.nats_url,
-        nats_user="mentoring",
-        nats_password=stack.passwords["mentoring"],
-        jwt_public_key_file=stack.public_key,
-    )
-    broker = make_broker(settings)
+    broker = make_broker(stack.settings("mentoring"))
     pub = EventPublisher(broker, [MatchProposed])
     await broker.start()
     yield pub
