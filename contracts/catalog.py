@@ -1,15 +1,27 @@
 """Every event in contracts, in one list: schema export and compatibility checks walk it."""
 
-from contracts.crisis import CrisisEscalated, CrisisRaised
+from contracts.crisis import (
+    CrisisAcknowledged,
+    CrisisCancelled,
+    CrisisEscalated,
+    CrisisFollowUpScheduled,
+    CrisisRaised,
+    CrisisResolved,
+)
 from contracts.envelope import Event
 from contracts.meetings import MeetingScheduled
-from contracts.mentoring import MatchProposed
+from contracts.mentoring import CrisisAlertRequested, MatchProposed
 from contracts.notifications import NotificationDelivered
 
 EVENTS: tuple[type[Event], ...] = (
     MeetingScheduled,
     MatchProposed,
+    CrisisAlertRequested,
     CrisisRaised,
     CrisisEscalated,
+    CrisisAcknowledged,
+    CrisisResolved,
+    CrisisCancelled,
+    CrisisFollowUpScheduled,
     NotificationDelivered,
 )

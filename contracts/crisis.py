@@ -1,5 +1,6 @@
 """Events of the crisis domain. Free text never travels in events: only ids and codes."""
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -7,13 +8,18 @@ from pydantic import Field
 from contracts.envelope import Contract, Event
 
 Severity = Literal["low", "moderate", "high", "imminent"]
+Channel = Literal["member", "mentor", "service"]
+CatchAll = Literal["coordinator", "regional_team"]
+Referral = Literal["988", "warm_handoff", "emergency_services", "peer_follow_up", "none"]
+Outcome = Literal["safe", "referred", "emergency_dispatched", "unreachable"]
+CancelReason = Literal["raised_by_mistake", "duplicate", "member_safe", "other"]
 
 
 class CrisisRaisedData(Contract):
     case_id: str
     member_id: str
     severity: Severity
-    channel: Literal["member", "mentor", "service"] = "member"
+    channel: Channel = "member"
 
 
 class CrisisRaised(Event):
@@ -26,9 +32,12 @@ class CrisisRaised(Event):
 
 class CrisisEscalatedData(Contract):
     case_id: str
-    level: int = Field(ge=1)
+    level: int = Field(ge=1, description="1-based level of the protocol; the catch-all comes after the last")
     severity: Severity
     responder_ids: list[str] = Field(min_length=1, description="everyone notified together at this level")
+    round: int = Field(default=1, ge=1, description="which pass through the ladder (it repeats 0-9 times)")
+    catch_all: CatchAll | None = Field(default=None, description="set when this is the catch-all level")
+    region: str | None = Field(default=None, description="the organization's region, for a regional team")
 
 
 class CrisisEscalated(Event):
@@ -37,3 +46,64 @@ class CrisisEscalated(Event):
     version: ClassVar[int] = 1
     type: Literal["crisis.escalated.v1"] = "crisis.escalated.v1"
     data: CrisisEscalatedData
+
+
+class CrisisAcknowledgedData(Contract):
+    case_id: str
+    responder_id: str
+    level: int = Field(ge=1)
+
+
+class CrisisAcknowledged(Event):
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "acknowledged"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.acknowledged.v1"] = "crisis.acknowledged.v1"
+    data: CrisisAcknowledgedData
+
+
+class CrisisResolvedData(Contract):
+    case_id: str
+    responder_id: str
+    outcome: Outcome
+    referral: Referral
+    partner_id: str | None = Field(default=None, description="the clinical partner of a warm handoff")
+
+
+class CrisisResolved(Event):
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "resolved"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.resolved.v1"] = "crisis.resolved.v1"
+    data: CrisisResolvedData
+
+
+class CrisisCancelledData(Contract):
+    case_id: str
+    cancelled_by: str
+    reason: CancelReason
+
+
+class CrisisCancelled(Event):
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "cancelled"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.cancelled.v1"] = "crisis.cancelled.v1"
+    data: CrisisCancelledData
+
+
+class CrisisFollowUpScheduledData(Contract):
+    case_id: str
+    responder_id: str = Field(description="who makes the caring contact: the responder who resolved the case")
+    member_id: str
+    due_by: datetime = Field(description="at most 24 hours after resolution")
+
+
+class CrisisFollowUpScheduled(Event):
+    """A caring contact after a crisis closes; notifications turns it into a message to the responder."""
+
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "follow_up_scheduled"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.follow_up_scheduled.v1"] = "crisis.follow_up_scheduled.v1"
+    data: CrisisFollowUpScheduledData

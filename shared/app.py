@@ -113,8 +113,10 @@ def event_service_app(
     ensure_indexes: Callable[[Database], Awaitable[None]],
     outbox_collections: Callable[[Database], list[AsyncCollection[dict[str, Any]]]],
     register_subscribers: Callable[[NatsBroker, Database, EventPublisher], None] | None = None,
+    background: Sequence[Callable[[Database, EventPublisher], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
-    """The usual service: its own database, a broker, an outbox relay, routes and (maybe) event handlers.
+    """The usual service: its own database, a broker, an outbox relay, routes and (maybe) event handlers
+    and loops of its own (`background`, started after the broker and cancelled before it stops).
 
     `app.state` carries `db`, `publisher` and `broker` for the route dependencies in `shared.deps`.
     """
@@ -139,7 +141,7 @@ def event_service_app(
         mongo=mongo,
         broker=broker,
         on_startup=startup,
-        background=[relay],
+        background=[relay, *(lambda job=job: job(db, publisher) for job in background)],
     )
     app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
     app.include_router(router)

@@ -5,6 +5,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx
+
 T = TypeVar("T")
 
 
@@ -18,3 +20,12 @@ async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = 15.0,
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {within}s; last result: {last!r}")
+
+
+async def put_staff(
+    http: httpx.AsyncClient, crisis_url: str, admin: dict[str, str], staff: dict[str, list[str]]
+) -> None:
+    """Put people on an organization's crisis staff (responder and/or coordinator), as its admin."""
+    for person, roles in staff.items():
+        r = await http.put(f"{crisis_url}/crisis/staff/{person}", json={"roles": roles}, headers=admin)
+        assert r.status_code == 204, r.text

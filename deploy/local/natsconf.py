@@ -1,23 +1,31 @@
 """The nats-server configuration: JetStream on, and one user per service with only its own subjects.
 
 A service may publish its own domain's events and its own dead letters, and may read only the
-durable consumers provisioned for it. The `admin` user provisions streams; `org-<id>` users
-(read-only, one per organization) come with the crisis-teams work.
+durable consumers provisioned for it, plus short-lived ordered consumers on its own domain's
+stream (the crisis console replays its stream from a sequence). The `admin` user provisions
+streams. Each organization gets a read-only `org-<id>` user for its crisis team's own systems: it
+may subscribe to its own organization's crisis subjects and publish nothing.
 """
 
 import json
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
+from contracts.subjects import stream_name
 from deploy.local.topology import SERVICES, ServiceSpec
 
 JS_CLIENT_BASICS = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.*"]
 
 
-def load_passwords(path: Path) -> dict[str, str]:
+def org_user(org: str) -> str:
+    return f"org-{org}"
+
+
+def load_passwords(path: Path, orgs: Sequence[str] = ()) -> dict[str, str]:
     """Passwords live in the data folder and survive restarts; missing ones are generated."""
     passwords: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    for name in ["admin", *(s.name for s in SERVICES)]:
+    for name in ["admin", *(s.name for s in SERVICES), *(org_user(o) for o in orgs)]:
         passwords.setdefault(name, secrets.token_urlsafe(18))
     path.write_text(json.dumps(passwords, indent=2))
     path.chmod(0o600)
@@ -27,7 +35,15 @@ def load_passwords(path: Path) -> dict[str, str]:
 def service_permissions(spec: ServiceSpec) -> dict[str, object]:
     publish = [*JS_CLIENT_BASICS, f"deadletter.{spec.name}.>"]
     if spec.domain:
-        publish.append(f"rn.*.{spec.domain}.>")
+        stream = stream_name(spec.domain)
+        publish += [
+            f"rn.*.{spec.domain}.>",
+            # Ordered (ephemeral) consumers on its own stream, and their flow-control replies.
+            f"$JS.API.CONSUMER.CREATE.{stream}",
+            f"$JS.API.CONSUMER.CREATE.{stream}.>",
+            f"$JS.API.CONSUMER.DELETE.{stream}.>",
+            f"$JS.FC.{stream}.>",
+        ]
     for sub in spec.subscriptions:
         publish += [
             f"$JS.API.CONSUMER.INFO.{sub.stream}.{sub.durable}",
@@ -37,11 +53,22 @@ def service_permissions(spec: ServiceSpec) -> dict[str, object]:
     return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}
 
 
-def render(*, port: int, store_dir: Path, passwords: dict[str, str], http_port: int | None = None) -> str:
+def org_permissions(org: str) -> dict[str, object]:
+    """Read-only: the organization's own crisis subjects, nothing of anyone else's, no publishing."""
+    return {"publish": {"deny": [">"]}, "subscribe": {"allow": [f"rn.{org}.crisis.>"]}}
+
+
+def render(
+    *,
+    port: int,
+    store_dir: Path,
+    passwords: dict[str, str],
+    http_port: int | None = None,
+    orgs: Sequence[str] = (),
+) -> str:
     """The local server's config, with the passwords written in."""
-    return json.dumps(
-        _config(port=port, store_dir=str(store_dir), passwords=passwords, http_port=http_port), indent=2
-    )
+    config = _config(port=port, store_dir=str(store_dir), passwords=passwords, http_port=http_port, orgs=orgs)
+    return json.dumps(config, indent=2)
 
 
 def render_for_deployment() -> str:
@@ -68,7 +95,7 @@ def render_for_deployment() -> str:
 
 
 def _config(
-    *, port: int, store_dir: str, passwords: dict[str, str], http_port: int | None
+    *, port: int, store_dir: str, passwords: dict[str, str], http_port: int | None, orgs: Sequence[str] = ()
 ) -> dict[str, object]:
     users: list[dict[str, object]] = [
         {"user": "admin", "password": passwords["admin"], "permissions": {"publish": ">", "subscribe": ">"}}
@@ -82,6 +109,9 @@ def _config(
                     "permissions": service_permissions(spec),
                 }
             )
+    for org in orgs:
+        name = org_user(org)
+        users.append({"user": name, "password": passwords[name], "permissions": org_permissions(org)})
     config: dict[str, object] = {
         "host": "127.0.0.1",
         "port": port,

@@ -4,7 +4,6 @@ Idempotent: a second run finds what the first one made and adds nothing twice.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ class DemoUser:
     org: str
     roles: tuple[Role, ...]
     label: str
+    regions: tuple[str, ...] = ()
 
 
 USERS = (
@@ -39,7 +39,27 @@ USERS = (
     DemoUser("hh-member-1", "harbor-house", (Role.MEMBER,), "Harbor House member"),
     DemoUser("rs-admin", "riverside", (Role.ORG_ADMIN,), "Riverside org admin"),
     DemoUser("rs-member-1", "riverside", (Role.MEMBER,), "Riverside member"),
+    DemoUser(
+        "lk-network-admin", "harbor-house", (Role.NETWORK_ADMIN,), "Lakeshore network admin", ("lakeshore",)
+    ),
+    DemoUser(
+        "lk-crisis-1",
+        "harbor-house",
+        (Role.REGIONAL_RESPONDER,),
+        "Lakeshore regional crisis team",
+        ("lakeshore",),
+    ),
 )
+# Who each organization's crisis protocol can reach: responders, and coordinators for the catch-all.
+CRISIS_STAFF = {
+    "harbor-house": {
+        "hh-coordinator": ["coordinator", "responder"],
+        "hh-responder-1": ["responder"],
+        "hh-responder-2": ["responder"],
+    },
+    "riverside": {"rs-admin": ["coordinator", "responder"]},
+}
+ADMINS = {"harbor-house": "hh-admin", "riverside": "rs-admin"}
 
 MEETINGS = (
     {
@@ -64,7 +84,10 @@ MEETINGS = (
 
 
 def tokens(private_key: Path) -> dict[str, str]:
-    return {u.sub: mint_token(private_key, sub=u.sub, org=u.org, roles=list(u.roles)) for u in USERS}
+    return {
+        u.sub: mint_token(private_key, sub=u.sub, org=u.org, roles=list(u.roles), regions=list(u.regions))
+        for u in USERS
+    }
 
 
 def seed(urls: dict[str, str], private_key: Path) -> dict[str, str]:
@@ -85,35 +108,45 @@ def seed(urls: dict[str, str], private_key: Path) -> dict[str, str]:
                 http.post(
                     f"{urls['meetings']}/meetings", json=meeting, headers=auth("hh-admin")
                 ).raise_for_status()
+        crisis = urls["crisis"]
+        for org, people in CRISIS_STAFF.items():
+            for person, roles in people.items():
+                http.put(
+                    f"{crisis}/crisis/staff/{person}", json={"roles": roles}, headers=auth(ADMINS[org])
+                ).raise_for_status()
         http.put(
-            f"{urls['crisis']}/crisis/rosters/hh-oncall",
+            f"{crisis}/crisis/regions/lakeshore/team",
+            json={"responder_ids": ["lk-crisis-1"]},
+            headers=auth("lk-network-admin"),
+        ).raise_for_status()
+        http.put(
+            f"{crisis}/crisis/rosters/hh-oncall",
             json={
                 "responder_ids": ["hh-responder-1", "hh-responder-2"],
-                "rotation_start": "2026-01-05T09:00:00-06:00",
+                "rotation_start": "2026-01-05T09:00:00",
             },
             headers=auth("hh-admin"),
         ).raise_for_status()
         http.put(
-            f"{urls['crisis']}/crisis/protocol",
+            f"{crisis}/crisis/protocol",
             json={
                 "levels": [
                     {"roster_id": "hh-oncall", "timeout_minutes": 5},
-                    {"responder_ids": ["hh-coordinator"], "timeout_minutes": 10},
-                ]
+                    {"role": "coordinator", "timeout_minutes": 10},
+                ],
+                "repeats": 1,
+                "catch_all": "regional_team",
             },
             headers=auth("hh-admin"),
         ).raise_for_status()
         http.put(
-            f"{urls['crisis']}/crisis/rosters/rs-oncall",
-            json={
-                "responder_ids": ["rs-admin"],
-                "rotation_start": datetime(2026, 1, 5, tzinfo=UTC).isoformat(),
-            },
+            f"{crisis}/crisis/rosters/rs-oncall",
+            json={"responder_ids": ["rs-admin"], "rotation_start": "2026-01-05T09:00:00"},
             headers=auth("rs-admin"),
         ).raise_for_status()
         http.put(
-            f"{urls['crisis']}/crisis/protocol",
-            json={"levels": [{"roster_id": "rs-oncall"}]},
+            f"{crisis}/crisis/protocol",
+            json={"levels": [{"roster_id": "rs-oncall"}], "catch_all": "coordinator"},
             headers=auth("rs-admin"),
         ).raise_for_status()
         http.put(

@@ -21,6 +21,7 @@ from deploy.local import natsconf
 from deploy.local.topology import SERVICES, all_subscriptions
 from shared.auth.devkeys import ensure_keypair
 from shared.messaging.streams import provision
+from shared.network import NetworkFile
 from shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,13 +91,15 @@ class Stack:
     mongodb_url: str | None = field(default_factory=lambda: os.environ.get("MONGODB_URL"))
     log_dir: Path | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    orgs: list[str] = field(init=False, default_factory=list)  # each gets a read-only NATS user
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir = self.log_dir or self.data_dir / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.private_key, self.public_key = ensure_keypair(self.data_dir / "keys")
-        self.passwords = natsconf.load_passwords(self.data_dir / "nats-passwords.json")
+        self.orgs = [o.id for o in NetworkFile(self.network_file).get().organizations]
+        self.passwords = natsconf.load_passwords(self.data_dir / "nats-passwords.json", self.orgs)
         token_file = self.data_dir / "otlp-ingest-token"
         if not token_file.exists():
             token_file.write_text(secrets.token_urlsafe(24))
@@ -134,7 +137,10 @@ class Stack:
         conf = self.data_dir / "nats.conf"
         conf.write_text(
             natsconf.render(
-                port=self.nats_port, store_dir=self.data_dir / "jetstream", passwords=self.passwords
+                port=self.nats_port,
+                store_dir=self.data_dir / "jetstream",
+                passwords=self.passwords,
+                orgs=self.orgs,
             )
         )
         ensure_free(self.nats_port, "nats-server")

@@ -1,6 +1,9 @@
-"""Crisis: protocols, rosters and cases for people who reach out.
+"""Crisis: protocols, on-call rosters and cases for people who reach out, escalated until a human answers.
 
-Owns: crisis protocols, on-call rosters, crisis cases (database `rn_crisis`).
-Publishes: CrisisRaised, CrisisEscalated.
-Consumes: nothing yet (escalation timers and CrisisAlertRequested come with the escalation-ladder work).
+Owns: crisis staff, on-call rosters, protocols, regional teams, cases with their encrypted notes and
+read audit, webhook endpoints and deliveries (database `rn_crisis`).
+Publishes: CrisisRaised, CrisisEscalated, CrisisAcknowledged, CrisisResolved, CrisisCancelled,
+CrisisFollowUpScheduled.
+Consumes: CrisisAlertRequested (from mentoring), its own CrisisEscalated (for webhooks).
+Serves: the responder console at /crisis/console, with live events at /crisis/console/events.
 """

@@ -1,21 +1,36 @@
-"""Crisis HTTP routes."""
+"""Crisis HTTP routes: intake, case actions, and what org admins manage (staff, rosters, protocol)."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import httpx
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
 
-from contracts.crisis import Severity
-from services.crisis import model, service
-from services.crisis.deps import CaseReader, Db, OrgAdmin, Publisher, Reporter
-from shared.auth.principal import Role
+from contracts.crisis import CancelReason, CatchAll, Channel, Outcome, Referral, Severity
+from services.crisis import model, service, store, webhooks
+from services.crisis.deps import (
+    CaseReader,
+    CurrentNetwork,
+    Db,
+    NetworkAdmin,
+    NotesSealer,
+    OrgAdmin,
+    Publisher,
+    Reporter,
+    Responder,
+)
+from shared.auth.principal import Principal, Role
 from shared.http import NotFound, Problem
 from shared.telemetry import CASE_ID, CRISIS_LEVEL, tag_current_span
 
 router = APIRouter(tags=["crisis"])
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+PathId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+STAFF_ROLES = (Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
+MAX_NOTE_CHARS = 4000
+IMMINENT_STARTS_HIGHER: dict[Severity, int] = {"imminent": 2}
 
 
 class Strict(BaseModel):
@@ -24,92 +39,370 @@ class Strict(BaseModel):
 
 class AlertCreate(Strict):
     severity: Severity = "high"
+    member_id: Id | None = Field(default=None, description="a mentor reporting about a mentee names them")
 
 
 class CasePublic(BaseModel):
     id: str
+    org: str
     state: str
     severity: Severity
     level: int
+    round: int
     notified: list[str]
     opened_at: datetime
-    guidance: str = model.EMERGENCY_GUIDANCE
+    deadline: datetime | None
+    acknowledged_by: str | None
+    regional: bool
+    guidance: str = Field(
+        description="988 / emergency guidance; the emergency-services wording for imminent risk"
+    )
+
+
+class CaseDetail(CasePublic):
+    member_id: str
+    outcome: Outcome | None
+    referral: Referral | None
+    partner_id: str | None
+    timeline: list[dict[str, Any]]
+
+
+class Resolution(Strict):
+    outcome: Outcome
+    referral: Referral
+    partner_id: Id | None = Field(default=None, description="required for a warm handoff")
+
+
+class Cancellation(Strict):
+    reason: CancelReason
+
+
+class NoteCreate(Strict):
+    text: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
+
+
+class StaffUpdate(Strict):
+    roles: list[model.StaffRole] = Field(min_length=1)
+
+
+class OverrideIn(Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+    responder_id: Id | None = Field(description="null: nobody on call then (a planned gap)")
 
 
 class RosterUpdate(Strict):
     responder_ids: list[Id] = Field(min_length=1, max_length=100)
-    rotation_start: AwareDatetime
+    rotation_start: NaiveDatetime = Field(description="first handover, local wall time of the organization")
+    overrides: list[OverrideIn] = Field(default_factory=list, max_length=500)
+
+
+class OnCall(BaseModel):
+    roster_id: str
+    at: datetime
+    responder_id: str | None
 
 
 class LevelIn(Strict):
     responder_ids: list[Id] = Field(default_factory=list, max_length=50)
+    role: model.StaffRole | None = None
     roster_id: Id | None = None
     timeout_minutes: int = Field(default=5, ge=1, le=240)
 
 
 class ProtocolUpdate(Strict):
-    levels: list[LevelIn] = Field(min_length=1, max_length=10)
+    levels: list[LevelIn] = Field(default_factory=list, max_length=10)
+    repeats: int = Field(default=0, ge=0, le=9)
+    catch_all: CatchAll = "coordinator"
+    catch_all_timeout_minutes: int = Field(default=5, ge=1, le=240)
+    ack_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    start_levels: dict[Severity, Annotated[int, Field(ge=1, le=10)]] = Field(
+        default_factory=lambda: dict(IMMINENT_STARTS_HIGHER),
+        description="the level a case of this severity starts at (past the last level: the last level)",
+    )
+
+
+class TeamUpdate(Strict):
+    responder_ids: list[Id] = Field(min_length=1, max_length=100)
+
+
+class AuditEntry(BaseModel):
+    case_id: str
+    reader: str
+    at: datetime
+    action: str
 
 
 def _public(case: model.Case) -> CasePublic:
-    return CasePublic(
-        id=case.id,
-        state=case.state,
-        severity=case.severity,
-        level=case.level,
-        notified=case.notified,
-        opened_at=case.opened_at,
-    )
+    return CasePublic(**_common(case))
 
 
-@router.post("/crisis/alerts", status_code=201)
-async def create_alert(body: AlertCreate, caller: Reporter, db: Db, publisher: Publisher) -> CasePublic:
-    """Reach out: open a crisis case and escalate it to the organization's on-call responders."""
-    case = await service.raise_alert(
-        db, publisher, org=caller.org, member_id=caller.sub, severity=body.severity, now=datetime.now(UTC)
-    )
+def _common(case: model.Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "org": case.org,
+        "state": case.state,
+        "severity": case.severity,
+        "level": case.level,
+        "round": case.round,
+        "notified": case.notified,
+        "opened_at": case.opened_at,
+        "deadline": case.deadline,
+        "acknowledged_by": case.acknowledged_by,
+        "regional": case.regional,
+        "guidance": case.guidance,
+    }
+
+
+async def _case_org(db: Db, caller: Principal, case_id: str) -> str:
+    """The organization whose case the caller may work on; 404 whenever they may not."""
+    if caller.has_any(*STAFF_ROLES, Role.MEMBER):
+        doc = await store.cases(db, caller.org).find_one({"_id": case_id})
+        if doc and (caller.has_any(*STAFF_ROLES) or doc["member_id"] == caller.sub):
+            return caller.org
+    if caller.has_any(Role.REGIONAL_RESPONDER) and caller.regions:
+        # The one cross-organization read: cases of the caller's regions that reached the regional team.
+        doc = await db.cases.find_one(
+            {"_id": case_id, "regional": True, "region": {"$in": list(caller.regions)}}
+        )
+        if doc:
+            return str(doc["org"])
+    raise NotFound("case")
+
+
+async def _transition(
+    db: Db, publisher: Publisher, caller: Principal, case_id: str, transition: service.Transition
+) -> CasePublic:
+    org = await _case_org(db, caller, case_id)
+    try:
+        case = await service.change_case(db, publisher, org, case_id, transition)
+    except model.InvalidTransition as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    if case is None:
+        raise NotFound("case")
     tag_current_span({CASE_ID: case.id, CRISIS_LEVEL: case.level})
     return _public(case)
 
 
-@router.get("/crisis/cases/{case_id}")
-async def read_case(case_id: Annotated[str, Path(max_length=64)], caller: CaseReader, db: Db) -> CasePublic:
-    """One case of the caller's organization (a member sees only their own)."""
-    case = await service.get_case(db, caller.org, case_id)
-    staff = caller.has_any(Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
-    if case is None or (not staff and case.member_id != caller.sub):
-        raise NotFound("case")
+@router.post("/crisis/alerts", status_code=201, responses={200: {"description": "merged into an open case"}})
+async def create_alert(
+    body: AlertCreate,
+    caller: Reporter,
+    db: Db,
+    publisher: Publisher,
+    network: CurrentNetwork,
+    response: Response,
+) -> CasePublic:
+    """Reach out (a member) or report a mentee (a mentor): open a case, or add to the person's open one."""
+    channel: Channel
+    if caller.has_any(Role.MENTOR) and body.member_id and body.member_id != caller.sub:
+        member_id, channel = body.member_id, "mentor"
+    elif body.member_id not in (None, caller.sub):
+        raise Problem(403, "Forbidden", "only a mentor reports about somebody else")
+    else:
+        member_id, channel = caller.sub, "member"
+    case, created = await service.raise_alert(
+        db, publisher, network, org=caller.org, member_id=member_id, severity=body.severity,
+        channel=channel, by=caller.sub, dedup_key=None, now=datetime.now(UTC),
+    )  # fmt: skip
+    if not created:
+        response.status_code = 200
+    tag_current_span({CASE_ID: case.id, CRISIS_LEVEL: case.level})
     return _public(case)
+
+
+@router.get("/crisis/cases")
+async def list_cases(
+    caller: Responder,
+    db: Db,
+    state: Literal["open", "closed"] = "open",
+    limit: int = Query(100, ge=1, le=500),
+) -> list[CasePublic]:
+    """Cases of the caller's organization (and, for a regional team, of its regions), newest first."""
+    states = list(model.OPEN_STATES) if state == "open" else ["resolved", "cancelled"]
+    query: dict[str, Any] = {"state": {"$in": states}}
+    if caller.has_any(*STAFF_ROLES):
+        query["org"] = caller.org
+    else:
+        query.update(regional=True, region={"$in": sorted(caller.regions)})
+    docs = await db.cases.find(query, sort=[("opened_at", -1)], limit=limit).to_list()
+    return [_public(store.doc_to_case(d)) for d in docs]
+
+
+@router.get("/crisis/cases/{case_id}")
+async def read_case(case_id: PathId, caller: CaseReader, db: Db) -> CaseDetail:
+    """One case with its timeline; every read is written to the case's audit trail."""
+    org = await _case_org(db, caller, case_id)
+    case = await service.read_case(db, org, case_id, caller.sub, datetime.now(UTC))
+    if case is None:
+        raise NotFound("case")
+    return CaseDetail(
+        **_common(case),
+        member_id=case.member_id,
+        outcome=case.outcome,
+        referral=case.referral,
+        partner_id=case.partner_id,
+        timeline=case.timeline,
+    )
+
+
+@router.post("/crisis/cases/{case_id}/acknowledge")
+async def acknowledge_case(case_id: PathId, caller: Responder, db: Db, publisher: Publisher) -> CasePublic:
+    """Take the case: escalation stops until the acknowledgement times out."""
+    now = datetime.now(UTC)
+    return await _transition(db, publisher, caller, case_id, lambda c: model.acknowledge(c, caller.sub, now))
+
+
+@router.post("/crisis/cases/{case_id}/resolve")
+async def resolve_case(
+    case_id: PathId, body: Resolution, caller: Responder, db: Db, publisher: Publisher
+) -> CasePublic:
+    """Close the case with its outcome and referral; a caring contact is scheduled within 24 hours."""
+    now = datetime.now(UTC)
+    return await _transition(
+        db, publisher, caller, case_id,
+        lambda c: model.resolve(
+            c, responder_id=caller.sub, outcome=body.outcome, referral=body.referral,
+            partner_id=body.partner_id, now=now,
+        ),
+    )  # fmt: skip
+
+
+@router.post("/crisis/cases/{case_id}/cancel")
+async def cancel_case(
+    case_id: PathId, body: Cancellation, caller: CaseReader, db: Db, publisher: Publisher
+) -> CasePublic:
+    """Cancel with a reason: the member who reached out, or the crisis staff."""
+    now = datetime.now(UTC)
+    return await _transition(
+        db, publisher, caller, case_id, lambda c: model.cancel(c, by=caller.sub, reason=body.reason, now=now)
+    )
+
+
+@router.post("/crisis/cases/{case_id}/notes", status_code=204)
+async def create_note(
+    case_id: PathId, body: NoteCreate, caller: Responder, db: Db, sealer: NotesSealer
+) -> None:
+    """Add a note to the case, encrypted with the organization's key."""
+    org = await _case_org(db, caller, case_id)
+    await service.add_note(db, sealer, org, case_id, caller.sub, body.text, datetime.now(UTC))
+
+
+@router.get("/crisis/cases/{case_id}/notes")
+async def list_notes(case_id: PathId, caller: Responder, db: Db, sealer: NotesSealer) -> list[dict[str, Any]]:
+    """The case's notes, decrypted; the read is audited like any read of the case."""
+    org = await _case_org(db, caller, case_id)
+    await service.read_case(db, org, case_id, caller.sub, datetime.now(UTC))
+    return await service.read_notes(db, sealer, org, case_id)
+
+
+@router.get("/crisis/cases/{case_id}/audit")
+async def list_audit(case_id: PathId, caller: OrgAdmin, db: Db) -> list[AuditEntry]:
+    """Who read this case, and when (org admins)."""
+    if await store.cases(db, caller.org).find_one({"_id": case_id}) is None:
+        raise NotFound("case")
+    docs = await store.audit(db, caller.org).find({"case_id": case_id}, limit=10_000)
+    return [AuditEntry(**{k: d[k] for k in ("case_id", "reader", "at", "action")}) for d in docs]
+
+
+@router.put("/crisis/staff/{responder_id}", status_code=204)
+async def update_staff(responder_id: PathId, body: StaffUpdate, caller: OrgAdmin, db: Db) -> None:
+    """Put a person on the organization's crisis staff, as responder and/or coordinator."""
+    await service.save_staff(db, caller.org, responder_id, sorted(set(body.roles)))
 
 
 @router.put("/crisis/rosters/{roster_id}", status_code=204)
 async def update_roster(
-    roster_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
-    body: RosterUpdate,
-    caller: OrgAdmin,
-    db: Db,
+    roster_id: PathId, body: RosterUpdate, caller: OrgAdmin, db: Db, network: CurrentNetwork
 ) -> None:
-    """Create or replace an on-call roster: responders rotating weekly from `rotation_start`."""
+    """Create or replace an on-call roster: weekly rotation in the org's time zone, plus overrides."""
+    organization = network.organization(caller.org)
     roster = model.Roster(
-        id=roster_id, responder_ids=tuple(body.responder_ids), rotation_start=body.rotation_start
+        id=roster_id,
+        time_zone=organization.time_zone if organization else "UTC",
+        responder_ids=tuple(body.responder_ids),
+        rotation_start=body.rotation_start,
+        overrides=tuple(model.Override(o.start, o.end, o.responder_id) for o in body.overrides),
     )
-    await service.save_roster(db, caller.org, roster)
+    try:
+        await service.save_roster(db, caller.org, roster)
+    except model.NobodyToReach as exc:
+        raise Problem(422, "Invalid roster", str(exc)) from exc
+
+
+@router.get("/crisis/rosters/{roster_id}/on-call")
+async def read_on_call(
+    roster_id: PathId, caller: Responder, db: Db, at: Annotated[AwareDatetime | None, Query()] = None
+) -> OnCall:
+    """Who is on call at `at` (default now); null when the slot is empty."""
+    doc = await store.rosters(db, caller.org).find_one({"roster_id": roster_id})
+    if doc is None:
+        raise NotFound("roster")
+    when = at or datetime.now(UTC)
+    return OnCall(roster_id=roster_id, at=when, responder_id=store.doc_to_roster(doc).on_call(when))
 
 
 @router.put("/crisis/protocol", status_code=204)
-async def update_protocol(body: ProtocolUpdate, caller: OrgAdmin, db: Db) -> None:
-    """Replace the organization's crisis protocol; refused if any level could reach nobody."""
+async def update_protocol(body: ProtocolUpdate, caller: OrgAdmin, db: Db, network: CurrentNetwork) -> None:
+    """Replace the organization's crisis protocol; refused if it could end with nobody."""
     protocol = model.Protocol(
         levels=tuple(
             model.Level(
                 responder_ids=tuple(lv.responder_ids),
+                role=lv.role,
                 roster_id=lv.roster_id,
                 timeout_minutes=lv.timeout_minutes,
             )
             for lv in body.levels
-        )
+        ),
+        repeats=body.repeats,
+        catch_all=body.catch_all,
+        catch_all_timeout_minutes=body.catch_all_timeout_minutes,
+        ack_timeout_minutes=body.ack_timeout_minutes,
+        start_levels=body.start_levels,
     )
     try:
-        await service.save_protocol(db, caller.org, protocol)
+        await service.save_protocol(db, network, caller.org, protocol)
     except model.NobodyToReach as exc:
         raise Problem(422, "Protocol reaches nobody", str(exc)) from exc
+
+
+@router.put("/crisis/regions/{region}/team", status_code=204)
+async def update_regional_team(region: PathId, body: TeamUpdate, caller: NetworkAdmin, db: Db) -> None:
+    """Name a region's crisis team, reached by its organizations' catch-all levels (network admins)."""
+    if region not in caller.regions:
+        raise Problem(403, "Forbidden", "you administer other regions")
+    await service.save_regional_team(db, region, body.responder_ids)
+
+
+class WebhookUpdate(Strict):
+    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
+class WebhookPublic(BaseModel):
+    url: str
+    secret: str = Field(description="signs every delivery (X-RN-Signature); shown only now")
+
+
+@router.put("/crisis/webhook")
+async def update_webhook(
+    body: WebhookUpdate, caller: OrgAdmin, db: Db, sealer: NotesSealer, request: Request
+) -> WebhookPublic:
+    """Register the organization's HTTPS endpoint for escalations; returns a new signing secret."""
+    url = httpx.URL(body.url)
+    local = url.host in ("127.0.0.1", "localhost", "::1")
+    if url.scheme != "https" and not (local and request.app.state.settings.environment != "production"):
+        raise Problem(422, "Invalid webhook", "the endpoint must use https")
+    secret = await webhooks.save_endpoint(db, sealer, caller.org, body.url)
+    return WebhookPublic(url=body.url, secret=secret)
+
+
+@router.get("/crisis/webhook/attempts")
+async def list_webhook_attempts(
+    caller: OrgAdmin, db: Db, case_id: Annotated[str | None, Query(max_length=64)] = None
+) -> list[dict[str, Any]]:
+    """Every delivery attempt, newest first: status code or error, per escalation event."""
+    query: dict[str, Any] = {"kind": "attempt", **({"case_id": case_id} if case_id else {})}
+    docs = await store.webhook_attempts(db, caller.org).find(query, limit=1000)
+    fields = ("delivery_id", "case_id", "attempt", "at", "status", "error", "ok")
+    return sorted(({k: d.get(k) for k in fields} for d in docs), key=lambda d: d["at"], reverse=True)

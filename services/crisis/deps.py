@@ -2,17 +2,40 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
 from shared.auth.fastapi import require_roles
 from shared.auth.principal import Principal, Role
+from shared.crypto import Sealer
 
 # Re-exported, so a service's routes take every dependency from its own deps.py.
 from shared.deps import Db as Db
 from shared.deps import Publisher as Publisher
+from shared.network import Network
 
 OrgAdmin = Annotated[Principal, Depends(require_roles(Role.ORG_ADMIN))]
+NetworkAdmin = Annotated[Principal, Depends(require_roles(Role.NETWORK_ADMIN))]
 Reporter = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.MENTOR))]
-CaseReader = Annotated[
-    Principal, Depends(require_roles(Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN, Role.MEMBER))
+# Who works cases: the organization's crisis staff, and the regional team for cases that reached it.
+Responder = Annotated[
+    Principal,
+    Depends(require_roles(Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN, Role.REGIONAL_RESPONDER)),
 ]
+CaseReader = Annotated[
+    Principal,
+    Depends(
+        require_roles(Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN, Role.REGIONAL_RESPONDER, Role.MEMBER)
+    ),
+]
+
+
+def _network(request: Request) -> Network:
+    return request.app.state.network.get()  # type: ignore[no-any-return]
+
+
+def _sealer(request: Request) -> Sealer:
+    return request.app.state.sealer  # type: ignore[no-any-return]
+
+
+CurrentNetwork = Annotated[Network, Depends(_network)]
+NotesSealer = Annotated[Sealer, Depends(_sealer)]

@@ -1,20 +1,68 @@
-"""Wires the crisis service: what it publishes, where its outbox lives, its routes."""
+"""Wires the crisis service: what it publishes, its loops (escalation timers, webhooks), its routes."""
+
+import base64
+from typing import Any
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.crisis import CrisisEscalated, CrisisRaised
+from contracts.crisis import (
+    CrisisAcknowledged,
+    CrisisCancelled,
+    CrisisEscalated,
+    CrisisFollowUpScheduled,
+    CrisisRaised,
+    CrisisResolved,
+)
 from services import crisis
-from services.crisis import api, store
+from services.crisis import api, console, service, store, subscribers, webhooks
 from services.crisis.settings import Settings
 from shared.app import event_service_app
+from shared.crypto import Sealer
+from shared.messaging.publisher import EventPublisher
+from shared.network import NetworkFile
+
+Db = AsyncDatabase[dict[str, Any]]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return event_service_app(
-        settings or Settings(),
+    settings = settings or Settings()
+    network = NetworkFile(settings.network_file)
+    sealer = Sealer(base64.b64decode(settings.notes_master_key.get_secret_value()))
+
+    async def timers(db: Db, publisher: EventPublisher) -> None:
+        await service.run_timers(db, publisher, network.get, settings.timer_interval_seconds)
+
+    async def deliveries(db: Db, publisher: EventPublisher) -> None:
+        await webhooks.run_deliveries(
+            db,
+            publisher,
+            sealer,
+            interval=settings.timer_interval_seconds,
+            request_timeout=settings.webhook_timeout_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_base=settings.webhook_backoff_base_seconds,
+        )
+
+    app = event_service_app(
+        settings,
         description=crisis.__doc__ or "",
         router=api.router,
-        publishes=(CrisisRaised, CrisisEscalated),
+        publishes=(
+            CrisisRaised,
+            CrisisEscalated,
+            CrisisAcknowledged,
+            CrisisResolved,
+            CrisisCancelled,
+            CrisisFollowUpScheduled,
+        ),
         ensure_indexes=store.ensure_indexes,
         outbox_collections=lambda db: [db.cases],
+        register_subscribers=lambda broker, db, publisher: subscribers.register(
+            broker, db, publisher, network
+        ),
+        background=(timers, deliveries),
     )
+    app.state.sealer = sealer
+    app.include_router(console.router)
+    return app

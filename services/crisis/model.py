@@ -1,9 +1,35 @@
-"""Crisis domain rules, free of I/O: who is on call, and what raising a case causes."""
+"""Crisis domain rules, free of I/O: on-call rosters, the escalation ladder and case transitions.
 
+Every function takes `now` instead of reading a clock, so ladders and timeouts are tested without
+sleeping. Transitions mutate the case, write its timeline and return the events they caused.
+"""
+
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
 
-from contracts.crisis import CrisisEscalated, CrisisEscalatedData, CrisisRaised, CrisisRaisedData, Severity
+from contracts.crisis import (
+    CancelReason,
+    CatchAll,
+    Channel,
+    CrisisAcknowledged,
+    CrisisAcknowledgedData,
+    CrisisCancelled,
+    CrisisCancelledData,
+    CrisisEscalated,
+    CrisisEscalatedData,
+    CrisisFollowUpScheduled,
+    CrisisFollowUpScheduledData,
+    CrisisRaised,
+    CrisisRaisedData,
+    CrisisResolved,
+    CrisisResolvedData,
+    Outcome,
+    Referral,
+    Severity,
+)
 from contracts.envelope import Event
 from contracts.ids import new_id
 
@@ -12,37 +38,186 @@ EMERGENCY_GUIDANCE = (
     "If you are in immediate danger, call or text 988 (Suicide & Crisis Lifeline) "
     "or your local emergency number."
 )
+IMMINENT_GUIDANCE = (
+    "Imminent risk: call your local emergency number (911 in the US) now, or call or text 988 "
+    "(Suicide & Crisis Lifeline). Stay with the person and remove means of harm if it is safe to do so."
+)
+CARING_CONTACT_WITHIN = timedelta(hours=24)
+# A catch-all that reaches nobody (every coordinator removed since the protocol was saved) is
+# tried again this often rather than given up: a case never ends with nobody.
+RETRY_NOBODY = timedelta(minutes=1)
+SEVERITY_RANK: dict[Severity, int] = {"low": 0, "moderate": 1, "high": 2, "imminent": 3}
+StaffRole = Literal["responder", "coordinator"]
+State = Literal["triggered", "acknowledged", "resolved", "cancelled"]
+OPEN_STATES: tuple[State, ...] = ("triggered", "acknowledged")
 
 
 class NobodyToReach(Exception):
-    """A protocol level resolved to no responder: saving such a protocol is refused."""
+    """A protocol that could end with nobody: saving it is refused."""
+
+
+class InvalidTransition(Exception):
+    """The case is not in a state that allows this (acknowledging a resolved case, say)."""
+
+
+# --- rosters -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Override:
+    """A dated exception that wins over the rotation; `responder_id=None` is a planned gap."""
+
+    start: datetime
+    end: datetime
+    responder_id: str | None
 
 
 @dataclass(frozen=True)
 class Roster:
-    """Responders taking turns a week at a time, in the order given."""
+    """Responders taking turns a week at a time, handing over at `rotation_start`'s local wall time.
+
+    `rotation_start` is naive local time in `time_zone`: counting weeks in wall time keeps the
+    handover at 09:00 local on both sides of a daylight-saving change.
+    """
 
     id: str
+    time_zone: str
     responder_ids: tuple[str, ...]
     rotation_start: datetime
+    overrides: tuple[Override, ...] = ()
 
     def on_call(self, at: datetime) -> str | None:
-        if not self.responder_ids:
+        for override in reversed(self.overrides):  # the latest added wins where they overlap
+            if override.start <= at < override.end:
+                return override.responder_id
+        local = at.astimezone(ZoneInfo(self.time_zone)).replace(tzinfo=None)
+        if not self.responder_ids or local < self.rotation_start:
             return None
-        weeks = max((at - self.rotation_start).days // 7, 0)
+        weeks = (local - self.rotation_start) // timedelta(weeks=1)
         return self.responder_ids[weeks % len(self.responder_ids)]
+
+    def people(self) -> set[str]:
+        return set(self.responder_ids) | {o.responder_id for o in self.overrides if o.responder_id}
+
+
+# --- protocols ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Level:
+    """Targets notified together, then `timeout_minutes` before the next level."""
+
     responder_ids: tuple[str, ...] = ()
+    role: StaffRole | None = None
     roster_id: str | None = None
     timeout_minutes: int = 5
 
 
 @dataclass(frozen=True)
 class Protocol:
-    levels: tuple[Level, ...]
+    """Levels, passed through `1 + repeats` times, then the catch-all until somebody acknowledges.
+
+    The default (no levels) goes straight to the catch-all: an organization without a protocol
+    still reaches its coordinators.
+    """
+
+    levels: tuple[Level, ...] = ()
+    repeats: int = 0
+    catch_all: CatchAll = "coordinator"
+    catch_all_timeout_minutes: int = 5
+    ack_timeout_minutes: int = 30
+    # Imminent risk skips the first level: the people who answer fastest are higher up.
+    start_levels: Mapping[Severity, int] = field(default_factory=lambda: {"imminent": 2})
+
+    def start_level(self, severity: Severity) -> int:
+        return max(1, min(self.start_levels.get(severity, 1), len(self.levels)))
+
+
+@dataclass(frozen=True)
+class Step:
+    level: int  # 1-based; the catch-all is len(levels) + 1
+    round: int
+    catch_all: bool = False
+
+
+def ladder(protocol: Protocol, severity: Severity) -> list[Step]:
+    """Every step a case can go through, in order; the last is always the catch-all."""
+    count = len(protocol.levels)
+    steps = [Step(n, 1) for n in range(protocol.start_level(severity), count + 1)] if count else []
+    for round_ in range(2, protocol.repeats + 2):
+        steps += [Step(n, round_) for n in range(1, count + 1)]
+    steps.append(Step(count + 1, protocol.repeats + 1, catch_all=True))
+    return steps
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who can be reached: the organization's staff (id → roles), its rosters and its region's team."""
+
+    staff: Mapping[str, frozenset[str]]
+    rosters: Mapping[str, Roster]
+    regional_team: tuple[str, ...] = ()
+    region: str | None = None
+
+    def with_role(self, role: str) -> list[str]:
+        return sorted(person for person, roles in self.staff.items() if role in roles)
+
+
+def level_targets(level: Level, reach: Reach, at: datetime) -> list[str]:
+    """Everyone to notify together at one level; an empty roster slot adds nobody."""
+    people = list(level.responder_ids)
+    if level.role:
+        people += reach.with_role(level.role)
+    roster = reach.rosters.get(level.roster_id) if level.roster_id else None
+    on_call = roster.on_call(at) if roster else None
+    if on_call:
+        people.append(on_call)
+    return list(dict.fromkeys(people))
+
+
+def catch_all_targets(kind: CatchAll, reach: Reach) -> tuple[CatchAll, list[str]]:
+    """The chosen catch-all, or the other one if it has emptied since the protocol was saved."""
+    options: dict[CatchAll, list[str]] = {
+        "coordinator": reach.with_role("coordinator"),
+        "regional_team": list(reach.regional_team),
+    }
+    if options[kind]:
+        return kind, options[kind]
+    other: CatchAll = "regional_team" if kind == "coordinator" else "coordinator"
+    return other, options[other]
+
+
+def check_protocol(protocol: Protocol, reach: Reach) -> None:
+    """Refuses a protocol naming unknown people or rosters, or one that could end with nobody."""
+    for number, level in enumerate(protocol.levels, start=1):
+        unknown = [p for p in level.responder_ids if p not in reach.staff]
+        if unknown:
+            raise NobodyToReach(f"level {number} names unknown responders: {', '.join(unknown)}")
+        if level.roster_id and level.roster_id not in reach.rosters:
+            raise NobodyToReach(f"level {number} names roster {level.roster_id!r}, which does not exist")
+        roster = reach.rosters.get(level.roster_id) if level.roster_id else None
+        if not (
+            level.responder_ids
+            or (level.role and reach.with_role(level.role))
+            or (roster and roster.people())
+        ):
+            raise NobodyToReach(f"level {number} reaches nobody")
+    if protocol.catch_all == "coordinator" and not reach.with_role("coordinator"):
+        raise NobodyToReach("the catch-all is the coordinator, and the organization has no coordinator")
+    if protocol.catch_all == "regional_team" and not reach.regional_team:
+        raise NobodyToReach("the catch-all is the regional crisis team, and the region has no team")
+
+
+def check_roster(roster: Roster, staff: Mapping[str, frozenset[str]]) -> None:
+    unknown = sorted(p for p in roster.people() if p not in staff)
+    if unknown:
+        raise NobodyToReach(f"the roster names unknown responders: {', '.join(unknown)}")
+    for override in roster.overrides:
+        if override.end <= override.start:
+            raise NobodyToReach("an override must end after it starts")
+
+
+# --- cases -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -52,31 +227,35 @@ class Case:
     member_id: str
     severity: Severity
     opened_at: datetime
-    state: str = "triggered"
+    protocol: Protocol  # a snapshot: a case keeps the ladder it started on
+    dedup_key: str
+    channel: Channel = "member"
+    region: str | None = None
+    state: State = "triggered"
+    step: int = -1  # index into ladder(); -1 until the first escalation
     level: int = 0
+    round: int = 0
     notified: list[str] = field(default_factory=list)
+    regional: bool = False  # the regional crisis team has been reached
+    deadline: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
+    outcome: Outcome | None = None
+    referral: Referral | None = None
+    partner_id: str | None = None
     timeline: list[dict[str, object]] = field(default_factory=list)
 
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
 
-def targets(level: Level, rosters: dict[str, Roster], at: datetime) -> list[str]:
-    """Everyone to notify together at one level; an empty roster slot adds nobody."""
-    people = list(level.responder_ids)
-    roster = rosters.get(level.roster_id) if level.roster_id else None
-    on_call = roster.on_call(at) if roster else None
-    if on_call and on_call not in people:
-        people.append(on_call)
-    return people
+    @property
+    def guidance(self) -> str:
+        """Shown with every case: a person waiting for a responder always sees where to turn now."""
+        return IMMINENT_GUIDANCE if self.severity == "imminent" else EMERGENCY_GUIDANCE
 
-
-def check_protocol(protocol: Protocol, rosters: dict[str, Roster]) -> None:
-    """Every level must name someone who can be reached."""
-    if not protocol.levels:
-        raise NobodyToReach("a protocol needs at least one level")
-    for number, level in enumerate(protocol.levels, start=1):
-        if level.roster_id and level.roster_id not in rosters:
-            raise NobodyToReach(f"level {number} names roster {level.roster_id!r}, which does not exist")
-        if not level.responder_ids and not (level.roster_id and rosters[level.roster_id].responder_ids):
-            raise NobodyToReach(f"level {number} has no responders")
+    def note(self, at: datetime, what: str, **details: object) -> None:
+        self.timeline.append({"at": at, "what": what, **details})
 
 
 def raise_case(
@@ -84,39 +263,142 @@ def raise_case(
     org: str,
     member_id: str,
     severity: Severity,
-    protocol: Protocol | None,
-    rosters: dict[str, Roster],
+    channel: Channel,
+    dedup_key: str,
+    protocol: Protocol,
+    reach: Reach,
     now: datetime,
+    reported_by: str | None = None,
 ) -> tuple[Case, list[Event]]:
-    """Open a case and escalate it to the first level that reaches somebody."""
-    case = Case(id=new_id(), org=org, member_id=member_id, severity=severity, opened_at=now)
-    events: list[Event] = [
-        CrisisRaised.create(
-            source=SOURCE,
-            org=org,
-            subject=case.id,
-            data=CrisisRaisedData(case_id=case.id, member_id=member_id, severity=severity),
-        )
+    """Open a case and escalate it to the first step that reaches somebody."""
+    case = Case(
+        id=new_id(),
+        org=org,
+        member_id=member_id,
+        severity=severity,
+        opened_at=now,
+        protocol=protocol,
+        dedup_key=dedup_key,
+        channel=channel,
+        region=reach.region,
+    )
+    case.note(now, "raised", severity=severity, channel=channel, by=reported_by or member_id)
+    raised = CrisisRaised.create(
+        source=SOURCE,
+        org=org,
+        subject=case.id,
+        data=CrisisRaisedData(case_id=case.id, member_id=member_id, severity=severity, channel=channel),
+    )
+    return case, [raised, *_escalate_from(case, 0, reach, now)]
+
+
+def merge_alert(case: Case, *, severity: Severity, channel: Channel, by: str, now: datetime) -> None:
+    """A repeated alert for a person with an open case joins that case; a graver one raises its severity."""
+    case.note(now, "alert_merged", severity=severity, channel=channel, by=by)
+    if SEVERITY_RANK[severity] > SEVERITY_RANK[case.severity]:
+        case.severity = severity
+
+
+def on_deadline(case: Case, reach: Reach, now: datetime) -> list[Event]:
+    """A timer fired: escalate further, or re-trigger an acknowledgement that was never followed up.
+
+    Idempotent by construction: a case that is closed, or whose deadline is still ahead (a
+    replica already handled it), does nothing.
+    """
+    if not case.is_open or case.deadline is None or case.deadline > now:
+        return []
+    if case.state == "acknowledged":
+        case.state, case.acknowledged_by = "triggered", None
+        case.note(now, "acknowledgement_timed_out", level=case.level)
+        return _escalate_from(case, max(case.step, 0), reach, now)
+    steps = ladder(case.protocol, case.severity)
+    # The catch-all is the last step and repeats until somebody acknowledges.
+    return _escalate_from(case, min(case.step + 1, len(steps) - 1), reach, now)
+
+
+def acknowledge(case: Case, responder_id: str, now: datetime) -> list[Event]:
+    """Stops escalation; the acknowledgement times out (re-triggering) unless the case is resolved."""
+    if case.state == "acknowledged" and case.acknowledged_by == responder_id:
+        return []  # a double click is not a second acknowledgement
+    if case.state != "triggered":
+        raise InvalidTransition(f"a {case.state} case cannot be acknowledged")
+    case.state, case.acknowledged_by = "acknowledged", responder_id
+    case.deadline = now + timedelta(minutes=case.protocol.ack_timeout_minutes)
+    case.note(now, "acknowledged", by=responder_id, level=case.level)
+    data = CrisisAcknowledgedData(case_id=case.id, responder_id=responder_id, level=max(case.level, 1))
+    return [CrisisAcknowledged.create(source=SOURCE, org=case.org, subject=case.id, data=data)]
+
+
+def resolve(
+    case: Case,
+    *,
+    responder_id: str,
+    outcome: Outcome,
+    referral: Referral,
+    partner_id: str | None,
+    now: datetime,
+) -> list[Event]:
+    """Closes the case with its outcome and referral, and schedules a caring contact within 24 hours."""
+    if not case.is_open:
+        raise InvalidTransition(f"a {case.state} case cannot be resolved")
+    if referral == "warm_handoff" and not partner_id:
+        raise InvalidTransition("a warm handoff names the clinical partner it was handed to")
+    case.state, case.deadline, case.resolved_by = "resolved", None, responder_id
+    case.outcome, case.referral, case.partner_id = outcome, referral, partner_id
+    due_by = now + CARING_CONTACT_WITHIN
+    case.note(now, "resolved", by=responder_id, outcome=outcome, referral=referral)
+    case.note(now, "follow_up_scheduled", responder=responder_id, due_by=due_by)
+    resolved = CrisisResolvedData(
+        case_id=case.id, responder_id=responder_id, outcome=outcome, referral=referral, partner_id=partner_id
+    )
+    follow_up = CrisisFollowUpScheduledData(
+        case_id=case.id, responder_id=responder_id, member_id=case.member_id, due_by=due_by
+    )
+    return [
+        CrisisResolved.create(source=SOURCE, org=case.org, subject=case.id, data=resolved),
+        CrisisFollowUpScheduled.create(source=SOURCE, org=case.org, subject=case.id, data=follow_up),
     ]
-    case.timeline.append({"at": now, "what": "raised", "severity": severity})
-    for number, level in enumerate(protocol.levels if protocol else (), start=1):
-        people = targets(level, rosters, now)
+
+
+def cancel(case: Case, *, by: str, reason: CancelReason, now: datetime) -> list[Event]:
+    if not case.is_open:
+        raise InvalidTransition(f"a {case.state} case cannot be cancelled")
+    case.state, case.deadline = "cancelled", None
+    case.note(now, "cancelled", by=by, reason=reason)
+    data = CrisisCancelledData(case_id=case.id, cancelled_by=by, reason=reason)
+    return [CrisisCancelled.create(source=SOURCE, org=case.org, subject=case.id, data=data)]
+
+
+def _escalate_from(case: Case, start: int, reach: Reach, now: datetime) -> list[Event]:
+    """Notify the first step from `start` on that reaches somebody; empty steps fall through."""
+    steps = ladder(case.protocol, case.severity)
+    for index in range(start, len(steps)):
+        step = steps[index]
+        kind: CatchAll | None = None
+        if step.catch_all:
+            kind, people = catch_all_targets(case.protocol.catch_all, reach)
+            timeout = case.protocol.catch_all_timeout_minutes
+        else:
+            level = case.protocol.levels[step.level - 1]
+            people, timeout = level_targets(level, reach, now), level.timeout_minutes
         if not people:
-            case.timeline.append({"at": now, "what": "level_skipped", "level": number})
+            case.note(now, "level_skipped", level=step.level, round=step.round)
             continue
-        case.level, case.notified = number, people
-        case.timeline.append({"at": now, "what": "escalated", "level": number, "responders": people})
-        events.append(
-            CrisisEscalated.create(
-                source=SOURCE,
-                org=org,
-                subject=case.id,
-                data=CrisisEscalatedData(
-                    case_id=case.id, level=number, severity=severity, responder_ids=people
-                ),
-            )
+        case.step, case.level, case.round, case.notified = index, step.level, step.round, people
+        case.regional = case.regional or kind == "regional_team"
+        case.deadline = now + timedelta(minutes=timeout)
+        case.note(now, "escalated", level=step.level, round=step.round, responders=people, catch_all=kind)
+        data = CrisisEscalatedData(
+            case_id=case.id,
+            level=step.level,
+            severity=case.severity,
+            responder_ids=people,
+            round=step.round,
+            catch_all=kind,
+            region=case.region,
         )
-        break
-    else:
-        case.timeline.append({"at": now, "what": "no_responder_reachable"})
-    return case, events
+        return [CrisisEscalated.create(source=SOURCE, org=case.org, subject=case.id, data=data)]
+    case.step = len(steps) - 1
+    case.deadline = now + RETRY_NOBODY
+    case.note(now, "no_responder_reachable")
+    return []

@@ -1,22 +1,35 @@
 """Crisis documents in MongoDB, and their mapping to the domain model."""
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.crisis.model import Case, Level, Protocol, Roster
+from services.crisis.model import Case, Level, Override, Protocol, Roster
 from shared.outbox import OUTBOX_FIELDS
 from shared.storage import OrgCollection
 
 Document = dict[str, Any]
+# Fields of a case document that are not part of the domain model.
+OPEN_KEY = "open_key"  # the de-duplication key while the case is open, its own id once closed
+REV = "rev"  # bumped by every write: two writers of one case cannot both win
+NOTES = "notes"  # encrypted; read through service.read_notes only
+STORAGE_FIELDS = OUTBOX_FIELDS | {OPEN_KEY, REV, NOTES, "org"}
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    await db.cases.create_index([("org", ASCENDING), ("member_id", ASCENDING), ("state", ASCENDING)])
+    # One open case per person: a second alert for the same key cannot insert, it merges.
+    await db.cases.create_index([("org", ASCENDING), (OPEN_KEY, ASCENDING)], unique=True)
+    await db.cases.create_index([("deadline", ASCENDING)])
+    await db.cases.create_index([("org", ASCENDING), ("state", ASCENDING)])
     await db.rosters.create_index([("org", ASCENDING), ("roster_id", ASCENDING)], unique=True)
     await db.protocols.create_index([("org", ASCENDING)], unique=True)
+    await db.staff.create_index([("org", ASCENDING), ("responder_id", ASCENDING)], unique=True)
+    await db.audit.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
+    await db.webhook_attempts.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
 
 
 def cases(db: AsyncDatabase[Document], org: str) -> OrgCollection:
@@ -31,52 +44,70 @@ def protocols(db: AsyncDatabase[Document], org: str) -> OrgCollection:
     return OrgCollection(db.protocols, org)
 
 
+def staff(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+    return OrgCollection(db.staff, org)
+
+
+def audit(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+    return OrgCollection(db.audit, org)
+
+
+def webhooks(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+    return OrgCollection(db.webhooks, org)
+
+
+def webhook_attempts(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+    return OrgCollection(db.webhook_attempts, org)
+
+
+def regional_teams(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
+    """Network-level, keyed by region: the one crisis collection not owned by an organization."""
+    return db.regional_teams
+
+
 def case_to_doc(case: Case) -> Document:
     doc = asdict(case)
     doc["_id"] = doc.pop("id")
+    doc["protocol"] = protocol_to_doc(case.protocol)
+    doc[OPEN_KEY] = case.dedup_key if case.is_open else case.id
     return doc
 
 
 def doc_to_case(doc: Document) -> Case:
-    fields = {k: v for k, v in doc.items() if k not in OUTBOX_FIELDS}
-    return Case(id=doc["_id"], **fields)
+    fields = {k: v for k, v in doc.items() if k not in STORAGE_FIELDS}
+    fields["protocol"] = doc_to_protocol(doc["protocol"])
+    return Case(id=doc["_id"], org=doc["org"], **fields)
 
 
 def roster_to_doc(roster: Roster) -> Document:
     return {
         "roster_id": roster.id,
+        "time_zone": roster.time_zone,
         "responder_ids": list(roster.responder_ids),
-        "rotation_start": roster.rotation_start,
+        "rotation_start": roster.rotation_start.isoformat(),  # naive local wall time, kept as text
+        "overrides": [asdict(o) for o in roster.overrides],
     }
 
 
 def doc_to_roster(doc: Document) -> Roster:
     return Roster(
-        id=doc["roster_id"], responder_ids=tuple(doc["responder_ids"]), rotation_start=doc["rotation_start"]
+        id=doc["roster_id"],
+        time_zone=doc["time_zone"],
+        responder_ids=tuple(doc["responder_ids"]),
+        rotation_start=datetime.fromisoformat(doc["rotation_start"]),
+        overrides=tuple(Override(**o) for o in doc.get("overrides", [])),
     )
 
 
 def protocol_to_doc(protocol: Protocol) -> Document:
-    return {
-        "levels": [
-            {
-                "responder_ids": list(lv.responder_ids),
-                "roster_id": lv.roster_id,
-                "timeout_minutes": lv.timeout_minutes,
-            }
-            for lv in protocol.levels
-        ]
-    }
+    doc = asdict(protocol)
+    doc["start_levels"] = dict(protocol.start_levels)
+    return doc
 
 
 def doc_to_protocol(doc: Document) -> Protocol:
-    return Protocol(
-        levels=tuple(
-            Level(
-                responder_ids=tuple(lv["responder_ids"]),
-                roster_id=lv.get("roster_id"),
-                timeout_minutes=lv["timeout_minutes"],
-            )
-            for lv in doc["levels"]
-        )
+    fields = {k: v for k, v in doc.items() if k not in OUTBOX_FIELDS and k != "org"}
+    fields["levels"] = tuple(
+        Level(**{**lv, "responder_ids": tuple(lv["responder_ids"])}) for lv in doc["levels"]
     )
+    return Protocol(**fields)

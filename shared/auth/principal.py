@@ -11,6 +11,8 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     ORG_ADMIN = "org_admin"
     NETWORK_ADMIN = "network_admin"
+    # Network role: a member of a region's crisis team, reached by that region's catch-all levels.
+    REGIONAL_RESPONDER = "regional_responder"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from nats.aio.client import Client as NatsClient
 from deploy.local.stack import Stack
 from shared.auth.principal import Role
 from tests.conftest import Tokens
-from tests.helpers import eventually
+from tests.helpers import eventually, put_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -19,9 +19,11 @@ async def setup_protocol(
     http: httpx.AsyncClient, network: Stack, tokens: Tokens, org: str, responder: str
 ) -> None:
     admin = tokens(f"{org}-admin", org, Role.ORG_ADMIN)
+    staff = {responder: ["responder"], f"{org}-coordinator": ["coordinator"]}
+    await put_staff(http, network.url("crisis"), admin, staff)
     r = await http.put(
         f"{network.url('crisis')}/crisis/rosters/oncall",
-        json={"responder_ids": [responder], "rotation_start": "2026-01-05T09:00:00Z"},
+        json={"responder_ids": [responder], "rotation_start": "2026-01-05T09:00:00"},
         headers=admin,
     )
     assert r.status_code == 204, r.text
@@ -117,7 +119,7 @@ async def test_a_protocol_that_could_reach_nobody_is_refused_with_problem_detail
     for levels, status in (
         ([{"roster_id": "no-such-roster"}], 422),
         ([{"responder_ids": []}], 422),
-        ([], 422),
+        ([{"responder_ids": ["nobody-we-know"]}], 422),
     ):
         r = await http.put(url, json={"levels": levels}, headers=admin)
         assert r.status_code == status, r.text

@@ -8,7 +8,7 @@ import pytest
 from deploy.local.stack import Stack
 from shared.auth.principal import Role
 from tests.conftest import Tokens
-from tests.helpers import eventually
+from tests.helpers import eventually, put_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -17,6 +17,9 @@ async def test_an_escalation_raised_while_notifications_is_killed_arrives_once_a
     network: Stack, tokens: Tokens, http: httpx.AsyncClient
 ) -> None:
     admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
+    await put_staff(
+        http, network.url("crisis"), admin, {"fault-responder": ["responder"], "coord-b": ["coordinator"]}
+    )
     r = await http.put(
         f"{network.url('crisis')}/crisis/protocol",
         json={"levels": [{"responder_ids": ["fault-responder"]}]},

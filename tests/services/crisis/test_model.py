@@ -2,11 +2,59 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.crisis import CrisisEscalated, CrisisRaised
-from services.crisis.model import Level, NobodyToReach, Protocol, Roster, check_protocol, raise_case
+from contracts.crisis import CrisisAcknowledged, CrisisEscalated, CrisisFollowUpScheduled, CrisisRaised
+from services.crisis.model import (
+    Case,
+    InvalidTransition,
+    Level,
+    NobodyToReach,
+    Override,
+    Protocol,
+    Reach,
+    Roster,
+    acknowledge,
+    cancel,
+    check_protocol,
+    ladder,
+    merge_alert,
+    on_deadline,
+    raise_case,
+    resolve,
+)
 
 MONDAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-ROSTER = Roster(id="oncall", responder_ids=("r1", "r2"), rotation_start=MONDAY)
+ROSTER = Roster(
+    id="oncall", time_zone="UTC", responder_ids=("r1", "r2"), rotation_start=datetime(2026, 1, 5, 9)
+)
+STAFF = {
+    "r1": frozenset({"responder"}),
+    "r2": frozenset({"responder"}),
+    "lead": frozenset({"responder"}),
+    "coord": frozenset({"coordinator"}),
+}
+REACH = Reach(staff=STAFF, rosters={"oncall": ROSTER}, regional_team=("reg-1",), region="lakeshore")
+TWO_LEVELS = Protocol(
+    levels=(Level(roster_id="oncall", timeout_minutes=5), Level(responder_ids=("lead",), timeout_minutes=10)),
+    ack_timeout_minutes=30,
+)
+
+
+def open_case(protocol: Protocol = TWO_LEVELS, severity: str = "high", reach: Reach = REACH) -> Case:
+    case, _ = raise_case(
+        org="org-a",
+        member_id="m1",
+        severity=severity,  # type: ignore[arg-type]
+        channel="member",
+        dedup_key="m1",
+        protocol=protocol,
+        reach=reach,
+        now=MONDAY,
+    )
+    return case
+
+
+def escalations(events: list) -> list[tuple[int, list[str]]]:  # type: ignore[type-arg]
+    return [(e.data.level, e.data.responder_ids) for e in events if isinstance(e, CrisisEscalated)]
 
 
 def test_the_roster_rotates_weekly_in_order() -> None:
@@ -16,48 +64,204 @@ def test_the_roster_rotates_weekly_in_order() -> None:
     assert ROSTER.on_call(MONDAY + timedelta(days=14)) == "r1"
 
 
+def test_the_handover_stays_at_local_wall_time_across_daylight_saving() -> None:
+    # Chicago springs forward on 2026-03-08: the 09:00 local handover moves from 15:00 to 14:00 UTC.
+    roster = Roster(
+        id="oncall",
+        time_zone="America/Chicago",
+        responder_ids=("r1", "r2"),
+        rotation_start=datetime(2026, 3, 2, 9),
+    )
+    assert roster.on_call(datetime(2026, 3, 9, 13, 59, tzinfo=UTC)) == "r1"
+    assert roster.on_call(datetime(2026, 3, 9, 14, 0, tzinfo=UTC)) == "r2"
+    assert roster.on_call(datetime(2026, 3, 2, 14, 59, tzinfo=UTC)) is None  # before the first handover
+
+
+def test_a_dated_override_wins_over_the_rotation() -> None:
+    cover = Override(start=MONDAY, end=MONDAY + timedelta(days=1), responder_id="lead")
+    roster = Roster(**{**ROSTER.__dict__, "overrides": (cover,)})
+    assert roster.on_call(MONDAY + timedelta(hours=3)) == "lead"
+    assert roster.on_call(MONDAY + timedelta(days=1)) == "r1"
+
+
 def test_raising_a_case_escalates_level_one_to_the_on_call_responder() -> None:
-    protocol = Protocol(levels=(Level(roster_id="oncall"), Level(responder_ids=("coordinator",))))
     case, events = raise_case(
         org="org-a",
         member_id="m1",
         severity="high",
-        protocol=protocol,
-        rosters={"oncall": ROSTER},
+        channel="member",
+        dedup_key="m1",
+        protocol=TWO_LEVELS,
+        reach=REACH,
         now=MONDAY,
     )
-    raised, escalated = events
+    raised = events[0]
     assert isinstance(raised, CrisisRaised) and raised.data.case_id == case.id
-    assert isinstance(escalated, CrisisEscalated)
-    assert (escalated.data.level, escalated.data.responder_ids) == (1, ["r1"])
-    assert (case.state, case.level, case.notified) == ("triggered", 1, ["r1"])
-    assert [e["what"] for e in case.timeline] == ["raised", "escalated"]
+    assert escalations(events) == [(1, ["r1"])]
+    assert (case.state, case.level, case.deadline) == ("triggered", 1, MONDAY + timedelta(minutes=5))
+    assert "988" in case.guidance
 
 
 def test_an_empty_roster_slot_falls_through_to_the_next_level() -> None:
-    empty = Roster(id="oncall", responder_ids=(), rotation_start=MONDAY)
-    protocol = Protocol(levels=(Level(roster_id="oncall"), Level(responder_ids=("coordinator",))))
-    case, events = raise_case(
-        org="org-a", member_id="m1", severity="high", protocol=protocol, rosters={"oncall": empty}, now=MONDAY
-    )
-    assert isinstance(events[-1], CrisisEscalated)
-    assert (events[-1].data.level, events[-1].data.responder_ids) == (2, ["coordinator"])
+    gap = Override(start=MONDAY, end=MONDAY + timedelta(days=1), responder_id=None)
+    roster = Roster(**{**ROSTER.__dict__, "overrides": (gap,)})
+    case = open_case(reach=Reach(staff=STAFF, rosters={"oncall": roster}))
+    assert (case.level, case.notified) == (2, ["lead"])
     assert [e["what"] for e in case.timeline] == ["raised", "level_skipped", "escalated"]
 
 
-def test_without_a_protocol_the_case_is_still_recorded_and_says_nobody_was_reached() -> None:
-    case, events = raise_case(
-        org="org-a", member_id="m1", severity="imminent", protocol=None, rosters={}, now=MONDAY
+def test_nobody_acknowledging_walks_the_ladder_then_repeats_the_catch_all() -> None:
+    case = open_case()
+    assert on_deadline(case, REACH, MONDAY + timedelta(minutes=4)) == []  # not yet due
+    second = on_deadline(case, REACH, MONDAY + timedelta(minutes=5))
+    assert escalations(second) == [(2, ["lead"])]
+    catch_all = on_deadline(case, REACH, MONDAY + timedelta(minutes=15))
+    assert escalations(catch_all) == [(3, ["coord"])]
+    again = on_deadline(case, REACH, MONDAY + timedelta(minutes=20))
+    assert escalations(again) == [(3, ["coord"])]
+    assert case.deadline == MONDAY + timedelta(minutes=25)
+
+
+def test_a_deadline_that_fires_twice_escalates_once() -> None:
+    case = open_case()
+    at = MONDAY + timedelta(minutes=5)
+    assert len(on_deadline(case, REACH, at)) == 1
+    assert on_deadline(case, REACH, at) == []
+
+
+def test_the_ladder_repeats_before_the_catch_all() -> None:
+    protocol = Protocol(levels=TWO_LEVELS.levels, repeats=2, catch_all="regional_team")
+    steps = [(s.level, s.round, s.catch_all) for s in ladder(protocol, "high")]
+    assert steps == [
+        (1, 1, False),
+        (2, 1, False),
+        (1, 2, False),
+        (2, 2, False),
+        (1, 3, False),
+        (2, 3, False),
+        (3, 3, True),
+    ]
+
+
+def test_imminent_risk_starts_higher_and_shows_emergency_guidance() -> None:
+    case = open_case(severity="imminent")
+    assert (case.level, case.notified) == (2, ["lead"])
+    assert "emergency number" in case.guidance and "988" in case.guidance
+
+
+def test_without_a_protocol_the_coordinators_are_reached() -> None:
+    case = open_case(protocol=Protocol())
+    assert (case.level, case.notified) == (1, ["coord"])
+
+
+def test_a_catch_all_without_coordinators_falls_to_the_regional_team() -> None:
+    reach = Reach(
+        staff={"r1": frozenset({"responder"})}, rosters={}, regional_team=("reg-1",), region="lakeshore"
     )
-    assert [type(e) for e in events] == [CrisisRaised]
+    case, events = raise_case(
+        org="org-a",
+        member_id="m1",
+        severity="high",
+        channel="member",
+        dedup_key="m1",
+        protocol=Protocol(),
+        reach=reach,
+        now=MONDAY,
+    )
+    escalated = events[-1]
+    assert isinstance(escalated, CrisisEscalated)
+    assert (escalated.data.catch_all, escalated.data.region, case.regional) == (
+        "regional_team",
+        "lakeshore",
+        True,
+    )
+
+
+def test_nobody_at_all_is_retried_not_dropped() -> None:
+    case = open_case(protocol=Protocol(), reach=Reach(staff={}, rosters={}))
     assert case.timeline[-1]["what"] == "no_responder_reachable"
+    assert case.deadline == MONDAY + timedelta(minutes=1)
 
 
-def test_a_protocol_that_could_reach_nobody_is_refused() -> None:
-    with pytest.raises(NobodyToReach):
-        check_protocol(Protocol(levels=()), {})
-    with pytest.raises(NobodyToReach, match="level 1 has no responders"):
-        check_protocol(Protocol(levels=(Level(),)), {})
-    with pytest.raises(NobodyToReach, match="does not exist"):
-        check_protocol(Protocol(levels=(Level(roster_id="missing"),)), {})
-    check_protocol(Protocol(levels=(Level(roster_id="oncall"),)), {"oncall": ROSTER})
+def test_acknowledging_stops_escalation() -> None:
+    case = open_case()
+    events = acknowledge(case, "r1", MONDAY + timedelta(minutes=1))
+    assert isinstance(events[0], CrisisAcknowledged)
+    assert on_deadline(case, REACH, MONDAY + timedelta(minutes=5)) == []
+    assert acknowledge(case, "r1", MONDAY + timedelta(minutes=2)) == []  # a double click
+
+
+def test_an_acknowledgement_not_followed_by_resolution_re_triggers() -> None:
+    case = open_case()
+    acknowledge(case, "r1", MONDAY + timedelta(minutes=1))
+    events = on_deadline(case, REACH, MONDAY + timedelta(minutes=31))
+    assert case.state == "triggered"
+    assert escalations(events) == [(1, ["r1"])]
+    assert "acknowledgement_timed_out" in [e["what"] for e in case.timeline]
+
+
+def test_resolving_records_the_referral_and_schedules_a_caring_contact() -> None:
+    case = open_case()
+    at = MONDAY + timedelta(minutes=3)
+    events = resolve(
+        case, responder_id="r1", outcome="referred", referral="warm_handoff", partner_id="clinic-9", now=at
+    )
+    follow_up = events[-1]
+    assert isinstance(follow_up, CrisisFollowUpScheduled)
+    assert follow_up.data.responder_id == "r1" and follow_up.data.due_by <= at + timedelta(hours=24)
+    assert (case.state, case.deadline, case.partner_id) == ("resolved", None, "clinic-9")
+    with pytest.raises(InvalidTransition):
+        acknowledge(case, "r2", at)
+
+
+def test_a_warm_handoff_must_name_the_partner() -> None:
+    with pytest.raises(InvalidTransition):
+        resolve(
+            open_case(),
+            responder_id="r1",
+            outcome="referred",
+            referral="warm_handoff",
+            partner_id=None,
+            now=MONDAY,
+        )
+
+
+def test_a_cancelled_case_never_escalates_again() -> None:
+    case = open_case()
+    cancel(case, by="m1", reason="raised_by_mistake", now=MONDAY)
+    assert on_deadline(case, REACH, MONDAY + timedelta(hours=1)) == []
+    with pytest.raises(InvalidTransition):
+        cancel(case, by="m1", reason="duplicate", now=MONDAY)
+
+
+def test_a_graver_repeated_alert_raises_the_severity() -> None:
+    case = open_case()
+    merge_alert(case, severity="imminent", channel="mentor", by="mentor-1", now=MONDAY)
+    merge_alert(case, severity="low", channel="member", by="m1", now=MONDAY)
+    assert case.severity == "imminent"
+    assert [e["what"] for e in case.timeline][-2:] == ["alert_merged", "alert_merged"]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "reason"),
+    [
+        (Protocol(levels=(Level(responder_ids=("ghost",)),)), "unknown responders"),
+        (Protocol(levels=(Level(roster_id="missing"),)), "does not exist"),
+        (Protocol(levels=(Level(role="coordinator"),), catch_all="regional_team"), None),
+        (Protocol(levels=(Level(),)), "reaches nobody"),
+    ],
+)
+def test_a_protocol_that_could_reach_nobody_is_refused(protocol: Protocol, reason: str | None) -> None:
+    if reason is None:
+        check_protocol(protocol, REACH)  # valid: a coordinator exists and the region has a team
+        return
+    with pytest.raises(NobodyToReach, match=reason):
+        check_protocol(protocol, REACH)
+
+
+def test_a_catch_all_with_nobody_behind_it_is_refused() -> None:
+    no_coordinator = Reach(staff={"r1": frozenset({"responder"})}, rosters={})
+    with pytest.raises(NobodyToReach, match="no coordinator"):
+        check_protocol(Protocol(levels=(Level(responder_ids=("r1",)),)), no_coordinator)
+    with pytest.raises(NobodyToReach, match="no team"):
+        check_protocol(Protocol(catch_all="regional_team"), no_coordinator)

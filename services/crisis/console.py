@@ -1,0 +1,82 @@
+"""The responder console: a page, and a live stream of crisis events (server-sent events).
+
+The stream reads the crisis JetStream stream itself, so each event's SSE id is its stream
+sequence: a client that reconnects with `Last-Event-ID` resumes exactly after the last event it
+saw, including whatever happened while it was away.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from contracts.crisis import CrisisEscalated
+from contracts.subjects import stream_name
+from services.crisis.deps import Responder
+from shared.auth.principal import Principal, Role
+
+router = APIRouter(tags=["console"])
+PAGE = Path(__file__).with_name("console.html")
+KEEP_ALIVE_SECONDS = 15.0
+
+
+@router.get("/crisis/console", response_class=HTMLResponse, include_in_schema=False)
+async def read_console() -> HTMLResponse:
+    """The responder console page; it signs in with the responder's bearer token."""
+    return HTMLResponse(PAGE.read_text())
+
+
+@router.get("/crisis/console/events", responses={200: {"content": {"text/event-stream": {}}}})
+async def stream_events(
+    request: Request,
+    caller: Responder,
+    last_event_id: Annotated[str | None, Header(pattern=r"^[0-9]{1,19}$")] = None,
+) -> StreamingResponse:
+    """Crisis events of the caller's organization (a regional team: escalations that reached it), live."""
+    connection: Client = request.app.state.broker.connection
+    staff = caller.has_any(Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
+    subject = f"rn.{caller.org}.crisis.>" if staff else CrisisEscalated.subject_pattern()
+    config = (
+        ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=int(last_event_id) + 1)
+        if last_event_id
+        else ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+    )
+    sub = await connection.jetstream().subscribe(
+        subject, stream=stream_name("crisis"), ordered_consumer=True, config=config
+    )
+
+    async def events() -> AsyncIterator[str]:
+        yield "retry: 1000\n\n"
+        try:
+            while not await request.is_disconnected():
+                try:
+                    msg = await sub.next_msg(timeout=KEEP_ALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                frame = _frame(msg, caller, staff)
+                if frame:
+                    yield frame
+        finally:
+            await sub.unsubscribe()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _frame(msg: Msg, caller: Principal, staff: bool) -> str | None:
+    body = json.loads(msg.data)
+    if not staff:  # the regional team sees escalations of its regions that reached it, nothing else
+        data = body.get("data", {})
+        if data.get("catch_all") != "regional_team" or data.get("region") not in caller.regions:
+            return None
+    return f"id: {msg.metadata.sequence.stream}\nevent: {body['type']}\ndata: {json.dumps(body)}\n\n"

@@ -1,0 +1,178 @@
+"""Signed webhooks: each escalation POSTed to the organization's endpoint until it says 2xx.
+
+Deliveries are documents (one per escalation event, keyed by the event id so a redelivered event
+adds nothing) claimed atomically by a loop, like escalation deadlines: a restart loses none,
+two replicas never send the same attempt twice. Every attempt is logged; a delivery that runs
+out of attempts writes a line in the case timeline, where responders look.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from contracts.crisis import CrisisEscalated
+from services.crisis import model, service, store
+from shared.crypto import Sealer
+from shared.messaging.publisher import EventPublisher
+
+log = logging.getLogger(__name__)
+Db = service.Db
+SIGNATURE_HEADER = "X-RN-Signature"
+TIMESTAMP_HEADER = "X-RN-Timestamp"
+LEASE = timedelta(seconds=30)  # a claimed attempt that never reports back is tried again after this
+MAX_DELAY = timedelta(minutes=10)
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 over `<timestamp>.<body>`: a receiver checks both, so an old request cannot be replayed."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def retry_delay(attempt: int, base_seconds: float) -> timedelta:
+    """Wait before attempt `attempt + 1`: base, 4xbase, 16xbase ..., capped."""
+    return min(timedelta(seconds=base_seconds * 4 ** (attempt - 1)), MAX_DELAY)
+
+
+async def save_endpoint(db: Db, sealer: Sealer, org: str, url: str) -> str:
+    """Register (or replace) the organization's endpoint; returns the new signing secret, shown once."""
+    secret = new_secret()
+    sealed = sealer.seal(org, "webhook", secret)
+    await store.webhooks(db, org).find_one_and_update(
+        {}, {"$set": {"url": url, "secret": sealed}}, upsert=True
+    )
+    return secret
+
+
+async def enqueue(db: Db, event: CrisisEscalated, now: datetime) -> bool:
+    """A delivery for an escalation, if the organization has an endpoint; idempotent per event."""
+    if await store.webhooks(db, event.org).find_one({}) is None:
+        return False
+    try:
+        await store.webhook_attempts(db, event.org).insert_one(
+            {
+                "_id": event.id,
+                "kind": "delivery",
+                "case_id": event.data.case_id,
+                "body": event.model_dump_json(),
+                "attempts": 0,
+                "state": "pending",
+                "next_at": now,
+            }
+        )
+    except DuplicateKeyError:
+        pass
+    return True
+
+
+async def deliver_due(
+    db: Db,
+    publisher: EventPublisher,
+    sealer: Sealer,
+    client: httpx.AsyncClient,
+    *,
+    now: datetime,
+    max_attempts: int,
+    backoff_base: float,
+) -> int:
+    """Claim and try every delivery that is due; returns how many attempts were made."""
+    made = 0
+    while True:
+        claim = await db.webhook_attempts.find_one_and_update(
+            {"kind": "delivery", "state": "pending", "next_at": {"$lte": now}},
+            {"$set": {"next_at": now + LEASE}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if claim is None:
+            return made
+        made += 1
+        await _attempt(db, publisher, sealer, client, claim, now, max_attempts, backoff_base)
+
+
+async def _attempt(
+    db: Db,
+    publisher: EventPublisher,
+    sealer: Sealer,
+    client: httpx.AsyncClient,
+    delivery: dict[str, Any],
+    now: datetime,
+    max_attempts: int,
+    backoff_base: float,
+) -> None:
+    org, attempt = delivery["org"], delivery["attempts"]
+    endpoint = await store.webhooks(db, org).find_one({})
+    status: int | None = None
+    error: str | None = None
+    if endpoint is None:
+        error = "endpoint removed"
+    else:
+        body = delivery["body"].encode()
+        timestamp = int(time.time())
+        secret = sealer.open(org, "webhook", endpoint["secret"])
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+            "X-RN-Event-Id": delivery["_id"],
+        }
+        try:
+            response = await client.post(endpoint["url"], content=body, headers=headers)
+            status = response.status_code
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+    ok = status is not None and 200 <= status < 300
+    await store.webhook_attempts(db, org).insert_one(
+        {"kind": "attempt", "delivery_id": delivery["_id"], "case_id": delivery["case_id"],
+         "attempt": attempt, "at": now, "status": status, "error": error, "ok": ok}
+    )  # fmt: skip
+    if ok:
+        await db.webhook_attempts.update_one({"_id": delivery["_id"]}, {"$set": {"state": "delivered"}})
+        return
+    if attempt < max_attempts and endpoint is not None:
+        next_at = now + retry_delay(attempt, backoff_base)
+        await db.webhook_attempts.update_one({"_id": delivery["_id"]}, {"$set": {"next_at": next_at}})
+        return
+    await db.webhook_attempts.update_one({"_id": delivery["_id"]}, {"$set": {"state": "failed"}})
+
+    def note_failure(case: model.Case) -> list[Any]:
+        case.note(now, "webhook_failed", attempts=attempt, status=status, error=error)
+        return []
+
+    await service.change_case(db, publisher, org, delivery["case_id"], note_failure)
+
+
+async def run_deliveries(
+    db: Db,
+    publisher: EventPublisher,
+    sealer: Sealer,
+    *,
+    interval: float,
+    request_timeout: float,
+    max_attempts: int,
+    backoff_base: float,
+) -> None:
+    async with httpx.AsyncClient(timeout=request_timeout, follow_redirects=False) as client:
+        while True:
+            try:
+                await deliver_due(
+                    db, publisher, sealer, client, now=service.utcnow(),
+                    max_attempts=max_attempts, backoff_base=backoff_base,
+                )  # fmt: skip
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook delivery round failed; trying again")
+            await asyncio.sleep(interval)
