@@ -26,7 +26,7 @@ RELAY_GRACE = timedelta(seconds=5)
 Document = dict[str, Any]
 
 
-def _entries(events: Iterable[Event]) -> list[Document]:
+def entries(events: Iterable[Event]) -> list[Document]:
     # Payloads are kept as text: a JSON payload may hold keys a document store would refuse.
     return [
         {"id": e.id, "type": e.type, "subject": e.nats_subject(), "payload": e.model_dump_json()}
@@ -36,12 +36,12 @@ def _entries(events: Iterable[Event]) -> list[Document]:
 
 def with_outbox(document: Document, events: Iterable[Event]) -> Document:
     """A new document plus its pending events, to be inserted in one go."""
-    return {**document, OUTBOX: _entries(events), OUTBOX_AT: datetime.now(UTC)}
+    return {**document, OUTBOX: entries(events), OUTBOX_AT: datetime.now(UTC)}
 
 
 def outbox_update(events: Iterable[Event]) -> Document:
     """Update operators that add events to an existing document's outbox, to merge into its update."""
-    return {"$push": {OUTBOX: {"$each": _entries(events)}}, "$set": {OUTBOX_AT: datetime.now(UTC)}}
+    return {"$push": {OUTBOX: {"$each": entries(events)}}, "$set": {OUTBOX_AT: datetime.now(UTC)}}
 
 
 async def flush(collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher) -> int:

@@ -5,6 +5,7 @@ same tests against a real MongoDB instead of the local FerretDB store.
 """
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -49,6 +50,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     network_file = data / "network.json"
     network_file.write_text(NETWORK)
     logs = OUTPUT / "logs"
+    # Webhook retries back off from 0.2 s instead of 2 s, so a test sees a delivery give up in seconds.
+    os.environ.setdefault("RN_WEBHOOK_BACKOFF_BASE_SECONDS", "0.2")
+    os.environ.setdefault("RN_WEBHOOK_MAX_ATTEMPTS", "3")
     shutil.rmtree(logs, ignore_errors=True)
     st = Stack(
         data_dir=data,

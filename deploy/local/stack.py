@@ -214,6 +214,18 @@ class Stack:
             health = functools.partial(http_ok, f"{self.url(name)}/health")
             wait_for(health, f"service {name}", 60, self.procs[name])
 
+    def start_replica(self, name: str, port: int) -> str:
+        """A second process of a service on `port` (same database and NATS user); returns its key in procs."""
+        key = f"{name}@{port}"
+        ensure_free(port, key)
+        self._spawn(
+            key,
+            [sys.executable, "-m", f"services.{name}"],
+            {**self.service_env(name), "RN_HTTP_PORT": str(port)},
+        )
+        wait_for(functools.partial(http_ok, f"http://127.0.0.1:{port}/health"), key, 60, self.procs[key])
+        return key
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
         proc.send_signal(sig)
@@ -221,7 +233,7 @@ class Stack:
 
     def stop(self) -> None:
         """Services first, then the store and NATS, so nothing loses its connection mid-write."""
-        services = [s.name for s in SERVICES if s.name in self.procs]
+        services = [n for n in self.procs if n.split("@")[0] in {s.name for s in SERVICES}]
         for group in (services, ["docstore"], ["nats"]):
             running = [self.procs.pop(n) for n in group if n in self.procs]
             for proc in running:

@@ -107,15 +107,16 @@ class LevelIn(Strict):
     responder_ids: list[Id] = Field(default_factory=list, max_length=50)
     role: model.StaffRole | None = None
     roster_id: Id | None = None
-    timeout_minutes: int = Field(default=5, ge=1, le=240)
+    # Fractions are allowed (0.05 = 3 s) so drills and tests need not wait whole minutes.
+    timeout_minutes: float = Field(default=5, ge=0.05, le=240)
 
 
 class ProtocolUpdate(Strict):
     levels: list[LevelIn] = Field(default_factory=list, max_length=10)
     repeats: int = Field(default=0, ge=0, le=9)
     catch_all: CatchAll = "coordinator"
-    catch_all_timeout_minutes: int = Field(default=5, ge=1, le=240)
-    ack_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    catch_all_timeout_minutes: float = Field(default=5, ge=0.05, le=240)
+    ack_timeout_minutes: float = Field(default=30, ge=0.05, le=24 * 60)
     start_levels: dict[Severity, Annotated[int, Field(ge=1, le=10)]] = Field(
         default_factory=lambda: dict(IMMINENT_STARTS_HIGHER),
         description="the level a case of this severity starts at (past the last level: the last level)",
@@ -402,7 +403,7 @@ async def list_webhook_attempts(
     caller: OrgAdmin, db: Db, case_id: Annotated[str | None, Query(max_length=64)] = None
 ) -> list[dict[str, Any]]:
     """Every delivery attempt, newest first: status code or error, per escalation event."""
-    query: dict[str, Any] = {"kind": "attempt", **({"case_id": case_id} if case_id else {})}
+    query: dict[str, Any] = {"case_id": case_id} if case_id else {}
     docs = await store.webhook_attempts(db, caller.org).find(query, limit=1000)
     fields = ("delivery_id", "case_id", "attempt", "at", "status", "error", "ok")
     return sorted(({k: d.get(k) for k in fields} for d in docs), key=lambda d: d["at"], reverse=True)

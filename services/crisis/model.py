@@ -110,7 +110,7 @@ class Level:
     responder_ids: tuple[str, ...] = ()
     role: StaffRole | None = None
     roster_id: str | None = None
-    timeout_minutes: int = 5
+    timeout_minutes: float = 5
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ class Protocol:
     levels: tuple[Level, ...] = ()
     repeats: int = 0
     catch_all: CatchAll = "coordinator"
-    catch_all_timeout_minutes: int = 5
-    ack_timeout_minutes: int = 30
+    catch_all_timeout_minutes: float = 5
+    ack_timeout_minutes: float = 30
     # Imminent risk skips the first level: the people who answer fastest are higher up.
     start_levels: Mapping[Severity, int] = field(default_factory=lambda: {"imminent": 2})
 

@@ -20,7 +20,9 @@ from services.crisis import model, store
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher
 from shared.network import Network
-from shared.outbox import outbox_update, publish_now_or_later, with_outbox
+from shared.outbox import OUTBOX, OUTBOX_AT, publish_now_or_later, with_outbox
+from shared.outbox import entries as outbox_entries
+from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
 Db = AsyncDatabase[dict[str, Any]]
@@ -91,7 +93,7 @@ async def raise_alert(
     )
     try:
         # One write holds the case and its events: they cannot diverge.
-        await store.cases(db, org).insert_one({**with_outbox(store.case_to_doc(case), events), store.REV: 0})
+        await store.cases(db, org).insert_one({**with_outbox(store.case_to_doc(case), events), REV: 0})
     except DuplicateKeyError:
         # The unique open key says this person already has an open case: that case gets the alert.
         for _ in range(MAX_RACES):
@@ -127,9 +129,9 @@ async def change_case(
 ) -> model.Case | None:
     """Apply one model transition to a case and save it with its events; None if there is no case.
 
-    A write lost to a concurrent writer is retried on the fresh document, where the transition
-    usually finds nothing left to do (the deadline already moved on, the case already acknowledged).
-    Model exceptions (InvalidTransition) propagate with nothing written.
+    A write lost to a concurrent writer (shared.revisions) is retried on the fresh document, where
+    the transition usually finds nothing left to do (the deadline already moved on, the case already
+    acknowledged). Model exceptions (InvalidTransition) propagate with nothing written.
     """
     cases = store.cases(db, org)
     for _ in range(MAX_RACES):
@@ -143,11 +145,10 @@ async def change_case(
         if after == before and not events:
             return case
         del after["_id"]
-        update = outbox_update(events) if events else {"$set": {}}
-        update["$set"].update(after)
-        update["$inc"] = {store.REV: 1}
-        done = await cases.find_one_and_update({"_id": case_id, store.REV: doc.get(store.REV, 0)}, update)
-        if done is not None:
+        if events:
+            after[OUTBOX_AT] = datetime.now(UTC)
+        pending = {OUTBOX: outbox_entries(events)} if events else None
+        if await write_revision(db.cases, case_id, doc.get(REV, 0), after, pending):
             if events:
                 await publish_now_or_later(db.cases, case_id, publisher)
             return case
@@ -202,7 +203,7 @@ async def add_note(
 ) -> bool:
     entry = {"at": now, "author": author, "sealed": sealer.seal(org, case_id, text)}
     updated = await store.cases(db, org).find_one_and_update(
-        {"_id": case_id}, {"$push": {store.NOTES: entry}, "$inc": {store.REV: 1}}
+        {"_id": case_id}, {"$push": {store.NOTES: entry}}
     )
     return updated is not None
 

@@ -10,12 +10,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.crisis.model import Case, Level, Override, Protocol, Roster
 from shared.outbox import OUTBOX_FIELDS
+from shared.revisions import REV
 from shared.storage import OrgCollection
 
 Document = dict[str, Any]
 # Fields of a case document that are not part of the domain model.
 OPEN_KEY = "open_key"  # the de-duplication key while the case is open, its own id once closed
-REV = "rev"  # bumped by every write: two writers of one case cannot both win
 NOTES = "notes"  # encrypted; read through service.read_notes only
 STORAGE_FIELDS = OUTBOX_FIELDS | {OPEN_KEY, REV, NOTES, "org"}
 
@@ -29,6 +29,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.protocols.create_index([("org", ASCENDING)], unique=True)
     await db.staff.create_index([("org", ASCENDING), ("responder_id", ASCENDING)], unique=True)
     await db.audit.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
+    await db.webhook_deliveries.create_index([("state", ASCENDING), ("next_at", ASCENDING)])
     await db.webhook_attempts.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
 
 
@@ -54,6 +55,10 @@ def audit(db: AsyncDatabase[Document], org: str) -> OrgCollection:
 
 def webhooks(db: AsyncDatabase[Document], org: str) -> OrgCollection:
     return OrgCollection(db.webhooks, org)
+
+
+def webhook_deliveries(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+    return OrgCollection(db.webhook_deliveries, org)
 
 
 def webhook_attempts(db: AsyncDatabase[Document], org: str) -> OrgCollection:

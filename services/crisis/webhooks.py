@@ -1,9 +1,9 @@
 """Signed webhooks: each escalation POSTed to the organization's endpoint until it says 2xx.
 
 Deliveries are documents (one per escalation event, keyed by the event id so a redelivered event
-adds nothing) claimed atomically by a loop, like escalation deadlines: a restart loses none,
-two replicas never send the same attempt twice. Every attempt is logged; a delivery that runs
-out of attempts writes a line in the case timeline, where responders look.
+adds nothing) leased by revision (shared.revisions) by a loop, like escalation deadlines: a
+restart loses none, two replicas never make the same attempt twice. Every attempt is logged; a
+delivery that runs out of attempts writes a line in the case timeline, where responders look.
 """
 
 import asyncio
@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from contracts.crisis import CrisisEscalated
 from services.crisis import model, service, store
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher
+from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
 Db = service.Db
@@ -62,15 +62,15 @@ async def enqueue(db: Db, event: CrisisEscalated, now: datetime) -> bool:
     if await store.webhooks(db, event.org).find_one({}) is None:
         return False
     try:
-        await store.webhook_attempts(db, event.org).insert_one(
+        await store.webhook_deliveries(db, event.org).insert_one(
             {
                 "_id": event.id,
-                "kind": "delivery",
                 "case_id": event.data.case_id,
                 "body": event.model_dump_json(),
                 "attempts": 0,
                 "state": "pending",
                 "next_at": now,
+                REV: 0,
             }
         )
     except DuplicateKeyError:
@@ -90,16 +90,17 @@ async def deliver_due(
 ) -> int:
     """Claim and try every delivery that is due; returns how many attempts were made."""
     made = 0
-    while True:
-        claim = await db.webhook_attempts.find_one_and_update(
-            {"kind": "delivery", "state": "pending", "next_at": {"$lte": now}},
-            {"$set": {"next_at": now + LEASE}, "$inc": {"attempts": 1}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if claim is None:
-            return made
+    due = {"state": "pending", "next_at": {"$lte": now}}
+    for delivery in await db.webhook_deliveries.find(due, sort=[("next_at", 1)], limit=100).to_list():
+        # The lease: whoever writes the next revision makes this attempt; a replica that loses skips it.
+        attempt = delivery["attempts"] + 1
+        lease = {"next_at": now + LEASE, "attempts": attempt}
+        if not await write_revision(db.webhook_deliveries, delivery["_id"], delivery[REV], lease):
+            continue
         made += 1
-        await _attempt(db, publisher, sealer, client, claim, now, max_attempts, backoff_base)
+        claimed = {**delivery, **lease, REV: delivery[REV] + 1}
+        await _attempt(db, publisher, sealer, client, claimed, now, max_attempts, backoff_base)
+    return made
 
 
 async def _attempt(
@@ -135,17 +136,18 @@ async def _attempt(
             error = type(exc).__name__
     ok = status is not None and 200 <= status < 300
     await store.webhook_attempts(db, org).insert_one(
-        {"kind": "attempt", "delivery_id": delivery["_id"], "case_id": delivery["case_id"],
+        {"delivery_id": delivery["_id"], "case_id": delivery["case_id"],
          "attempt": attempt, "at": now, "status": status, "error": error, "ok": ok}
     )  # fmt: skip
+    deliveries, rev = db.webhook_deliveries, delivery[REV]
     if ok:
-        await db.webhook_attempts.update_one({"_id": delivery["_id"]}, {"$set": {"state": "delivered"}})
+        await write_revision(deliveries, delivery["_id"], rev, {"state": "delivered"})
         return
     if attempt < max_attempts and endpoint is not None:
         next_at = now + retry_delay(attempt, backoff_base)
-        await db.webhook_attempts.update_one({"_id": delivery["_id"]}, {"$set": {"next_at": next_at}})
+        await write_revision(deliveries, delivery["_id"], rev, {"next_at": next_at})
         return
-    await db.webhook_attempts.update_one({"_id": delivery["_id"]}, {"$set": {"state": "failed"}})
+    await write_revision(deliveries, delivery["_id"], rev, {"state": "failed"})
 
     def note_failure(case: model.Case) -> list[Any]:
         case.note(now, "webhook_failed", attempts=attempt, status=status, error=error)
