@@ -15,7 +15,7 @@ COMPOSE_PLUGIN := .bin/docker/cli-plugins/docker-compose
 export UV_NATIVE_TLS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install compose-plugin run test test-fast lint contracts bench compose-check clean
+.PHONY: install compose-plugin chromium run test test-fast lint contracts bench compose-check clean
 
 install: $(VENV)/.synced $(DOCSTORE)
 
@@ -25,6 +25,14 @@ compose-plugin:
 		mkdir -p .bin/gobin $(dir $(COMPOSE_PLUGIN)) && \
 		GOBIN=$(CURDIR)/.bin/gobin go install github.com/docker/compose/v2/cmd@$(COMPOSE_VERSION) && \
 		mv .bin/gobin/cmd $(COMPOSE_PLUGIN); fi
+
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; else \
+		echo "installing Debian's chromium for the browser tests ..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; fi
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -42,7 +50,7 @@ $(DOCSTORE): deploy/local/docstore/main.go deploy/local/docstore/go.mod deploy/l
 run: install
 	$(PY) -m deploy.local.run
 
-test: install compose-plugin
+test: install compose-plugin chromium
 	$(PY) -m pytest
 
 test-fast: install

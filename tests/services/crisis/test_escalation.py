@@ -1,91 +1,18 @@
 """Escalation on real NATS and the real document store: timers, acknowledgements, kill -9, replicas."""
 
 import asyncio
-import json
 import signal
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
 
 from contracts.ids import new_id
 from deploy.local.stack import Stack, free_port
 from shared.auth.principal import Role
 from tests.conftest import Tokens
-from tests.helpers import eventually, put_staff
-
-FAST = 0.05  # minutes: 3 s per level
-PROTOCOL = {
-    "levels": [
-        {"responder_ids": ["esc-1"], "timeout_minutes": FAST},
-        {"responder_ids": ["esc-2"], "timeout_minutes": FAST},
-    ],
-    "catch_all": "coordinator",
-    "catch_all_timeout_minutes": 60,
-    "ack_timeout_minutes": FAST,
-}
-
-
-class Events:
-    """Every crisis event of org-a stored in the stream, with the time it arrived.
-
-    Read from JetStream, as every consumer reads: a publish retried with the same id is seen twice
-    by a plain subscriber, but stored once.
-    """
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[float, dict[str, Any]]] = []
-
-    async def on_msg(self, msg: Msg) -> None:
-        self.seen.append((time.time(), json.loads(msg.data)))
-
-    def of(self, case_id: str, kind: str = "crisis.escalated.v1") -> list[dict[str, Any]]:
-        return [e for _, e in self.seen if e["type"] == kind and e["data"]["case_id"] == case_id]
-
-    def levels(self, case_id: str) -> list[tuple[int, int]]:
-        return [(e["data"]["level"], e["data"]["round"]) for e in self.of(case_id)]
-
-
-@pytest.fixture
-async def events(admin_nc: NatsClient) -> AsyncIterator[Events]:
-    collected = Events()
-    sub = await admin_nc.jetstream().subscribe(
-        "rn.org-a.crisis.>",
-        stream="CRISIS",
-        cb=collected.on_msg,
-        ordered_consumer=True,
-        deliver_policy=DeliverPolicy.NEW,
-    )
-    yield collected
-    await sub.unsubscribe()
-
-
-@pytest.fixture
-async def fast_protocol(network: Stack, tokens: Tokens, http: httpx.AsyncClient) -> str:
-    url = network.url("crisis")
-    admin = tokens("org-a-admin", "org-a", Role.ORG_ADMIN)
-    staff = {"esc-1": ["responder"], "esc-2": ["responder"], "esc-coord": ["coordinator"]}
-    await put_staff(http, url, admin, staff)
-    r = await http.put(f"{url}/crisis/protocol", json=PROTOCOL, headers=admin)
-    assert r.status_code == 204, r.text
-    return url
-
-
-async def raise_alert(
-    http: httpx.AsyncClient, url: str, tokens: Tokens, severity: str = "high"
-) -> dict[str, Any]:
-    r = await http.post(
-        f"{url}/crisis/alerts",
-        json={"severity": severity},
-        headers=tokens(f"m-{new_id()}", "org-a", Role.MEMBER),
-    )
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
+from tests.helpers import eventually
+from tests.services.crisis.conftest import Events, raise_alert
 
 
 async def test_nobody_acknowledging_escalates_through_two_levels_to_the_catch_all(
@@ -94,7 +21,7 @@ async def test_nobody_acknowledging_escalates_through_two_levels_to_the_catch_al
     case = await raise_alert(http, fast_protocol, tokens)
     assert (case["level"], case["notified"]) == (1, ["esc-1"])
 
-    await eventually(lambda: asyncio.sleep(0, len(events.of(case["id"])) >= 3), within=15)
+    await eventually(events.at_least(3, case["id"]), within=15)
     assert events.levels(case["id"]) == [(1, 1), (2, 1), (3, 1)]
     assert events.of(case["id"])[-1]["data"]["responder_ids"] == ["esc-coord"]
     responder = tokens("esc-1", "org-a", Role.RESPONDER)
@@ -113,7 +40,7 @@ async def test_acknowledging_stops_escalation_until_the_acknowledgement_times_ou
 
     # Level 2 was due 3 s after the alert; the acknowledgement held it. After the acknowledgement's own
     # 3 s run out unresolved, the case is triggered again at the level it was on.
-    await eventually(lambda: asyncio.sleep(0, len(events.of(case["id"])) >= 2), within=15)
+    await eventually(events.at_least(2, case["id"]), within=15)
     assert events.levels(case["id"])[:2] == [(1, 1), (1, 1)]
     assert len(events.of(case["id"], "crisis.acknowledged.v1")) == 1
 
@@ -123,9 +50,8 @@ async def test_acknowledging_stops_escalation_until_the_acknowledgement_times_ou
         f"{fast_protocol}/crisis/cases/{case['id']}/resolve", json=resolution, headers=responder
     )
     assert r.status_code == 200 and r.json()["state"] == "resolved", r.text
-    (follow_up,) = await eventually(
-        lambda: asyncio.sleep(0, events.of(case["id"], "crisis.follow_up_scheduled.v1"))
-    )
+    await eventually(events.at_least(1, case["id"], "crisis.follow_up_scheduled.v1"))
+    (follow_up,) = events.of(case["id"], "crisis.follow_up_scheduled.v1")
     assert follow_up["data"]["responder_id"] == "esc-1"
     settled = len(events.of(case["id"]))
     await asyncio.sleep(4)
@@ -143,7 +69,7 @@ async def test_a_deadline_passed_while_the_service_was_killed_fires_once_after_r
     assert events.levels(case["id"]) == [(1, 1)]
     network.start_service("crisis")
 
-    await eventually(lambda: asyncio.sleep(0, len(events.of(case["id"])) >= 3), within=15)
+    await eventually(events.at_least(3, case["id"]), within=15)
     await asyncio.sleep(1)
     assert events.levels(case["id"]) == [(1, 1), (2, 1), (3, 1)]
 
@@ -155,10 +81,8 @@ async def test_two_replicas_never_escalate_the_same_step_twice(
     try:
         cases = [await raise_alert(http, fast_protocol, tokens) for _ in range(6)]
 
-        def all_at_catch_all() -> bool:
-            return all(len(events.of(c["id"])) >= 3 for c in cases)
-
-        await eventually(lambda: asyncio.sleep(0, all_at_catch_all()), within=20)
+        for case in cases:
+            await eventually(events.at_least(3, case["id"]), within=20)
         await asyncio.sleep(1)
         for case in cases:
             assert events.levels(case["id"]) == [(1, 1), (2, 1), (3, 1)]
@@ -202,13 +126,13 @@ async def test_a_crisis_alert_requested_by_mentoring_opens_a_case(
         request.nats_subject(), request.model_dump_json().encode(), headers={"Nats-Msg-Id": request.id}
     )
 
-    def raised() -> list[dict[str, Any]]:
+    async def raised() -> list[dict[str, Any]]:
         return [
             e
             for _, e in events.seen
             if e["type"] == "crisis.raised.v1" and e["data"]["member_id"] == request.data.member_id
         ]
 
-    (case,) = await eventually(lambda: asyncio.sleep(0, raised()))
+    (case,) = await eventually(raised)
     assert case["data"]["channel"] == "service"
     assert events.levels(case["data"]["case_id"])[0] == (1, 1)
