@@ -69,5 +69,8 @@ class OrgCollection:
             self._scoped(filter_), update, upsert=upsert, return_document=ReturnDocument.AFTER
         )
 
+    async def delete_many(self, filter_: Mapping[str, Any] | None = None) -> int:
+        return (await self.raw.delete_many(self._scoped(filter_))).deleted_count
+
     async def count(self, filter_: Mapping[str, Any] | None = None) -> int:
         return await self.raw.count_documents(self._scoped(filter_))

@@ -398,6 +398,12 @@ async def update_webhook(
     return WebhookPublic(url=body.url, secret=secret)
 
 
+@router.delete("/crisis/webhook", status_code=204)
+async def delete_webhook(caller: OrgAdmin, db: Db) -> None:
+    """Stop posting escalations; deliveries still pending give up with a timeline line."""
+    await store.webhooks(db, caller.org).delete_many()
+
+
 @router.get("/crisis/webhook/attempts")
 async def list_webhook_attempts(
     caller: OrgAdmin, db: Db, case_id: Annotated[str | None, Query(max_length=64)] = None

@@ -1,11 +1,13 @@
 """Each service's NATS user may publish only its own domain's subjects."""
 
 import nats
+import nats.aio.client
 import pytest
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError
 
+from deploy.local.natsconf import org_user
 from deploy.local.stack import Stack
 
 
@@ -35,3 +37,37 @@ async def test_a_wrong_password_is_refused(stack: Stack) -> None:
         await nats.connect(
             stack.nats_url, user="crisis", password="guess", max_reconnect_attempts=0, allow_reconnect=False
         )
+
+
+async def test_an_organizations_read_only_user_hears_its_own_crisis_subjects_and_nothing_else(
+    stack: Stack, admin_nc: nats.aio.client.Client
+) -> None:
+    errors: list[Exception] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(exc)
+
+    user = org_user("org-a")
+    nc = await nats.connect(stack.nats_url, user=user, password=stack.passwords[user], error_cb=on_error)
+    try:
+        own = await nc.subscribe("rn.org-a.crisis.>")
+        await nc.flush()
+        await admin_nc.publish("rn.org-a.crisis.escalated.v1", b'{"probe": 1}')
+        msg = await own.next_msg(timeout=5)
+        assert msg.subject == "rn.org-a.crisis.escalated.v1"
+
+        for forbidden in ("rn.org-b.crisis.>", "rn.org-a.mentoring.>", "rn.*.crisis.>"):
+            errors.clear()
+            sub = await nc.subscribe(forbidden)
+            await nc.flush()
+            await admin_nc.publish(forbidden.replace(">", "escalated.v1").replace("*", "org-b"), b"{}")
+            with pytest.raises(NatsTimeout):
+                await sub.next_msg(timeout=0.5)
+            assert any("permissions violation" in str(e).lower() for e in errors), (forbidden, errors)
+
+        errors.clear()
+        await nc.publish("rn.org-a.crisis.escalated.v1", b"{}")
+        await nc.flush()
+        assert any("permissions violation" in str(e).lower() for e in errors), errors
+    finally:
+        await nc.close()
