@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from contracts.crisis import CrisisEscalated
+from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
 from contracts.envelope import Event
 from contracts.ids import new_id
 from contracts.mentoring import MatchProposed
@@ -42,6 +42,25 @@ def for_escalation(event: CrisisEscalated, now: datetime) -> list[Notification]:
             created_at=now,
         )
         for responder in d.responder_ids
+    ]
+
+
+def for_follow_up(event: CrisisFollowUpScheduled, now: datetime) -> list[Notification]:
+    """The caring contact after a crisis closes goes to the responder who resolved it."""
+    d = event.data
+    return [
+        Notification(
+            id=new_id(),
+            org=event.org,
+            recipient_id=d.responder_id,
+            category="crisis",
+            priority="high",
+            title="Caring contact due",
+            body=f"Reach out to the person from the case you resolved, by {d.due_by:%Y-%m-%d %H:%M} UTC.",
+            link=f"/crisis/cases/{d.case_id}",
+            cause_event_id=event.id,
+            created_at=now,
+        )
     ]
 
 

@@ -159,3 +159,23 @@ async def test_insights_takes_spans_only_from_exporters_holding_the_ingest_token
         headers={"Authorization": f"Bearer {network.otlp_token}", "content-type": "application/x-protobuf"},
     )
     assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_resolving_a_case_reminds_the_responder_of_the_caring_contact(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    await setup_protocol(http, network, tokens, "org-a", "responder-a")
+    member = tokens("member-follow-up", "org-a", Role.MEMBER)
+    case = (await http.post(f"{network.url('crisis')}/crisis/alerts", json={}, headers=member)).json()
+    responder = tokens("responder-a", "org-a", Role.RESPONDER)
+    resolution = {"outcome": "referred", "referral": "988"}
+    url = f"{network.url('crisis')}/crisis/cases/{case['id']}/resolve"
+    assert (await http.post(url, json=resolution, headers=responder)).status_code == 200
+
+    async def reminder() -> list[dict]:
+        r = await http.get(f"{network.url('notifications')}/me/notifications", headers=responder)
+        link = f"/crisis/cases/{case['id']}"
+        return [n for n in r.json() if n["link"] == link and n["title"] == "Caring contact due"]
+
+    (note,) = await eventually(reminder)
+    assert note["category"] == "crisis"

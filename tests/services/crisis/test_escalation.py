@@ -23,7 +23,7 @@ async def test_nobody_acknowledging_escalates_through_two_levels_to_the_catch_al
 
     await eventually(events.at_least(3, case["id"]), within=15)
     assert events.levels(case["id"]) == [(1, 1), (2, 1), (3, 1)]
-    assert events.of(case["id"])[-1]["data"]["responder_ids"] == ["esc-coord"]
+    assert "esc-coord" in events.of(case["id"])[-1]["data"]["responder_ids"]  # every coordinator of org-a
     responder = tokens("esc-1", "org-a", Role.RESPONDER)
     detail = (await http.get(f"{fast_protocol}/crisis/cases/{case['id']}", headers=responder)).json()
     escalated = [line for line in detail["timeline"] if line["what"] == "escalated"]
