@@ -15,7 +15,7 @@ COMPOSE_PLUGIN := .bin/docker/cli-plugins/docker-compose
 export UV_NATIVE_TLS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install compose-plugin chromium run test test-fast lint contracts bench compose-check clean
+.PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis compose-check clean
 
 install: $(VENV)/.synced $(DOCSTORE)
 
@@ -68,6 +68,9 @@ contracts: install
 
 bench: install
 	$(PY) bench/baseline.py
+
+bench-crisis: install
+	$(PY) bench/crisis_latency.py
 
 compose-check: compose-plugin
 	$(PY) -m pytest tests/deploy/test_compose.py

@@ -1,8 +1,14 @@
 """The outbox: a state change and its events are written in one single-document write.
 
-A document carries its unpublished events in an `outbox` array. After the write they are
-published and pulled from the array; if the process dies in between, the relay loop finds
-them and publishes them again with the same ids, which JetStream de-duplicates.
+A document carries its events in an `outbox` array and the time of the write in `outbox_at`.
+Right after the write the writer publishes them. If it dies first, the relay loop publishes them:
+each round it reads the documents written since its last round (a watermark kept in the
+database, so a restart resumes where the last round ended) and publishes every event this
+process has not seen acknowledged, with the same ids, which JetStream de-duplicates.
+
+Entries stay in the document once published: marking them would be one more update per write,
+and on the local FerretDB store every update scans its collection (measured: 25 ms per update
+with 300 cases, growing with the collection), which halved the alert rate crisis could take.
 """
 
 import asyncio
@@ -21,8 +27,10 @@ log = logging.getLogger(__name__)
 OUTBOX = "outbox"
 OUTBOX_AT = "outbox_at"
 OUTBOX_FIELDS = frozenset({"_id", OUTBOX, OUTBOX_AT})  # what a model never sees
-# The writer publishes right after its write; the relay leaves younger outboxes to it.
+# The writer publishes right after its write; the relay leaves younger outboxes to it, and each
+# round looks this far behind its watermark, for writes that took long between stamp and commit.
 RELAY_GRACE = timedelta(seconds=5)
+RELAY_PROGRESS = "outbox_relay"  # one document per collection: the watermark
 Document = dict[str, Any]
 
 
@@ -44,25 +52,31 @@ def outbox_update(events: Iterable[Event]) -> Document:
     return {"$push": {OUTBOX: {"$each": entries(events)}}, "$set": {OUTBOX_AT: datetime.now(UTC)}}
 
 
-async def flush(collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher) -> int:
-    """Publish what one document's outbox holds; returns how many were sent."""
-    doc = await collection.find_one({"_id": doc_id}, {OUTBOX: 1})
+async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher) -> int:
+    """Publish, in order, the entries this process has not seen acknowledged; returns how many."""
     sent = 0
-    for entry in (doc or {}).get(OUTBOX, []):
-        await publisher.publish_raw(entry["type"], entry["subject"], entry["payload"].encode(), entry["id"])
-        # Pull by whole value: FerretDB's $pull matches values, not sub-queries.
-        await collection.update_one({"_id": doc_id}, {"$pull": {OUTBOX: entry}})
-        sent += 1
+    for entry in outbox:  # in order: one document's events must arrive as they happened
+        if not publisher.acknowledged(entry["id"]):
+            await publisher.publish_raw(
+                entry["type"], entry["subject"], entry["payload"].encode(), entry["id"]
+            )
+            sent += 1
     return sent
 
 
 async def relay_once(collections: Sequence[AsyncCollection[Document]], publisher: EventPublisher) -> int:
+    """One round over the writes since the last round; the watermark moves only after a full round."""
     sent = 0
     for collection in collections:
+        progress = collection.database[RELAY_PROGRESS]
+        mark = await progress.find_one({"_id": collection.name})
         cutoff = datetime.now(UTC) - RELAY_GRACE
-        pending = {f"{OUTBOX}.0": {"$exists": True}, OUTBOX_AT: {"$lt": cutoff}}
-        async for doc in collection.find(pending, {"_id": 1}, limit=500):
-            sent += await flush(collection, doc["_id"], publisher)
+        window: Document = {OUTBOX_AT: {"$lt": cutoff}}
+        if mark:
+            window[OUTBOX_AT]["$gte"] = mark["until"] - RELAY_GRACE
+        async for doc in collection.find(window, {OUTBOX: 1}, sort=[(OUTBOX_AT, 1)]):
+            sent += await publish_entries(doc.get(OUTBOX, []), publisher)
+        await progress.update_one({"_id": collection.name}, {"$set": {"until": cutoff}}, upsert=True)
     return sent
 
 
@@ -74,7 +88,7 @@ async def relay_forever(
         try:
             sent = await relay_once(collections, publisher)
             if sent:
-                log.warning("outbox relay published %d events left behind", sent)
+                log.info("outbox relay published %d events not acknowledged in this process", sent)
         except (PublishFailed, OSError) as exc:
             log.warning("outbox relay round failed: %r", exc)
         except Exception:
@@ -82,14 +96,12 @@ async def relay_forever(
         await asyncio.sleep(interval)
 
 
-async def publish_now_or_later(
-    collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher
-) -> None:
-    """Publish right after the write; if JetStream does not answer, the relay publishes later.
+async def publish_now_or_later(events: Sequence[Event], publisher: EventPublisher) -> None:
+    """Publish the events just written; if JetStream does not answer, the relay publishes them later.
 
     The write already holds the events, so a failure here delays them but loses nothing.
     """
     try:
-        await flush(collection, doc_id, publisher)
+        await publish_entries(entries(events), publisher)
     except PublishFailed:
-        log.warning("document %s saved; its events wait in the outbox for the relay", doc_id)
+        log.warning("%d events saved; they wait in the outbox for the relay", len(events))

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from deploy.local import seed
+from deploy.local import natsconf, seed
 from deploy.local.stack import REPO, Stack
 from deploy.local.topology import SERVICES
 
@@ -64,9 +64,12 @@ def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> 
         f"  {'nats':<14} {stack.nats_url}",
         f"  {'database':<14} {stack.database_url}",
         f"  {'logs':<14} {stack.log_dir}",
+        f"  {'console':<14} {urls['crisis']}/crisis/console   (paste a responder's token)",
         "",
-        "Dev tokens (valid 12 h):",
+        "Read-only NATS users for crisis teams' own systems (rn.<org>.crisis.>):",
     ]
+    lines += [f"  {natsconf.org_user(org)} / {stack.passwords[natsconf.org_user(org)]}" for org in stack.orgs]
+    lines += ["", "Dev tokens (valid 12 h):"]
     for user in seed.USERS:
         lines.append(f"  # {user.label} ({user.sub}, {user.org})")
         lines.append(f"  export TOKEN_{user.sub.upper().replace('-', '_')}={tokens[user.sub]}")

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
 from contracts.crisis import CancelReason, CatchAll, Channel, Outcome, Referral, Severity
 from services.crisis import model, service, store, webhooks
 from services.crisis.deps import (
+    CaseDirectory,
     CaseReader,
     CurrentNetwork,
     Db,
@@ -191,6 +192,7 @@ async def create_alert(
     caller: Reporter,
     db: Db,
     publisher: Publisher,
+    directory: CaseDirectory,
     network: CurrentNetwork,
     response: Response,
 ) -> CasePublic:
@@ -203,7 +205,7 @@ async def create_alert(
     else:
         member_id, channel = caller.sub, "member"
     case, created = await service.raise_alert(
-        db, publisher, network, org=caller.org, member_id=member_id, severity=body.severity,
+        db, publisher, directory, network, org=caller.org, member_id=member_id, severity=body.severity,
         channel=channel, by=caller.sub, dedup_key=None, now=datetime.now(UTC),
     )  # fmt: skip
     if not created:
@@ -307,14 +309,22 @@ async def list_audit(case_id: PathId, caller: OrgAdmin, db: Db) -> list[AuditEnt
 
 
 @router.put("/crisis/staff/{responder_id}", status_code=204)
-async def update_staff(responder_id: PathId, body: StaffUpdate, caller: OrgAdmin, db: Db) -> None:
+async def update_staff(
+    responder_id: PathId, body: StaffUpdate, caller: OrgAdmin, db: Db, directory: CaseDirectory
+) -> None:
     """Put a person on the organization's crisis staff, as responder and/or coordinator."""
     await service.save_staff(db, caller.org, responder_id, sorted(set(body.roles)))
+    directory.forget()
 
 
 @router.put("/crisis/rosters/{roster_id}", status_code=204)
 async def update_roster(
-    roster_id: PathId, body: RosterUpdate, caller: OrgAdmin, db: Db, network: CurrentNetwork
+    roster_id: PathId,
+    body: RosterUpdate,
+    caller: OrgAdmin,
+    db: Db,
+    network: CurrentNetwork,
+    directory: CaseDirectory,
 ) -> None:
     """Create or replace an on-call roster: weekly rotation in the org's time zone, plus overrides."""
     organization = network.organization(caller.org)
@@ -327,6 +337,7 @@ async def update_roster(
     )
     try:
         await service.save_roster(db, caller.org, roster)
+        directory.forget()
     except model.NobodyToReach as exc:
         raise Problem(422, "Invalid roster", str(exc)) from exc
 
@@ -344,7 +355,9 @@ async def read_on_call(
 
 
 @router.put("/crisis/protocol", status_code=204)
-async def update_protocol(body: ProtocolUpdate, caller: OrgAdmin, db: Db, network: CurrentNetwork) -> None:
+async def update_protocol(
+    body: ProtocolUpdate, caller: OrgAdmin, db: Db, network: CurrentNetwork, directory: CaseDirectory
+) -> None:
     """Replace the organization's crisis protocol; refused if it could end with nobody."""
     protocol = model.Protocol(
         levels=tuple(
@@ -364,16 +377,20 @@ async def update_protocol(body: ProtocolUpdate, caller: OrgAdmin, db: Db, networ
     )
     try:
         await service.save_protocol(db, network, caller.org, protocol)
+        directory.forget()
     except model.NobodyToReach as exc:
         raise Problem(422, "Protocol reaches nobody", str(exc)) from exc
 
 
 @router.put("/crisis/regions/{region}/team", status_code=204)
-async def update_regional_team(region: PathId, body: TeamUpdate, caller: NetworkAdmin, db: Db) -> None:
+async def update_regional_team(
+    region: PathId, body: TeamUpdate, caller: NetworkAdmin, db: Db, directory: CaseDirectory
+) -> None:
     """Name a region's crisis team, reached by its organizations' catch-all levels (network admins)."""
     if region not in caller.regions:
         raise Problem(403, "Forbidden", "you administer other regions")
     await service.save_regional_team(db, region, body.responder_ids)
+    directory.forget()
 
 
 class WebhookUpdate(Strict):

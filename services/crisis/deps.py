@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.crisis.service import Directory
 from shared.auth.fastapi import require_roles
 from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
@@ -37,5 +38,10 @@ def _sealer(request: Request) -> Sealer:
     return request.app.state.sealer  # type: ignore[no-any-return]
 
 
+def _directory(request: Request) -> Directory:
+    return request.app.state.directory  # type: ignore[no-any-return]
+
+
 CurrentNetwork = Annotated[Network, Depends(_network)]
+CaseDirectory = Annotated[Directory, Depends(_directory)]
 NotesSealer = Annotated[Sealer, Depends(_sealer)]

@@ -28,10 +28,11 @@ Db = AsyncDatabase[dict[str, Any]]
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     network = NetworkFile(settings.network_file)
+    directory = service.Directory()
     sealer = Sealer(base64.b64decode(settings.notes_master_key.get_secret_value()))
 
     async def timers(db: Db, publisher: EventPublisher) -> None:
-        await service.run_timers(db, publisher, network.get, settings.timer_interval_seconds)
+        await service.run_timers(db, publisher, directory, network.get, settings.timer_interval_seconds)
 
     async def deliveries(db: Db, publisher: EventPublisher) -> None:
         await webhooks.run_deliveries(
@@ -59,10 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ensure_indexes=store.ensure_indexes,
         outbox_collections=lambda db: [db.cases],
         register_subscribers=lambda broker, db, publisher: subscribers.register(
-            broker, db, publisher, network
+            broker, db, publisher, directory, network
         ),
         background=(timers, deliveries),
     )
-    app.state.sealer = sealer
+    app.state.sealer, app.state.directory = sealer, directory
     app.include_router(console.router)
     return app

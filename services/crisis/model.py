@@ -294,6 +294,8 @@ def raise_case(
 
 def merge_alert(case: Case, *, severity: Severity, channel: Channel, by: str, now: datetime) -> None:
     """A repeated alert for a person with an open case joins that case; a graver one raises its severity."""
+    if not case.is_open:
+        raise InvalidTransition("a closed case takes no more alerts")
     case.note(now, "alert_merged", severity=severity, channel=channel, by=by)
     if SEVERITY_RANK[severity] > SEVERITY_RANK[case.severity]:
         case.severity = severity

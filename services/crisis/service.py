@@ -6,9 +6,12 @@ replicas escalate once, and an acknowledgement racing an escalation come out in 
 """
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,6 +32,7 @@ Db = AsyncDatabase[dict[str, Any]]
 Transition = Callable[[model.Case], list[Event]]
 Clock = Callable[[], datetime]
 MAX_RACES = 20
+TIMER_CONCURRENCY = 16  # deadlines firing at once, each a few reads and writes
 
 
 class CaseNotFound(Exception):
@@ -65,9 +69,34 @@ async def load_protocol(db: Db, org: str) -> model.Protocol:
     return store.doc_to_protocol(doc) if doc else model.Protocol()
 
 
+@dataclass
+class Directory:
+    """The protocol and the reach of each organization, read at most once per `ttl` seconds.
+
+    Every alert and every escalation needs them: four reads of data that changes rarely, half of
+    an alert's database time on the local store. A change saved here applies at once in this
+    process and within `ttl` on other replicas.
+    """
+
+    ttl: float = 2.0
+    _cached: dict[str, tuple[float, model.Protocol, model.Reach]] = field(default_factory=dict)
+
+    async def lookup(self, db: Db, network: Network, org: str) -> tuple[model.Protocol, model.Reach]:
+        hit = self._cached.get(org)
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1], hit[2]
+        protocol, reach = await load_protocol(db, org), await load_reach(db, network, org)
+        self._cached[org] = (time.monotonic(), protocol, reach)
+        return protocol, reach
+
+    def forget(self) -> None:
+        self._cached.clear()
+
+
 async def raise_alert(
     db: Db,
     publisher: EventPublisher,
+    directory: Directory,
     network: Network,
     *,
     org: str,
@@ -80,48 +109,39 @@ async def raise_alert(
 ) -> tuple[model.Case, bool]:
     """Open a case, or merge into the person's open case; returns the case and whether it is new."""
     key = dedup_key or member_id
+    protocol, reach = await directory.lookup(db, network, org)
     case, events = model.raise_case(
         org=org,
         member_id=member_id,
         severity=severity,
         channel=channel,
         dedup_key=key,
-        protocol=await load_protocol(db, org),
-        reach=await load_reach(db, network, org),
+        protocol=protocol,
+        reach=reach,
         now=now,
         reported_by=by,
     )
-    try:
-        # One write holds the case and its events: they cannot diverge.
-        await store.cases(db, org).insert_one({**with_outbox(store.case_to_doc(case), events), REV: 0})
-    except DuplicateKeyError:
-        # The unique open key says this person already has an open case: that case gets the alert.
-        for _ in range(MAX_RACES):
+
+    def merge(open_case: model.Case) -> list[Event]:
+        model.merge_alert(open_case, severity=severity, channel=channel, by=by, now=now)
+        return []
+
+    for _ in range(MAX_RACES):
+        try:
+            # One write holds the case and its events: they cannot diverge.
+            await store.cases(db, org).insert_one({**with_outbox(store.case_to_doc(case), events), REV: 0})
+        except DuplicateKeyError:
+            # The unique open key says this person has an open case: that case gets the alert,
+            # unless it closed in the meantime, and then the insert is tried again.
             open_doc = await store.cases(db, org).find_one({store.OPEN_KEY: key})
-            if open_doc is None:  # closed in between: open a fresh one
-                return await raise_alert(
-                    db,
-                    publisher,
-                    network,
-                    org=org,
-                    member_id=member_id,
-                    severity=severity,
-                    channel=channel,
-                    by=by,
-                    dedup_key=dedup_key,
-                    now=now,
-                )
-
-            def merge(c: model.Case) -> list[Event]:
-                model.merge_alert(c, severity=severity, channel=channel, by=by, now=now)
-                return []
-
-            merged = await change_case(db, publisher, org, open_doc["_id"], merge)
-            if merged is not None:
-                return merged, False
-        raise
-    await publish_now_or_later(db.cases, case.id, publisher)
-    return case, True
+            with contextlib.suppress(model.InvalidTransition):
+                merged = await change_case(db, publisher, org, open_doc["_id"], merge) if open_doc else None
+                if merged is not None:
+                    return merged, False
+            continue
+        await publish_now_or_later(events, publisher)
+        return case, True
+    raise RuntimeError(f"alert for {key} raced an open case {MAX_RACES} times in a row")
 
 
 async def change_case(
@@ -150,43 +170,72 @@ async def change_case(
         pending = {OUTBOX: outbox_entries(events)} if events else None
         if await write_revision(db.cases, case_id, doc.get(REV, 0), after, pending):
             if events:
-                await publish_now_or_later(db.cases, case_id, publisher)
+                await publish_now_or_later(events, publisher)
             return case
     raise RuntimeError(f"case {case_id} changed under us {MAX_RACES} times in a row")
 
 
-async def fire_due(db: Db, publisher: EventPublisher, network: Network, now: datetime) -> int:
-    """Fire every escalation deadline that has passed; returns how many cases changed."""
-    due = db.cases.find(
-        {"deadline": {"$lte": now}, "state": {"$in": list(model.OPEN_STATES)}},
-        {"_id": 1, "org": 1},
-        sort=[("deadline", 1)],
-        limit=200,
-    )
-    fired = 0
-    async for doc in due:
-        reach = await load_reach(db, network, doc["org"])
-        case = await change_case(db, publisher, doc["org"], doc["_id"], _deadline_of(reach, now))
-        fired += case is not None
-    return fired
+async def due_by(db: Db, horizon: datetime) -> list[tuple[datetime, str, str]]:
+    """(deadline, org, case id) of every open case whose deadline comes before `horizon`, soonest first."""
+    query = {"deadline": {"$lte": horizon}, "state": {"$in": list(model.OPEN_STATES)}}
+    docs = db.cases.find(query, {"deadline": 1, "org": 1}, sort=[("deadline", 1)], limit=1000)
+    return [(d["deadline"], d["org"], d["_id"]) async for d in docs]
 
 
-def _deadline_of(reach: model.Reach, now: datetime) -> Transition:
-    return lambda case: model.on_deadline(case, reach, now)
+async def fire(
+    db: Db,
+    publisher: EventPublisher,
+    directory: Directory,
+    network: Network,
+    org: str,
+    case_id: str,
+    now: datetime,
+) -> None:
+    """One deadline: the model decides whether anything is still due (another replica may have fired it)."""
+    _, reach = await directory.lookup(db, network, org)
+    await change_case(db, publisher, org, case_id, lambda case: model.on_deadline(case, reach, now))
 
 
 async def run_timers(
-    db: Db, publisher: EventPublisher, network: Callable[[], Network], interval: float, clock: Clock = utcnow
+    db: Db,
+    publisher: EventPublisher,
+    directory: Directory,
+    network: Callable[[], Network],
+    interval: float,
+    clock: Clock = utcnow,
 ) -> None:
-    """The scheduler loop: deadlines live in the case documents, so a restart loses none of them."""
-    while True:
+    """The scheduler loop: deadlines live in the case documents, so a restart loses none of them.
+
+    Each round asks the store for the deadlines of the next `interval` and gives each its own
+    task that sleeps until the deadline, so timers fire on time, side by side, while the store is
+    asked only once per interval (on FerretDB that query scans the collection).
+    """
+    pending: dict[str, asyncio.Task[None]] = {}
+    slots = asyncio.Semaphore(TIMER_CONCURRENCY)
+
+    async def fire_at(deadline: datetime, org: str, case_id: str) -> None:
         try:
-            await fire_due(db, publisher, network(), clock())
-        except asyncio.CancelledError:
-            raise
+            await asyncio.sleep(max((deadline - clock()).total_seconds(), 0))
+            async with slots:
+                await fire(db, publisher, directory, network(), org, case_id, clock())
         except Exception:
-            log.exception("escalation timer round failed; trying again")
-        await asyncio.sleep(interval)
+            log.exception("escalation timer of case %s failed; the next round tries again", case_id)
+        finally:
+            pending.pop(case_id, None)
+
+    try:
+        while True:
+            started = clock()
+            try:
+                for deadline, org, case_id in await due_by(db, started + timedelta(seconds=interval)):
+                    if case_id not in pending:
+                        pending[case_id] = asyncio.create_task(fire_at(deadline, org, case_id))
+            except Exception:
+                log.exception("escalation timer round failed; trying again")
+            await asyncio.sleep(max(interval - (clock() - started).total_seconds(), 0))
+    finally:
+        for task in pending.values():
+            task.cancel()
 
 
 async def read_case(db: Db, org: str, case_id: str, reader: str, now: datetime) -> model.Case | None:

@@ -12,8 +12,9 @@ class Settings(ServiceSettings):
     http_port: int = 8103
     # Master key (base64, 32+ bytes) from which each organization's crisis-notes key is derived.
     notes_master_key: SecretStr = SecretStr(DEV_NOTES_KEY)
-    # How often due escalation deadlines are looked for: bounds how late a timer fires.
-    timer_interval_seconds: float = Field(default=0.2, gt=0, le=5)
+    # How often the store is asked for the deadlines coming up next (each then fires on time), and
+    # how often due webhook deliveries are looked for.
+    timer_interval_seconds: float = Field(default=1.0, gt=0, le=5)
     webhook_max_attempts: int = Field(default=6, ge=1, le=20)
     # Webhook retries wait base, 4xbase, 16xbase ... seconds (capped at ten minutes).
     webhook_backoff_base_seconds: float = Field(default=2.0, gt=0)

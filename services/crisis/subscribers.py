@@ -22,14 +22,18 @@ SUBSCRIPTIONS = (ALERT_REQUESTS, ESCALATIONS)
 
 
 def register(
-    broker: NatsBroker, db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher, network: NetworkFile
+    broker: NatsBroker,
+    db: AsyncDatabase[dict[str, Any]],
+    publisher: EventPublisher,
+    directory: service.Directory,
+    network: NetworkFile,
 ) -> None:
     @subscribe(broker, ALERT_REQUESTS)
     async def on_crisis_alert_requested(event: CrisisAlertRequested) -> None:
         """Open a case (or add to the member's open one); a redelivered request only merges."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
         case, _ = await service.raise_alert(
-            db, publisher, network.get(), org=event.org, member_id=event.data.member_id,
+            db, publisher, directory, network.get(), org=event.org, member_id=event.data.member_id,
             severity=event.data.severity, channel="service", by=event.data.requested_by,
             dedup_key=event.data.dedup_key, now=datetime.now(UTC),
         )  # fmt: skip

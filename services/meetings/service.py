@@ -12,7 +12,6 @@ from shared.outbox import publish_now_or_later, with_outbox
 async def create_meeting(
     db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher, meeting: model.Meeting
 ) -> None:
-    await store.meetings(db, meeting.org).insert_one(
-        with_outbox(store.to_doc(meeting), model.schedule_weekly(meeting))
-    )
-    await publish_now_or_later(db.meetings, meeting.id, publisher)
+    events = model.schedule_weekly(meeting)
+    await store.meetings(db, meeting.org).insert_one(with_outbox(store.to_doc(meeting), events))
+    await publish_now_or_later(events, publisher)

@@ -42,7 +42,7 @@ async def request_mentor(
         )
         if claimed:
             match = proposal
-            await publish_now_or_later(db.mentors, claimed["_id"], publisher)
+            await publish_now_or_later(proposal.events, publisher)
             break
     doc = {
         "_id": request.id,

@@ -23,14 +23,15 @@ async def deliver(
     """
     created = 0
     for item in items:
-        doc = with_outbox(store.to_doc(item), [model.delivered(item)])
+        events = [model.delivered(item)]
+        doc = with_outbox(store.to_doc(item), events)
         try:
             await store.notifications(db, item.org).insert_one(doc)
             created += 1
         except DuplicateKeyError:
             log.debug("notification for %s/%s exists already", item.cause_event_id, item.recipient_id)
             continue
-        await publish_now_or_later(db.notifications, item.id, publisher)
+        await publish_now_or_later(events, publisher)
     return created
 
 

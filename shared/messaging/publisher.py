@@ -6,6 +6,7 @@ by the stream's duplicate window instead of stored twice.
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from faststream.nats import JStream, NatsBroker
@@ -17,6 +18,9 @@ from contracts.envelope import Event
 from contracts.subjects import stream_name
 
 log = logging.getLogger(__name__)
+
+
+REMEMBERED = 200_000  # a few minutes of events at any rate this service sustains
 
 
 class PublishFailed(RuntimeError):
@@ -36,6 +40,8 @@ class EventPublisher:
     ) -> None:
         self._timeout = timeout
         self._attempts = attempts
+        # Ids this process has seen acknowledged, newest last: the outbox relay skips them.
+        self._acknowledged: OrderedDict[str, None] = OrderedDict()
         self._publishers: dict[str, LogicPublisher] = {
             event.type_name(): broker.publisher(
                 event.subject_pattern().replace("*", "{org}"),
@@ -46,6 +52,15 @@ class EventPublisher:
             )
             for event in events
         }
+
+    def acknowledged(self, event_id: str) -> bool:
+        """Whether this process has published the event (among the most recent ones)."""
+        return event_id in self._acknowledged
+
+    def _remember(self, event_id: str) -> None:
+        self._acknowledged[event_id] = None
+        if len(self._acknowledged) > REMEMBERED:
+            self._acknowledged.popitem(last=False)
 
     async def publish(self, event: Event) -> None:
         await self.publish_raw(event.type, event.nats_subject(), event.model_dump_json().encode(), event.id)
@@ -66,6 +81,7 @@ class EventPublisher:
                     stream=stream,
                     timeout=self._timeout,
                 )
+                self._remember(event_id)
                 return
             except (NatsTimeoutError, NoRespondersError, TimeoutError) as exc:
                 log.warning("publish of %s not acknowledged (attempt %d): %r", event_id, attempt, exc)
