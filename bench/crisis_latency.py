@@ -163,6 +163,7 @@ async def request_reply_at(rate: float, seconds: float, nats_url: str, password:
         await msg.respond(msg.data)
 
     await responder.subscribe("bench.crisis.echo", cb=echo)
+    await responder.flush()  # the subscription is known to the server before the first request
     rtts: list[float] = []
 
     async def request(_: int) -> None:

@@ -47,11 +47,6 @@ def with_outbox(document: Document, events: Iterable[Event]) -> Document:
     return {**document, OUTBOX: entries(events), OUTBOX_AT: datetime.now(UTC)}
 
 
-def outbox_update(events: Iterable[Event]) -> Document:
-    """Update operators that add events to an existing document's outbox, to merge into its update."""
-    return {"$push": {OUTBOX: {"$each": entries(events)}}, "$set": {OUTBOX_AT: datetime.now(UTC)}}
-
-
 async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher) -> int:
     """Publish, in order, the entries this process has not seen acknowledged; returns how many."""
     sent = 0

@@ -1,5 +1,6 @@
 """Matching against the real document store and nats-server."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -63,3 +64,15 @@ async def test_registering_a_mentor_again_keeps_their_mentees(
     await service.request_mentor(db, publisher, model.MentorRequest(id=new_id(), org=org, member_id="m1"))
     again = await service.register_mentor(db, model.Mentor("mentor-1", org, capacity=3, focus=("family",)))
     assert (again.capacity, again.active_mentees, again.focus) == (3, 1, ("family",))
+
+
+async def test_requests_racing_for_a_mentors_last_slot_match_once(
+    db: AsyncDatabase, publisher: EventPublisher
+) -> None:
+    org = f"org-{new_id()[-6:]}"
+    await service.register_mentor(db, model.Mentor("mentor-1", org, capacity=2))
+    requests = [model.MentorRequest(id=new_id(), org=org, member_id=f"m{i}") for i in range(6)]
+    matches = await asyncio.gather(*(service.request_mentor(db, publisher, r) for r in requests))
+    assert sum(m is not None for m in matches) == 2
+    mentor = await db.mentors.find_one({"org": org, "mentor_id": "mentor-1"})
+    assert mentor is not None and mentor["active_mentees"] == 2 and len(mentor["outbox"]) == 2
