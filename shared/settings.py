@@ -40,7 +40,9 @@ class ServiceSettings(BaseSettings):
     max_deliver: int = Field(default=5, ge=2, le=50)
     retry_backoff_seconds: tuple[float, ...] = (0.5, 2.0, 10.0, 30.0)
 
-    outbox_relay_interval_seconds: float = 2.0
+    # Only events whose writer died before publishing wait for the relay; each round reads every
+    # document written since the last (on FerretDB: a scan of the collection), so not too often.
+    outbox_relay_interval_seconds: float = 10.0
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:

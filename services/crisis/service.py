@@ -128,6 +128,8 @@ async def raise_alert(
 
     for _ in range(MAX_RACES):
         try:
+            if case.deadline:
+                await store.schedule(db, org, case.id, case.deadline)
             # One write holds the case and its events: they cannot diverge.
             await store.cases(db, org).insert_one({**with_outbox(store.case_to_doc(case), events), REV: 0})
         except DuplicateKeyError:
@@ -168,6 +170,8 @@ async def change_case(
         if events:
             after[OUTBOX_AT] = datetime.now(UTC)
         pending = {OUTBOX: outbox_entries(events)} if events else None
+        if case.deadline and case.deadline != doc.get("deadline"):
+            await store.schedule(db, org, case.id, case.deadline)
         if await write_revision(db.cases, case_id, doc.get(REV, 0), after, pending):
             if events:
                 await publish_now_or_later(events, publisher)
@@ -175,11 +179,16 @@ async def change_case(
     raise RuntimeError(f"case {case_id} changed under us {MAX_RACES} times in a row")
 
 
-async def due_by(db: Db, horizon: datetime) -> list[tuple[datetime, str, str]]:
-    """(deadline, org, case id) of every open case whose deadline comes before `horizon`, soonest first."""
-    query = {"deadline": {"$lte": horizon}, "state": {"$in": list(model.OPEN_STATES)}}
-    docs = db.cases.find(query, {"deadline": 1, "org": 1}, sort=[("deadline", 1)], limit=1000)
-    return [(d["deadline"], d["org"], d["_id"]) async for d in docs]
+async def due_by(db: Db, horizon: datetime) -> list[dict[str, Any]]:
+    """The scheduled deadlines (store.schedule) that come before `horizon`, soonest first."""
+    return await db.deadlines.find({"at": {"$lte": horizon}}, sort=[("at", 1)], limit=1000).to_list()
+
+
+async def schedule_open_cases(db: Db) -> None:
+    """Give every open case's deadline its entry: cases saved before the deadlines collection existed."""
+    query = {"deadline": {"$ne": None}, "state": {"$in": list(model.OPEN_STATES)}}
+    async for doc in db.cases.find(query, {"deadline": 1, "org": 1}):
+        await store.schedule(db, doc["org"], doc["_id"], doc["deadline"])
 
 
 async def fire(
@@ -204,32 +213,36 @@ async def run_timers(
     interval: float,
     clock: Clock = utcnow,
 ) -> None:
-    """The scheduler loop: deadlines live in the case documents, so a restart loses none of them.
+    """The scheduler loop: deadlines are in the database, so a restart loses none of them.
 
     Each round asks the store for the deadlines of the next `interval` and gives each its own
     task that sleeps until the deadline, so timers fire on time, side by side, while the store is
-    asked only once per interval (on FerretDB that query scans the collection).
+    asked only once per interval. It asks the small `deadlines` collection, not the cases: on
+    FerretDB a range query scans its whole collection, and cases are large and never deleted.
     """
     pending: dict[str, asyncio.Task[None]] = {}
     slots = asyncio.Semaphore(TIMER_CONCURRENCY)
 
-    async def fire_at(deadline: datetime, org: str, case_id: str) -> None:
+    async def fire_at(entry: dict[str, Any]) -> None:
         try:
-            await asyncio.sleep(max((deadline - clock()).total_seconds(), 0))
+            await asyncio.sleep(max((entry["at"] - clock()).total_seconds(), 0))
             async with slots:
-                await fire(db, publisher, directory, network(), org, case_id, clock())
+                await fire(db, publisher, directory, network(), entry["org"], entry["case_id"], clock())
+                # Fired, or found stale (the case moved on): either way this entry is done.
+                await db.deadlines.delete_one({"_id": entry["_id"]})
         except Exception:
-            log.exception("escalation timer of case %s failed; the next round tries again", case_id)
+            log.exception("escalation timer of case %s failed; the next round tries again", entry["case_id"])
         finally:
-            pending.pop(case_id, None)
+            pending.pop(entry["_id"], None)
 
+    await schedule_open_cases(db)
     try:
         while True:
             started = clock()
             try:
-                for deadline, org, case_id in await due_by(db, started + timedelta(seconds=interval)):
-                    if case_id not in pending:
-                        pending[case_id] = asyncio.create_task(fire_at(deadline, org, case_id))
+                for entry in await due_by(db, started + timedelta(seconds=interval)):
+                    if entry["_id"] not in pending:
+                        pending[entry["_id"]] = asyncio.create_task(fire_at(entry))
             except Exception:
                 log.exception("escalation timer round failed; trying again")
             await asyncio.sleep(max(interval - (clock() - started).total_seconds(), 0))

@@ -1,5 +1,6 @@
 """Crisis documents in MongoDB, and their mapping to the domain model."""
 
+import contextlib
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.crisis.model import Case, Level, Override, Protocol, Roster
 from shared.outbox import OUTBOX_FIELDS
@@ -23,7 +25,7 @@ STORAGE_FIELDS = OUTBOX_FIELDS | {OPEN_KEY, REV, NOTES, "org"}
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     # One open case per person: a second alert for the same key cannot insert, it merges.
     await db.cases.create_index([("org", ASCENDING), (OPEN_KEY, ASCENDING)], unique=True)
-    await db.cases.create_index([("deadline", ASCENDING)])
+    await db.deadlines.create_index([("at", ASCENDING)])
     await db.cases.create_index([("org", ASCENDING), ("state", ASCENDING)])
     await db.rosters.create_index([("org", ASCENDING), ("roster_id", ASCENDING)], unique=True)
     await db.protocols.create_index([("org", ASCENDING)], unique=True)
@@ -68,6 +70,19 @@ def webhook_attempts(db: AsyncDatabase[Document], org: str) -> OrgCollection:
 def regional_teams(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
     """Network-level, keyed by region: the one crisis collection not owned by an organization."""
     return db.regional_teams
+
+
+async def schedule(db: AsyncDatabase[Document], org: str, case_id: str, at: datetime) -> None:
+    """Record that a case has a deadline at `at`, before the case write that sets it.
+
+    The case document stays the truth; an entry only makes the timer loop look at the case then.
+    Written first, an entry exists for every deadline a case can have; one whose case write never
+    happened, or whose case has moved on, finds nothing due and is dropped.
+    """
+    with contextlib.suppress(DuplicateKeyError):
+        await db.deadlines.insert_one(
+            {"_id": f"{case_id}@{at.isoformat()}", "org": org, "case_id": case_id, "at": at}
+        )
 
 
 def case_to_doc(case: Case) -> Document:
