@@ -247,16 +247,16 @@ def test_a_graver_repeated_alert_raises_the_severity() -> None:
     [
         (Protocol(levels=(Level(responder_ids=("ghost",)),)), "unknown responders"),
         (Protocol(levels=(Level(roster_id="missing"),)), "does not exist"),
-        (Protocol(levels=(Level(role="coordinator"),), catch_all="regional_team"), None),
         (Protocol(levels=(Level(),)), "reaches nobody"),
     ],
 )
-def test_a_protocol_that_could_reach_nobody_is_refused(protocol: Protocol, reason: str | None) -> None:
-    if reason is None:
-        check_protocol(protocol, REACH)  # valid: a coordinator exists and the region has a team
-        return
+def test_a_protocol_that_could_reach_nobody_is_refused(protocol: Protocol, reason: str) -> None:
     with pytest.raises(NobodyToReach, match=reason):
         check_protocol(protocol, REACH)
+
+
+def test_a_level_by_role_ending_at_the_regional_team_is_accepted() -> None:
+    check_protocol(Protocol(levels=(Level(role="coordinator"),), catch_all="regional_team"), REACH)
 
 
 def test_a_catch_all_with_nobody_behind_it_is_refused() -> None:
