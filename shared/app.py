@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -141,7 +142,7 @@ def event_service_app(
         mongo=mongo,
         broker=broker,
         on_startup=startup,
-        background=[relay, *(lambda job=job: job(db, publisher) for job in background)],
+        background=[relay, *(functools.partial(job, db, publisher) for job in background)],
     )
     app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
     app.include_router(router)

@@ -295,8 +295,7 @@ async def create_note(
 async def list_notes(case_id: PathId, caller: Responder, db: Db, sealer: NotesSealer) -> list[dict[str, Any]]:
     """The case's notes, decrypted; the read is audited like any read of the case."""
     org = await _case_org(db, caller, case_id)
-    await service.read_case(db, org, case_id, caller.sub, datetime.now(UTC))
-    return await service.read_notes(db, sealer, org, case_id)
+    return await service.read_notes(db, sealer, org, case_id, caller.sub, datetime.now(UTC))
 
 
 @router.get("/crisis/cases/{case_id}/audit")

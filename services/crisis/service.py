@@ -251,13 +251,19 @@ async def run_timers(
             task.cancel()
 
 
-async def read_case(db: Db, org: str, case_id: str, reader: str, now: datetime) -> model.Case | None:
+async def _read_audited(db: Db, org: str, case_id: str, reader: str, now: datetime) -> dict[str, Any] | None:
     """Every read of a case leaves an audit entry: who, when, which case."""
     doc = await store.cases(db, org).find_one({"_id": case_id})
-    if doc is None:
-        return None
-    await store.audit(db, org).insert_one({"case_id": case_id, "reader": reader, "at": now, "action": "read"})
-    return store.doc_to_case(doc)
+    if doc is not None:
+        await store.audit(db, org).insert_one(
+            {"case_id": case_id, "reader": reader, "at": now, "action": "read"}
+        )
+    return doc
+
+
+async def read_case(db: Db, org: str, case_id: str, reader: str, now: datetime) -> model.Case | None:
+    doc = await _read_audited(db, org, case_id, reader, now)
+    return store.doc_to_case(doc) if doc else None
 
 
 async def add_note(
@@ -270,8 +276,11 @@ async def add_note(
     return updated is not None
 
 
-async def read_notes(db: Db, sealer: Sealer, org: str, case_id: str) -> list[dict[str, Any]]:
-    doc = await store.cases(db, org).find_one({"_id": case_id})
+async def read_notes(
+    db: Db, sealer: Sealer, org: str, case_id: str, reader: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The case's notes, decrypted; audited like any read of the case."""
+    doc = await _read_audited(db, org, case_id, reader, now)
     return [
         {"at": n["at"], "author": n["author"], "text": sealer.open(org, case_id, n["sealed"])}
         for n in (doc or {}).get(store.NOTES, [])
