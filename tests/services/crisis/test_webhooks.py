@@ -20,7 +20,9 @@ from tests.services.crisis.conftest import raise_alert
 
 @dataclass
 class Receiver:
-    """A minimal HTTP endpoint answering each POST with the next scripted status (the last repeats)."""
+    """A minimal HTTP endpoint answering the n-th POST of each event with the n-th scripted status
+    (the last repeats). Per event, because other tests' open cases keep escalating and are posted
+    here too: scripted by arrival order, one of theirs could take the 500 meant for ours."""
 
     statuses: list[int]
     port: int = field(default_factory=free_port)
@@ -38,7 +40,9 @@ class Receiver:
         }
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.received.append((headers, body))
-        status = self.statuses[min(len(self.received), len(self.statuses)) - 1]
+        event = headers.get("x-rn-event-id")
+        nth = sum(1 for h, _ in self.received if h.get("x-rn-event-id") == event)
+        status = self.statuses[min(nth, len(self.statuses)) - 1]
         writer.write(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
         await writer.drain()
         writer.close()
