@@ -43,9 +43,22 @@ $(VENV)/.synced: pyproject.toml uv.lock $(UV)
 	touch $@
 
 # FerretDB 1.24 embedded in a tiny Go program (see deploy/local/docstore/main.go for why not `go install`).
-$(DOCSTORE): deploy/local/docstore/main.go deploy/local/docstore/go.mod deploy/local/docstore/go.sum
+# One FerretDB file is replaced by our patched copy (deploy/local/docstore/overlay/): Go refuses to
+# overlay files in its module cache, so the build copies the module out and points a `replace` at it.
+DOCSTORE_SRC := deploy/local/docstore
+FERRETDB_SRC := .bin/ferretdb-src
+$(DOCSTORE): $(DOCSTORE_SRC)/main.go $(DOCSTORE_SRC)/go.mod $(DOCSTORE_SRC)/go.sum $(DOCSTORE_SRC)/overlay/sqlite_collection.go
 	mkdir -p .bin
-	cd deploy/local/docstore && go build -trimpath -o ../../../$(DOCSTORE) .
+	rm -rf $(FERRETDB_SRC)
+	cd $(DOCSTORE_SRC) && go mod download github.com/FerretDB/FerretDB && \
+	  cp -r "$$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" $(CURDIR)/$(FERRETDB_SRC)
+	chmod -R u+w $(FERRETDB_SRC)
+	cp $(DOCSTORE_SRC)/overlay/sqlite_collection.go $(FERRETDB_SRC)/internal/backends/sqlite/collection.go
+	cp $(DOCSTORE_SRC)/go.mod .bin/docstore.mod
+	cp $(DOCSTORE_SRC)/go.sum .bin/docstore.sum
+	cd $(DOCSTORE_SRC) && go mod edit -modfile=$(CURDIR)/.bin/docstore.mod \
+	    -replace github.com/FerretDB/FerretDB=$(CURDIR)/$(FERRETDB_SRC) && \
+	  go build -trimpath -modfile=$(CURDIR)/.bin/docstore.mod -o ../../../$(DOCSTORE) .
 
 run: install
 	$(PY) -m deploy.local.run
