@@ -98,7 +98,11 @@ def service_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     if tracer_provider:
-        FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, excluded_urls="health")
+        # No spans per ASGI message ("http send", "http receive"): they double the spans of every
+        # request, and of every server-sent event, and say nothing the request span does not.
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracer_provider, excluded_urls="health", exclude_spans=["receive", "send"]
+        )
     return app
 
 
