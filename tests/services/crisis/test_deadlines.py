@@ -1,0 +1,29 @@
+"""The timer loop's entries on the real document store: what it schedules and what it finds due."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.crisis import service
+
+AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+async def test_every_open_case_with_a_deadline_is_scheduled_once_however_often_the_backfill_runs(
+    scratch_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    await scratch_db.cases.insert_many(
+        [
+            {"_id": "triggered", "org": "o", "state": "triggered", "deadline": AT},
+            {"_id": "acknowledged", "org": "o", "state": "acknowledged", "deadline": AT},
+            {"_id": "resolved", "org": "o", "state": "resolved", "deadline": AT},
+            {"_id": "no-deadline", "org": "o", "state": "triggered", "deadline": None},
+        ]
+    )
+    await service.schedule_open_cases(scratch_db)
+    await service.schedule_open_cases(scratch_db)  # it runs at every start
+
+    entries = await service.due_by(scratch_db, AT)
+    assert sorted((e["case_id"], e["org"]) for e in entries) == [("acknowledged", "o"), ("triggered", "o")]
+    assert await service.due_by(scratch_db, AT - timedelta(seconds=1)) == []
