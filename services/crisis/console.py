@@ -25,6 +25,7 @@ from shared.auth.principal import Principal, Role
 router = APIRouter(tags=["console"])
 PAGE = Path(__file__).with_name("console.html")
 KEEP_ALIVE_SECONDS = 15.0
+WAITING_EVENTS = 1000
 
 
 @router.get("/crisis/console", response_class=HTMLResponse, include_in_schema=False)
@@ -48,7 +49,9 @@ async def stream_events(
         if last_event_id
         else ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
     )
-    waiting: asyncio.Queue[Msg] = asyncio.Queue()
+    # Bounded, so a stalled client cannot grow it without end: beyond it, events wait in the NATS
+    # subscription's own bounded queue.
+    waiting: asyncio.Queue[Msg] = asyncio.Queue(maxsize=WAITING_EVENTS)
     sub = await connection.jetstream().subscribe(
         subject, stream=stream_name("crisis"), ordered_consumer=True, config=config, cb=waiting.put
     )
