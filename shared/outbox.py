@@ -47,6 +47,11 @@ def with_outbox(document: Document, events: Iterable[Event]) -> Document:
     return {**document, OUTBOX: entries(events), OUTBOX_AT: datetime.now(UTC)}
 
 
+def appended(events: Iterable[Event]) -> tuple[Document, dict[str, list[Document]]]:
+    """What a revision write (shared.revisions) sets and pushes to add `events` to a document's outbox."""
+    return {OUTBOX_AT: datetime.now(UTC)}, {OUTBOX: entries(events)}
+
+
 async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher) -> int:
     """Publish, in order, the entries this process has not seen acknowledged; returns how many."""
     sent = 0

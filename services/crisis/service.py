@@ -23,8 +23,7 @@ from services.crisis import model, store
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher
 from shared.network import Network
-from shared.outbox import OUTBOX, OUTBOX_AT, publish_now_or_later, with_outbox
-from shared.outbox import entries as outbox_entries
+from shared.outbox import appended, publish_now_or_later, with_outbox
 from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
@@ -167,12 +166,10 @@ async def change_case(
         if after == before and not events:
             return case
         del after["_id"]
-        if events:
-            after[OUTBOX_AT] = datetime.now(UTC)
-        pending = {OUTBOX: outbox_entries(events)} if events else None
+        stamp, pending = appended(events) if events else ({}, None)
         if case.deadline and case.deadline != doc.get("deadline"):
             await store.schedule(db, org, case.id, case.deadline)
-        if await write_revision(db.cases, case_id, doc.get(REV, 0), after, pending):
+        if await write_revision(db.cases, case_id, doc.get(REV, 0), {**after, **stamp}, pending):
             if events:
                 await publish_now_or_later(events, publisher)
             return case

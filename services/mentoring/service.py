@@ -1,6 +1,5 @@
 """Mentoring use cases."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -8,7 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.envelope import Event
 from services.mentoring import model, store
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import OUTBOX, OUTBOX_AT, entries, publish_now_or_later
+from shared.outbox import appended, publish_now_or_later
 from shared.revisions import REV, write_revision
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -62,8 +61,9 @@ async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> 
         doc = await store.mentors(db, org).find_one({"mentor_id": mentor_id})
         if doc is None or not doc["accepting"] or doc["active_mentees"] >= doc["capacity"]:
             return False
-        taken = {"active_mentees": doc["active_mentees"] + 1, OUTBOX_AT: datetime.now(UTC)}
-        if await write_revision(db.mentors, doc["_id"], doc.get(REV, 0), taken, {OUTBOX: entries(events)}):
+        stamp, pending = appended(events)
+        taken = {"active_mentees": doc["active_mentees"] + 1, **stamp}
+        if await write_revision(db.mentors, doc["_id"], doc.get(REV, 0), taken, pending):
             return True
     return False
 
