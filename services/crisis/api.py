@@ -31,7 +31,6 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-
 PathId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 STAFF_ROLES = (Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
 MAX_NOTE_CHARS = 4000
-IMMINENT_STARTS_HIGHER: dict[Severity, int] = {"imminent": 2}
 
 
 class Strict(BaseModel):
@@ -119,7 +118,7 @@ class ProtocolUpdate(Strict):
     catch_all_timeout_minutes: float = Field(default=5, ge=0.05, le=240)
     ack_timeout_minutes: float = Field(default=30, ge=0.05, le=24 * 60)
     start_levels: dict[Severity, Annotated[int, Field(ge=1, le=10)]] = Field(
-        default_factory=lambda: dict(IMMINENT_STARTS_HIGHER),
+        default_factory=lambda: dict(model.DEFAULT_START_LEVELS),
         description="the level a case of this severity starts at (past the last level: the last level)",
     )
 

@@ -47,6 +47,7 @@ CARING_CONTACT_WITHIN = timedelta(hours=24)
 # tried again this often rather than given up: a case never ends with nobody.
 RETRY_NOBODY = timedelta(minutes=1)
 SEVERITY_RANK: dict[Severity, int] = {"low": 0, "moderate": 1, "high": 2, "imminent": 3}
+DEFAULT_START_LEVELS: Mapping[Severity, int] = {"imminent": 2}  # imminent risk skips the first level
 StaffRole = Literal["responder", "coordinator"]
 State = Literal["triggered", "acknowledged", "resolved", "cancelled"]
 OPEN_STATES: tuple[State, ...] = ("triggered", "acknowledged")
@@ -127,7 +128,7 @@ class Protocol:
     catch_all_timeout_minutes: float = 5
     ack_timeout_minutes: float = 30
     # Imminent risk skips the first level: the people who answer fastest are higher up.
-    start_levels: Mapping[Severity, int] = field(default_factory=lambda: {"imminent": 2})
+    start_levels: Mapping[Severity, int] = field(default_factory=lambda: dict(DEFAULT_START_LEVELS))
 
     def start_level(self, severity: Severity) -> int:
         return max(1, min(self.start_levels.get(severity, 1), len(self.levels)))
