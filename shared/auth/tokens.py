@@ -4,6 +4,8 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt import PyJWKClient
 
@@ -32,11 +34,18 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         try:
-            key: Any = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            if self._jwks:
+                jwk = self._jwks.get_signing_key_from_jwt(token)
+                key: Any = jwk.key
+                algorithms = [jwk.algorithm_name]
+            else:
+                key, algorithms = self._key, [_algorithm_of(self._key)]
+            # Only the key's own algorithm: a token naming another one is refused by PyJWT as invalid,
+            # where letting it through made PyJWT misread our key (a TypeError, and a 500).
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=ALGORITHMS,
+                algorithms=[a for a in algorithms if a in ALGORITHMS],
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": ["exp", "sub", "iss", "aud"]},
@@ -44,6 +53,14 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
         return principal_from_claims(claims)
+
+
+def _algorithm_of(key: object) -> str:
+    if isinstance(key, EllipticCurvePublicKey):
+        return "ES256"
+    if isinstance(key, RSAPublicKey):
+        return "RS256"
+    raise ValueError(f"the public key file holds a {type(key).__name__}: use an EC P-256 or RSA key")
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

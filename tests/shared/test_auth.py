@@ -3,6 +3,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.auth.devkeys import AUDIENCE, DEV_ISSUER, ensure_keypair, mint_token
 from shared.auth.principal import Role
@@ -45,6 +46,10 @@ def test_expired_foreign_and_incomplete_tokens_are_refused(keys: tuple[Path, Pat
         jwt.encode({**base, "roles": ["superuser"]}, private.read_text(), algorithm="ES256"),
         jwt.encode({**base, "aud": "someone-else"}, private.read_text(), algorithm="ES256"),
         jwt.encode(base, "a-shared-secret-that-is-long-enough-for-hs256", algorithm="HS256"),
+        # RS256 by a key nobody knows: PyJWT used to misread our EC key for it (TypeError, a 500).
+        jwt.encode(base, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256"),
+        jwt.encode(base, None, algorithm="none"),
+        "not.a.token",
     ]
     for token in bad:
         with pytest.raises(InvalidToken):
