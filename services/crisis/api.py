@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.crisis import CancelReason, CatchAll, Channel, Outcome, Referral, Severity
 from services.crisis import model, service, store, webhooks
@@ -23,6 +23,7 @@ from services.crisis.deps import (
 )
 from shared.auth.principal import Principal, Role
 from shared.http import NotFound, Problem
+from shared.inputs import Instant, WallTime
 from shared.telemetry import CASE_ID, CRISIS_LEVEL, tag_current_span
 
 router = APIRouter(tags=["crisis"])
@@ -86,14 +87,14 @@ class StaffUpdate(Strict):
 
 
 class OverrideIn(Strict):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     responder_id: Id | None = Field(description="null: nobody on call then (a planned gap)")
 
 
 class RosterUpdate(Strict):
     responder_ids: list[Id] = Field(min_length=1, max_length=100)
-    rotation_start: NaiveDatetime = Field(description="first handover, local wall time of the organization")
+    rotation_start: WallTime = Field(description="first handover, local wall time of the organization")
     overrides: list[OverrideIn] = Field(default_factory=list, max_length=500)
 
 
@@ -342,7 +343,7 @@ async def update_roster(
 
 @router.get("/crisis/rosters/{roster_id}/on-call")
 async def read_on_call(
-    roster_id: PathId, caller: Responder, db: Db, at: Annotated[AwareDatetime | None, Query()] = None
+    roster_id: PathId, caller: Responder, db: Db, at: Annotated[Instant | None, Query()] = None
 ) -> OnCall:
     """Who is on call at `at` (default now); null when the slot is empty."""
     doc = await store.rosters(db, caller.org).find_one({"roster_id": roster_id})

@@ -136,3 +136,27 @@ async def test_bad_input_gets_problem_details_and_changes_nothing(
     ).json() == []
     roster = await http.get(f"{fast_protocol}/crisis/rosters/r1/on-call", headers=responder)
     assert roster.status_code == 404
+
+
+async def test_dates_at_the_ends_of_the_calendar_are_refused_with_problem_details(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    url = network.url("crisis")
+    admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
+    await http.put(f"{url}/crisis/staff/edge-1", json={"roles": ["responder"]}, headers=admin)
+    roster = {"responder_ids": ["edge-1"], "rotation_start": "2026-03-02T09:00:00"}
+    assert (await http.put(f"{url}/crisis/rosters/edge", json=roster, headers=admin)).status_code == 204
+    responder = tokens("edge-1", "org-b", Role.RESPONDER)
+    for at in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00"):
+        r = await http.get(f"{url}/crisis/rosters/edge/on-call", params={"at": at}, headers=responder)
+        assert r.status_code == 422, (at, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    far = {"start": "9999-12-31T00:00:00-12:00", "end": "9999-12-31T23:59:59-12:00", "responder_id": None}
+    for bad in ({**roster, "rotation_start": "0001-01-01T00:00:00"}, {**roster, "overrides": [far]}):
+        r = await http.put(f"{url}/crisis/rosters/edge", json=bad, headers=admin)
+        assert r.status_code == 422, (bad, r.text)
+    # The same roster answers for a date within the range: the refusals were about the dates alone.
+    r = await http.get(
+        f"{url}/crisis/rosters/edge/on-call", params={"at": "2199-12-31T12:00:00Z"}, headers=responder
+    )
+    assert (r.status_code, r.json()["responder_id"]) == (200, "edge-1")
