@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Event
 from shared.auth.tokens import TokenVerifier
-from shared.http import install_problem_handlers
+from shared.http import BodyLimit, install_problem_handlers
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
 from shared.network import NetworkFile
@@ -43,8 +43,12 @@ def service_app(
     broker: NatsBroker | None = None,
     on_startup: Startup | None = None,
     background: list[Background] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan starts the broker and background loops and stops them in order."""
+    """A FastAPI app whose lifespan starts the broker and background loops and stops them in order.
+
+    Request bodies are limited to `settings.max_body_bytes`, or per path to `body_limits` (uploads).
+    """
     logging.basicConfig(level=settings.log_level)
 
     @asynccontextmanager
@@ -80,6 +84,7 @@ def service_app(
     )
     app.state.network = NetworkFile(settings.network_file)
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, paths=body_limits or {})
 
     @app.get("/health", tags=["ops"], responses={503: {"description": "a dependency is down"}})
     async def get_health() -> JSONResponse:

@@ -1,12 +1,15 @@
-"""HTTP plumbing: RFC 9457 problem details for every error, and the health route."""
+"""HTTP plumbing: RFC 9457 problem details for every error, and a size limit on request bodies."""
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -65,3 +68,49 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.headers:
             response.headers.update(exc.headers)
         return response
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """An HTTP exception, so that FastAPI lets it through its body parsing to the problem handler."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over {limit} bytes")
+
+
+class BodyLimit:
+    """Refuses a request body over `default` bytes (or over its path's own limit in `paths`) with 413.
+
+    A declared Content-Length over the limit is refused before the route runs; a body without one, or
+    longer than it said, is counted as it streams in and refused at the first byte over: an oversized
+    body is never held in memory whole.
+    """
+
+    def __init__(self, app: ASGIApp, *, default: int, paths: Mapping[str, int]) -> None:
+        self.app, self.default, self.paths = app, default, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.paths.get(scope["path"], self.default)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _problem(BodyTooLarge(limit), scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _problem(exc: StarletteHTTPException, scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request(scope, receive)
+    response = problem_response(request, exc.status_code, HTTPStatus(exc.status_code).phrase, exc.detail)
+    await response(scope, receive, send)

@@ -32,6 +32,10 @@ class ServiceSettings(BaseSettings):
 
     network_file: Path = Path("deploy/local/network.json")
 
+    # The largest request body a route takes unless the service gives it its own limit (uploads):
+    # ample for any JSON command, and small enough that nobody makes a service parse megabytes.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
     # Where traces go; the standard OTEL_* variables win when set.
     otlp_traces_endpoint: str | None = None
     log_level: str = "WARNING"

@@ -18,7 +18,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.ensure_indexes(db)
 
     app = service_app(
-        settings, description=insights.__doc__ or "", tracer_provider=None, mongo=mongo, on_startup=startup
+        settings,
+        description=insights.__doc__ or "",
+        tracer_provider=None,
+        mongo=mongo,
+        on_startup=startup,
+        body_limits={"/v1/traces": settings.max_otlp_body_bytes},
     )
     app.state.db = db
     app.include_router(api.router)
