@@ -8,12 +8,14 @@ may subscribe to its own organization's crisis subjects and publish nothing.
 """
 
 import json
+import os
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
 from contracts.subjects import stream_name
 from deploy.local.topology import SERVICES, ServiceSpec
+from shared.messaging.broker import inbox_prefix
 
 JS_CLIENT_BASICS = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.*"]
 
@@ -27,9 +29,16 @@ def load_passwords(path: Path, orgs: Sequence[str] = ()) -> dict[str, str]:
     passwords: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     for name in ["admin", *(s.name for s in SERVICES), *(org_user(o) for o in orgs)]:
         passwords.setdefault(name, secrets.token_urlsafe(18))
-    path.write_text(json.dumps(passwords, indent=2))
-    path.chmod(0o600)
+    write_private(path, json.dumps(passwords, indent=2))
     return passwords
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it holds passwords), never readable even for a moment."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file may have been created with wider permissions
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def service_permissions(spec: ServiceSpec) -> dict[str, object]:
@@ -50,7 +59,8 @@ def service_permissions(spec: ServiceSpec) -> dict[str, object]:
             f"$JS.API.CONSUMER.MSG.NEXT.{sub.stream}.{sub.durable}",
             f"$JS.ACK.{sub.stream}.{sub.durable}.>",
         ]
-    return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}
+    # No service answers NATS requests, so none needs `allow_responses`; each reads only its own inbox.
+    return {"publish": {"allow": publish}, "subscribe": {"allow": [f"{inbox_prefix(spec.name)}.>"]}}
 
 
 def org_permissions(org: str) -> dict[str, object]:

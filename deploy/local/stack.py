@@ -102,8 +102,7 @@ class Stack:
         self.passwords = natsconf.load_passwords(self.data_dir / "nats-passwords.json", self.orgs)
         token_file = self.data_dir / "otlp-ingest-token"
         if not token_file.exists():
-            token_file.write_text(secrets.token_urlsafe(24))
-            token_file.chmod(0o600)
+            natsconf.write_private(token_file, secrets.token_urlsafe(24))
         self.otlp_token = token_file.read_text().strip()
 
     @property
@@ -135,14 +134,13 @@ class Stack:
 
     def start_nats(self) -> None:
         conf = self.data_dir / "nats.conf"
-        conf.write_text(
-            natsconf.render(
-                port=self.nats_port,
-                store_dir=self.data_dir / "jetstream",
-                passwords=self.passwords,
-                orgs=self.orgs,
-            )
+        text = natsconf.render(
+            port=self.nats_port,
+            store_dir=self.data_dir / "jetstream",
+            passwords=self.passwords,
+            orgs=self.orgs,
         )
+        natsconf.write_private(conf, text)
         ensure_free(self.nats_port, "nats-server")
         proc = self._spawn("nats", [nats_server_bin(), "-c", str(conf)])
         wait_for(lambda: port_open(self.nats_port), "nats-server", 20, proc)

@@ -17,6 +17,12 @@ from shared.settings import ServiceSettings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def inbox_prefix(service_name: str) -> str:
+    """Where a service's replies arrive. Its NATS user may subscribe only under this prefix, so no
+    service can read the replies (JetStream acks, fetched messages) meant for another one."""
+    return f"_INBOX_{service_name}"
+
+
 def make_broker(settings: ServiceSettings, tracer_provider: TracerProvider | None = None) -> NatsBroker:
     security = (
         SASLPlaintext(username=settings.nats_user, password=settings.nats_password or "")
@@ -34,6 +40,7 @@ def make_broker(settings: ServiceSettings, tracer_provider: TracerProvider | Non
         settings.nats_url,
         name=settings.service_name,
         security=security,
+        inbox_prefix=inbox_prefix(settings.service_name),
         # Telemetry outermost so a dead-lettered message still leaves a span.
         middlewares=(NatsTelemetryMiddleware(tracer_provider=tracer_provider), dead_letters),
         # FastStream logs every message at INFO by default; that costs ~20x throughput.

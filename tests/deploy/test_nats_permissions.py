@@ -9,6 +9,7 @@ from nats.js.errors import APIError
 
 from deploy.local.natsconf import org_user
 from deploy.local.stack import Stack
+from shared.messaging.broker import inbox_prefix
 from tests.helpers import eventually
 
 
@@ -77,3 +78,44 @@ async def test_an_organizations_read_only_user_hears_its_own_crisis_subjects_and
         await eventually(refused, within=5)
     finally:
         await nc.close()
+
+
+async def test_a_service_cannot_read_another_services_replies(stack: Stack) -> None:
+    errors: list[Exception] = []
+
+    async def on_error(exc: Exception) -> None:
+        errors.append(exc)
+
+    nc = await nats.connect(
+        stack.nats_url, user="meetings", password=stack.passwords["meetings"], error_cb=on_error
+    )
+    crisis = await nats.connect(
+        stack.nats_url,
+        user="crisis",
+        password=stack.passwords["crisis"],
+        inbox_prefix=inbox_prefix("crisis"),
+    )
+    try:
+        spy = await nc.subscribe("_INBOX.>")
+        spy_crisis = await nc.subscribe(f"{inbox_prefix('crisis')}.>")
+        await nc.flush()
+
+        async def refused() -> bool:
+            return sum("permissions violation" in str(e).lower() for e in errors) >= 2
+
+        await eventually(refused, within=5)
+        # crisis's own JetStream request still gets its answer, and the spy hears none of it.
+        ack = await crisis.jetstream().publish("rn.org-a.crisis.probe.v1", b"{}", timeout=2)
+        assert ack.stream == "CRISIS"
+        for sub in (spy, spy_crisis):
+            with pytest.raises(NatsTimeout):
+                await sub.next_msg(timeout=0.5)
+    finally:
+        await nc.close()
+        await crisis.close()
+
+
+def test_the_server_config_and_passwords_are_readable_by_their_owner_only(stack: Stack) -> None:
+    for name in ("nats.conf", "nats-passwords.json", "otlp-ingest-token"):
+        mode = (stack.data_dir / name).stat().st_mode & 0o777
+        assert mode == 0o600, (name, oct(mode))
