@@ -1,9 +1,16 @@
-"""Types for what routes accept, so every service refuses the same bad input with a 422."""
+"""Types for what routes accept, so every service refuses the same bad input with a 422.
 
+Request bodies are `Strict` models: JSON types are taken as they are (no `"day": true` read as 1, no
+`"time": 12345` read as seconds), unknown fields are refused, and no text carries control characters.
+"""
+
+import datetime as dt
+import unicodedata
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, NaiveDatetime
+import pydantic
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, NaiveDatetime
 
 # Far enough either side for any roster, override or query, and far enough inside datetime's own
 # range (years 1-9999) that moving an instant to any time zone cannot overflow: the calendar's ends
@@ -22,8 +29,62 @@ def _wall_time_in_range(value: datetime) -> datetime:
     return _instant_in_range(value.replace(tzinfo=UTC)).replace(tzinfo=None)
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
+def _iso_text(value: Any) -> Any:
+    # JSON has no date or time type: they come as ISO 8601 text. A number would otherwise be read as
+    # seconds (since 1970, or since midnight), which nobody sending one means.
+    if isinstance(value, int | float):
+        raise ValueError("must be ISO 8601 text")
+    return value
+
+
+# Lax on their own (strict mode would take only Python objects, never the ISO text JSON carries),
+# but text only.
+_FromText = (pydantic.Strict(False), BeforeValidator(_iso_text))
+
+Instant = Annotated[AwareDatetime, *_FromText, AfterValidator(_instant_in_range)]
 """A moment with its UTC offset, within the years the network can work with."""
 
-WallTime = Annotated[NaiveDatetime, AfterValidator(_wall_time_in_range)]
+WallTime = Annotated[NaiveDatetime, *_FromText, AfterValidator(_wall_time_in_range)]
 """A local date and time without an offset (read in some time zone), within the same years."""
+
+TimeOfDay = Annotated[dt.time, *_FromText]
+"""A wall-clock time, "HH:MM" (seconds allowed)."""
+
+# Tab, line feed and carriage return belong in free text (notes); other control characters, and the
+# halves of a surrogate pair sent alone (which no store can encode), belong in no text.
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _clean_text(value: str) -> str:
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs") and char not in _ALLOWED_CONTROLS:
+            raise ValueError(f"character U+{ord(char):04X} is not allowed in text")
+    return value
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        _clean_text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _clean(key)
+            _clean(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _clean(item)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_clean_text)]
+"""Free text outside a request body (a query parameter), held to the same rule as body text."""
+
+
+class Strict(BaseModel):
+    """The base of every request body."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @pydantic.field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return _clean(value)

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.crisis import CancelReason, CatchAll, Channel, Outcome, Referral, Severity
 from services.crisis import model, service, store, webhooks
@@ -23,7 +23,7 @@ from services.crisis.deps import (
 )
 from shared.auth.principal import Principal, Role
 from shared.http import NotFound, Problem
-from shared.inputs import Instant, WallTime
+from shared.inputs import Instant, Strict, Text, WallTime
 from shared.telemetry import CASE_ID, CRISIS_LEVEL, tag_current_span
 
 router = APIRouter(tags=["crisis"])
@@ -32,10 +32,6 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-
 PathId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 STAFF_ROLES = (Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
 MAX_NOTE_CHARS = 4000
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AlertCreate(Strict):
@@ -422,7 +418,7 @@ async def delete_webhook(caller: OrgAdmin, db: Db) -> None:
 
 @router.get("/crisis/webhook/attempts")
 async def list_webhook_attempts(
-    caller: OrgAdmin, db: Db, case_id: Annotated[str | None, Query(max_length=64)] = None
+    caller: OrgAdmin, db: Db, case_id: Annotated[Text | None, Query(max_length=64)] = None
 ) -> list[dict[str, Any]]:
     """Every delivery attempt, newest first: status code or error, per escalation event."""
     query: dict[str, Any] = {"case_id": case_id} if case_id else {}

@@ -1,29 +1,27 @@
 """Meetings HTTP routes. Field names follow the Meeting Guide feed format."""
 
-import datetime as dt
 from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator, model_validator
 
 from contracts.ids import new_id
 from services.meetings import model, service, store
 from services.meetings.deps import Db, OrgAdmin, Publisher
+from shared.inputs import Strict, Text, TimeOfDay
 
 router = APIRouter(tags=["meetings"])
 
 TypeCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class MeetingCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MeetingCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     day: int = Field(ge=0, le=6, description="0 = Sunday")
-    time: dt.time
-    end_time: dt.time | None = None
+    time: TimeOfDay
+    end_time: TimeOfDay | None = None
     timezone: str = Field(description="IANA time zone, e.g. America/Chicago")
     types: list[TypeCode] = Field(default_factory=list, max_length=30)
     formatted_address: str | None = Field(default=None, max_length=300)
@@ -114,7 +112,7 @@ async def create_meeting(
 async def list_meetings(
     db: Db,
     day: Annotated[int | None, Query(ge=0, le=6, description="0 = Sunday")] = None,
-    type: Annotated[str | None, Query(max_length=20, description="a Meeting Guide type code")] = None,
+    type: Annotated[Text | None, Query(max_length=20, description="a Meeting Guide type code")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MeetingPublic]:

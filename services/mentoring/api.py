@@ -3,7 +3,7 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from contracts.ids import new_id
 from services.mentoring import model, service
@@ -11,6 +11,7 @@ from services.mentoring.deps import Db, Member, OrgAdmin, Publisher
 from shared.auth.fastapi import CurrentPrincipal
 from shared.auth.principal import Role
 from shared.http import NotFound
+from shared.inputs import Strict
 
 router = APIRouter(tags=["mentoring"])
 
@@ -18,8 +19,7 @@ Lang = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 Focus = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")]
 
 
-class MentorUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MentorUpdate(Strict):
     capacity: int = Field(ge=1, le=20)
     languages: list[Lang] = Field(default_factory=lambda: ["en"], min_length=1, max_length=10)
     focus: list[Focus] = Field(default_factory=list, max_length=20)
@@ -35,8 +35,7 @@ class MentorPublic(BaseModel):
     accepting: bool
 
 
-class MentorRequestCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MentorRequestCreate(Strict):
     languages: list[Lang] = Field(default_factory=lambda: ["en"], min_length=1, max_length=10)
     focus: list[Focus] = Field(default_factory=list, max_length=20)
 

@@ -53,6 +53,10 @@ async def test_meeting_input_errors_are_problem_details(
         {**MEETING, "timezone": "Mars/Olympus"},
         {**MEETING, "formatted_address": None},
         {**MEETING, "org": "org-b"},
+        {**MEETING, "time": 12345},  # JSON types are taken as they are: no seconds since midnight
+        {**MEETING, "day": True},
+        {**MEETING, "day": "2"},
+        {**MEETING, "name": "Tuesday\x00Serenity"},
     ):
         r = await http.post(url, json=bad, headers=admin)
         assert r.status_code == 422, bad

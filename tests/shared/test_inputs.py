@@ -3,9 +3,26 @@
 from datetime import datetime
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from pydantic import Field, TypeAdapter, ValidationError
 
-from shared.inputs import Instant, WallTime
+from services.crisis import api as crisis_api
+from services.crisis import console
+from services.insights import api as insights_api
+from services.meetings import api as meetings_api
+from services.mentoring import api as mentoring_api
+from services.notifications import api as notifications_api
+from shared.inputs import Instant, Strict, TimeOfDay, WallTime
+
+ROUTERS = [
+    crisis_api.router,
+    console.router,
+    insights_api.router,
+    meetings_api.router,
+    mentoring_api.router,
+    notifications_api.router,
+]
 
 instant: TypeAdapter[datetime] = TypeAdapter(Instant)
 wall_time: TypeAdapter[datetime] = TypeAdapter(WallTime)
@@ -35,3 +52,61 @@ def test_an_instant_needs_its_offset_and_a_wall_time_must_not_have_one() -> None
 def test_a_wall_time_at_the_ends_of_the_calendar_is_refused(value: str) -> None:
     with pytest.raises(ValidationError, match="must be from 1970-01-01"):
         wall_time.validate_python(value)
+
+
+class Override(Strict):
+    start: Instant
+
+
+class Meeting(Strict):
+    day: int = Field(ge=0, le=6)
+    time: TimeOfDay
+    name: str = "Serenity"
+    types: list[str] = Field(default_factory=list)
+    timeout_minutes: float = 5
+    overrides: list[Override] = Field(default_factory=list)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("day", True),
+        ("day", "2"),
+        ("time", 12345),
+        ("time", True),
+        ("name", "Seren\x00ity"),
+        ("name", "\ud800"),
+        ("types", ["O", "D\x07"]),
+        ("overrides", [{"start": 1767225600}]),
+        ("overrides", [{"start": "2026-01-01T00:00:00Z", "note": "\x1b[2J"}]),
+    ],
+)
+def test_a_request_body_takes_json_types_as_they_are_and_refuses_control_characters(
+    field: str, value: object
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Meeting.model_validate({"day": 2, "time": "18:30", field: value})
+    assert refused.value.errors()[0]["loc"][0] == field
+
+
+def test_a_request_body_reads_times_from_iso_text_and_keeps_line_breaks_in_text() -> None:
+    meeting = Meeting.model_validate(
+        {
+            "day": 2,
+            "time": "18:30",
+            "name": "Step\tStudy\r\nSerenity",
+            "timeout_minutes": 3,
+            "overrides": [{"start": "2026-01-01T00:00:00Z"}],
+        }
+    )
+    assert (meeting.time.hour, meeting.name, meeting.timeout_minutes) == (18, "Step\tStudy\r\nSerenity", 3.0)
+    assert meeting.overrides[0].start.year == 2026
+
+
+@pytest.mark.parametrize("router", ROUTERS, ids=lambda r: str(r.tags[0]))
+def test_every_request_body_of_every_service_is_strict(router: APIRouter) -> None:
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        for param in route.dependant.body_params:
+            model = param.field_info.annotation
+            assert isinstance(model, type) and issubclass(model, Strict), (route.path, model)
