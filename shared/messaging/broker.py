@@ -10,6 +10,7 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.security import SASLPlaintext
 from opentelemetry.trace import TracerProvider
 
+from shared.messaging import fetch
 from shared.messaging.deadletter import make_dead_letter_middleware
 from shared.messaging.streams import Subscription
 from shared.settings import ServiceSettings
@@ -64,6 +65,7 @@ def subscribe(broker: NatsBroker, sub: Subscription, *, batch_size: int = 16) ->
     Failures are nacked with a delay (never terminated) and dead-lettered by the middleware
     when they cannot succeed; the consumer itself is created by `streams.provision`.
     """
+    fetch.install()  # an idle fetch otherwise ends FastStream's pull loop with a traceback (see fetch.py)
 
     def decorate(handler: F) -> F:
         broker.subscriber(
