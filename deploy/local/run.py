@@ -6,6 +6,7 @@ so a second run finds everything the first one made.
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -18,7 +19,12 @@ from deploy.local.topology import SERVICES
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the Recovery Network locally.")
-    parser.add_argument("--data", type=Path, default=REPO / ".data", help="where all local state lives")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("RN_DATA_DIR") or REPO / ".data"),
+        help="where all local state lives (default: $RN_DATA_DIR, else .data; rn-token reads the same)",
+    )
     parser.add_argument("--network-file", type=Path, default=REPO / "deploy" / "local" / "network.json")
     parser.add_argument("--no-seed", action="store_true", help="do not create the demo network")
     args = parser.parse_args()
@@ -65,6 +71,7 @@ def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> 
         f"  {'database':<14} {stack.database_url}",
         f"  {'logs':<14} {stack.log_dir}",
         f"  {'console':<14} {urls['crisis']}/crisis/console   (paste a responder's token)",
+        f"  {'more tokens':<14} {mint_hint(stack.data_dir)}",
         "",
         "Read-only NATS users for crisis teams' own systems (rn.<org>.crisis.>):",
     ]
@@ -80,6 +87,13 @@ def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> 
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def mint_hint(data_dir: Path) -> str:
+    command = ".venv/bin/rn-token --sub someone --org harbor-house --role member"
+    if data_dir.resolve() == (REPO / ".data").resolve():
+        return command
+    return f"RN_DATA_DIR={data_dir} {command}"  # rn-token looks in the repository's .data otherwise
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def test_rn_token_prints_a_token_the_services_accept(
 ) -> None:
     from shared.auth.cli import main
 
+    ensure_keypair(tmp_path)  # rn-token signs with the network's key; it never makes one
     main(["--sub", "hh-member-1", "--org", "harbor-house", "--role", "member", "--keys", str(tmp_path)])
     token = capsys.readouterr().out.strip()
     principal = verifier(tmp_path / "dev-signing.pub.pem").verify(token)
