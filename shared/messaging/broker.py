@@ -73,6 +73,8 @@ def subscribe(broker: NatsBroker, sub: Subscription, *, batch_size: int = 16) ->
             stream=JStream(sub.stream, declare=False),
             durable=sub.durable,
             pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
+            # FastStream's own default is `_INBOX.`, which the service's NATS user may not read.
+            inbox_prefix=f"{inbox_prefix(sub.service)}.".encode(),
             ack_policy=AckPolicy.NACK_ON_ERROR,
             title=f"{sub.filter_subject}:{sub.durable}",
         )(handler)

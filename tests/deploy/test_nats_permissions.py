@@ -20,7 +20,11 @@ async def test_a_service_cannot_publish_another_domains_events(stack: Stack) -> 
         errors.append(exc)
 
     nc = await nats.connect(
-        stack.nats_url, user="meetings", password=stack.passwords["meetings"], error_cb=on_error
+        stack.nats_url,
+        user="meetings",
+        password=stack.passwords["meetings"],
+        inbox_prefix=inbox_prefix("meetings"),
+        error_cb=on_error,
     )
     try:
         js = nc.jetstream()
