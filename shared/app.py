@@ -10,16 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from faststream.asgi import make_asyncapi_asgi
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Event
+from shared import docs
 from shared.auth.tokens import TokenVerifier
 from shared.http import BodyLimit, install_problem_handlers
 from shared.messaging.broker import make_broker
@@ -28,7 +27,7 @@ from shared.network import NetworkFile
 from shared.outbox import relay_forever
 from shared.settings import ServiceSettings
 from shared.storage import connect, database
-from shared.telemetry import setup_telemetry
+from shared.telemetry import instrument_http, setup_telemetry
 
 Startup = Callable[[], Awaitable[None]]
 Background = Callable[[], Coroutine[Any, Any, None]]
@@ -84,6 +83,7 @@ def service_app(
     )
     app.state.network = NetworkFile(settings.network_file)
     install_problem_handlers(app)
+    docs.serve_docs(app)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, paths=body_limits or {})
 
     @app.get("/health", tags=["ops"], responses={503: {"description": "a dependency is down"}})
@@ -103,11 +103,7 @@ def service_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     if tracer_provider:
-        # No spans per ASGI message ("http send", "http receive"): they double the spans of every
-        # request, and of every server-sent event, and say nothing the request span does not.
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=tracer_provider, excluded_urls="health", exclude_spans=["receive", "send"]
-        )
+        instrument_http(app, tracer_provider)
     return app
 
 
@@ -169,5 +165,4 @@ def mount_asyncapi(app: FastAPI, spec: AsyncAPI) -> None:
         """The subjects this service publishes and consumes, with their schemas (AsyncAPI 3.0)."""
         return spec.to_specification().to_jsonable()  # type: ignore[no-any-return]
 
-    # No "try it out": the docs page must never become a way to publish events.
-    app.mount("/asyncapi", make_asyncapi_asgi(spec, include_in_schema=False, try_it_out_path=None))
+    docs.serve_asyncapi_viewer(app, spec)

@@ -7,12 +7,17 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.propagators import TraceResponsePropagator, set_global_response_propagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.settings import ServiceSettings
 
@@ -68,6 +73,18 @@ def allowed_only(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (attributes or {}).items() if is_allowed(k)}
 
 
+class OrgFromParentSpanProcessor(SpanProcessor):
+    """A span started inside one organization's work (a request after its token was verified, a
+    handler after it read the event's `org`) is attributed to that organization too: the database,
+    publish and delivery spans under it are part of that organization's trace, and of no one else's."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        parent = trace.get_current_span(parent_context)
+        org = parent.attributes.get(ORG) if isinstance(parent, Span) and parent.attributes else None
+        if org is not None and ORG not in (span.attributes or {}):
+            span.set_attribute(ORG, org)
+
+
 class AllowListSpanProcessor(SpanProcessor):
     """Passes each finished span on with only allow-listed attributes (span and event attributes)."""
 
@@ -111,11 +128,66 @@ def setup_telemetry(settings: ServiceSettings, version: str = "0.1.0") -> Tracer
         }
     )
     provider = TracerProvider(resource=resource)
+    provider.add_span_processor(OrgFromParentSpanProcessor())
+    # Callers learn the trace their request started (a `traceresponse` header), since the one they
+    # send is not joined (see CallerTraceAsLink).
+    set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
     endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or settings.otlp_traces_endpoint
     if endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         exporter = OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
         provider.add_span_processor(AllowListSpanProcessor(BatchSpanProcessor(exporter)))
     return provider
+
+
+TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+CALLER_TRACE = "rn.caller_trace"  # the ASGI scope key where the caller's claimed span context waits
+
+
+class CallerTraceAsLink:
+    """ASGI middleware, outside the tracing one: an HTTP request starts a trace of its own.
+
+    A trace id from a caller is a claim, not a credential: joined, it would put our spans into any
+    trace the caller names, someone else's included. The caller's span context is kept as a link
+    on the request's span (`link_caller_trace`), so the two can still be followed from one another.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(k in TRACE_HEADERS for k, _ in scope["headers"]):
+            claimed = {
+                k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in TRACE_HEADERS
+            }
+            caller = trace.get_current_span(
+                TraceContextTextMapPropagator().extract(claimed)
+            ).get_span_context()
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k not in TRACE_HEADERS]}
+            if caller.is_valid:
+                scope[CALLER_TRACE] = caller
+        await self._app(scope, receive, send)
+
+
+def link_caller_trace(span: trace.Span, scope: dict[str, Any]) -> None:
+    """`server_request_hook` of the FastAPI instrumentation: the link CallerTraceAsLink prepared."""
+    caller = scope.get(CALLER_TRACE)
+    if caller is not None and span.is_recording():
+        span.add_link(caller)
+
+
+def instrument_http(app: FastAPI, tracer_provider: TracerProvider) -> None:
+    """A span per HTTP request, in a trace of its own (CallerTraceAsLink)."""
+    # No spans per ASGI message ("http send", "http receive"): they double the spans of every
+    # request, and of every server-sent event, and say nothing the request span does not.
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=tracer_provider,
+        excluded_urls="health",
+        exclude_spans=["receive", "send"],
+        server_request_hook=link_caller_trace,
+    )
+    instrumented = app.build_middleware_stack
+    app.build_middleware_stack = lambda: CallerTraceAsLink(instrumented())  # type: ignore[method-assign]
 
 
 def tag_current_span(attributes: Mapping[str, str | int]) -> None:

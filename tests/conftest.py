@@ -90,8 +90,9 @@ class Tokens:
     def __init__(self, stack: Stack) -> None:
         self._key = stack.private_key
 
-    def __call__(self, sub: str, org: str, *roles: Role) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(self._key, sub=sub, org=org, roles=list(roles))}"}
+    def __call__(self, sub: str, org: str, *roles: Role, regions: tuple[str, ...] = ()) -> dict[str, str]:
+        token = mint_token(self._key, sub=sub, org=org, roles=list(roles), regions=list(regions))
+        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")

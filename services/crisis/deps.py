@@ -10,9 +10,9 @@ from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
 
 # Re-exported, so a service's routes take every dependency from its own deps.py.
+from shared.deps import CurrentNetwork as CurrentNetwork
 from shared.deps import Db as Db
 from shared.deps import Publisher as Publisher
-from shared.network import Network
 
 OrgAdmin = Annotated[Principal, Depends(require_roles(Role.ORG_ADMIN))]
 NetworkAdmin = Annotated[Principal, Depends(require_roles(Role.NETWORK_ADMIN))]
@@ -30,10 +30,6 @@ CaseReader = Annotated[
 ]
 
 
-def _network(request: Request) -> Network:
-    return request.app.state.network.get()  # type: ignore[no-any-return]
-
-
 def _sealer(request: Request) -> Sealer:
     return request.app.state.sealer  # type: ignore[no-any-return]
 
@@ -42,6 +38,5 @@ def _directory(request: Request) -> Directory:
     return request.app.state.directory  # type: ignore[no-any-return]
 
 
-CurrentNetwork = Annotated[Network, Depends(_network)]
 CaseDirectory = Annotated[Directory, Depends(_directory)]
 NotesSealer = Annotated[Sealer, Depends(_sealer)]

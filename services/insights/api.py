@@ -13,10 +13,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from pydantic import BaseModel
 
 from services.insights import service
-from services.insights.deps import Admin, Db
+from services.insights.deps import Admin, CurrentNetwork, Db
 from shared.http import NotFound, Problem
 
 router = APIRouter(tags=["insights"])
+
+
+class LinkPublic(BaseModel):
+    trace_id: str
+    span_id: str
 
 
 class SpanPublic(BaseModel):
@@ -29,6 +34,7 @@ class SpanPublic(BaseModel):
     end_ns: int
     status_code: int
     attributes: dict[str, Any]
+    links: list[LinkPublic]
 
 
 class TracePublic(BaseModel):
@@ -43,7 +49,25 @@ def check_ingest_token(request: Request) -> None:
         raise Problem(401, "Unauthorized", "OTLP exports need the ingest token")
 
 
-@router.post("/v1/traces")
+@router.post(
+    "/v1/traces",
+    responses={
+        200: {"content": {"application/x-protobuf": {}}, "description": "in the format of the request"},
+        400: {"description": "not an OTLP trace export"},
+        401: {"description": "the ingest token is missing or wrong"},
+        415: {"description": "neither protobuf nor JSON"},
+    },
+    # The body is read raw (protobuf or JSON), so it is described here rather than by a model.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+)
 async def receive_traces(request: Request, db: Db) -> Response:
     """OTLP/HTTP trace receiver (protobuf or JSON), as an OpenTelemetry exporter or Collector sends."""
     check_ingest_token(request)
@@ -67,14 +91,20 @@ async def receive_traces(request: Request, db: Db) -> Response:
 
 @router.get("/traces/{trace_id}")
 async def read_trace(
-    trace_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], caller: Admin, db: Db
+    trace_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")], caller: Admin, db: Db, network: CurrentNetwork
 ) -> TracePublic:
-    """Every span of one trace that belongs to the caller's organization."""
-    spans = await service.trace_for(db, caller.org, trace_id)
+    """The spans of one trace attributed to the caller's organization (a network admin: its regions')."""
+    spans = await service.trace_for(db, caller, network, trace_id)
     if not spans:
         raise NotFound("trace")
     return TracePublic(
         trace_id=trace_id,
         services=sorted({s.service for s in spans}),
-        spans=[SpanPublic.model_validate(s, from_attributes=True) for s in spans],
+        spans=[
+            SpanPublic(
+                **{k: getattr(s, k) for k in SpanPublic.model_fields if k != "links"},
+                links=[LinkPublic(trace_id=t, span_id=sp) for t, sp in s.links],
+            )
+            for s in spans
+        ],
     )

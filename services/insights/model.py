@@ -6,6 +6,8 @@ from typing import Any
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
+from shared.auth.principal import Principal, Role
+from shared.network import Network
 from shared.telemetry import ORG, is_allowed
 
 
@@ -21,6 +23,8 @@ class SpanRecord:
     end_ns: int
     status_code: int
     attributes: dict[str, Any]
+    # Other traces this span points at: for a request from outside, the trace the caller claimed.
+    links: tuple[tuple[str, str], ...] = ()
 
     @property
     def org(self) -> str | None:
@@ -57,17 +61,19 @@ def spans_from_otlp(request: ExportTraceServiceRequest) -> list[SpanRecord]:
                         end_ns=span.end_time_unix_nano,
                         status_code=span.status.code,
                         attributes={a.key: _value(a.value) for a in span.attributes if is_allowed(a.key)},
+                        links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
                     )
                 )
     return records
 
 
-def visible_to(spans: list[SpanRecord], org: str) -> list[SpanRecord]:
-    """A trace belongs to the organizations its spans name; others see nothing of it.
-
-    Spans that name no organization (transport spans around ours) are shown with the trace;
-    spans naming another organization never are.
+def orgs_visible_to(caller: Principal, network: Network) -> frozenset[str]:
+    """A span is shown only to the organization its `rn.org` names, and to network admins of that
+    organization's region. A span naming no organization counts for the network, never for an
+    organization: sharing a trace id with someone (an id anyone may send in a `traceparent`) must
+    not show them what we did for someone else.
     """
-    if not any(s.org == org for s in spans):
-        return []
-    return sorted((s for s in spans if s.org in (org, None)), key=lambda s: s.start_ns)
+    orgs = {caller.org}
+    if Role.NETWORK_ADMIN in caller.roles:
+        orgs |= {o.id for o in network.organizations if o.region in caller.regions}
+    return frozenset(orgs)

@@ -30,6 +30,7 @@ def to_doc(s: SpanRecord) -> Document:
         "status_code": s.status_code,
         "org": s.org,
         "attributes": [{"key": k, "value": v} for k, v in s.attributes.items()],
+        "links": [{"trace_id": t, "span_id": sp} for t, sp in s.links],
     }
 
 
@@ -45,6 +46,7 @@ def from_doc(d: Document) -> SpanRecord:
         end_ns=d["end_ns"],
         status_code=d["status_code"],
         attributes={a["key"]: a["value"] for a in d["attributes"]},
+        links=tuple((link["trace_id"], link["span_id"]) for link in d.get("links", [])),
     )
 
 
@@ -61,7 +63,8 @@ async def save_spans(db: AsyncDatabase[Document], spans: list[SpanRecord]) -> in
         return int(exc.details.get("nInserted", 0))
 
 
-async def trace_spans(db: AsyncDatabase[Document], trace_id: str) -> list[SpanRecord]:
-    # Unscoped on purpose: which organizations may see a trace is decided by model.visible_to.
-    cursor = db.spans.find({"trace_id": trace_id}, sort=[("start_ns", ASCENDING)], limit=5000)
+async def trace_spans(db: AsyncDatabase[Document], trace_id: str, orgs: frozenset[str]) -> list[SpanRecord]:
+    """The spans of one trace attributed to `orgs` (model.orgs_visible_to), in start order."""
+    query = {"trace_id": trace_id, "org": {"$in": sorted(orgs)}}
+    cursor = db.spans.find(query, sort=[("start_ns", ASCENDING)], limit=5000)
     return [from_doc(d) async for d in cursor]

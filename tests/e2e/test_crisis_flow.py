@@ -2,6 +2,7 @@
 
 import json
 import secrets
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -40,15 +41,18 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
 ) -> None:
     await setup_protocol(http, network, tokens, "org-a", "responder-a")
     await setup_protocol(http, network, tokens, "org-b", "responder-b")
-    trace_id = secrets.token_hex(16)
+    claimed = secrets.token_hex(16)
     member = tokens("member-a", "org-a", Role.MEMBER)
 
     r = await http.post(
         f"{network.url('crisis')}/crisis/alerts",
         json={"severity": "high"},
-        headers={**member, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+        headers={**member, "traceparent": f"00-{claimed}-{secrets.token_hex(8)}-01"},
     )
     assert r.status_code == 201, r.text
+    # The request started a trace of its own and says which; the caller's is only a link.
+    trace_id = r.headers["traceresponse"].split("-")[1]
+    assert trace_id != claimed
     case = r.json()
     assert (case["state"], case["level"], case["notified"]) == ("triggered", 1, ["responder-a"])
     assert "988" in case["guidance"]
@@ -78,7 +82,9 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
 
     found = await eventually(trace)
     assert {s["trace_id"] for s in found["spans"]} == {trace_id}
+    assert {s["attributes"]["rn.org"] for s in found["spans"]} == {"org-a"}
     assert {"crisis", "notifications"} <= set(found["services"])
+    assert any(link["trace_id"] == claimed for s in found["spans"] for link in s["links"])
 
     # The other organization sees none of it.
     org_b_admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
@@ -112,6 +118,50 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
 
     await eventually(consumed)
     assert len(await inbox()) == 1
+
+
+async def test_a_trace_id_from_another_organization_does_not_open_its_trace(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    await setup_protocol(http, network, tokens, "org-a", "responder-a")
+    await setup_protocol(http, network, tokens, "org-b", "responder-b")
+    alerts = f"{network.url('crisis')}/crisis/alerts"
+    r = await http.post(alerts, json={}, headers=tokens("member-a2", "org-a", Role.MEMBER))
+    a_trace = r.headers["traceresponse"].split("-")[1]
+    # A member of B sends A's trace id, as if B's request were part of A's trace.
+    r = await http.post(
+        alerts,
+        json={},
+        headers={
+            **tokens("member-b2", "org-b", Role.MEMBER),
+            "traceparent": f"00-{a_trace}-{secrets.token_hex(8)}-01",
+        },
+    )
+    assert r.status_code == 201, r.text
+    b_trace = r.headers["traceresponse"].split("-")[1]
+    assert b_trace != a_trace
+
+    def trace_of(trace_id: str, org: str) -> Callable[[], Awaitable[list[dict]]]:
+        async def spans() -> list[dict]:
+            admin = tokens(f"{org}-admin", org, Role.ORG_ADMIN)
+            r = await http.get(f"{network.url('insights')}/traces/{trace_id}", headers=admin)
+            body = r.json() if r.status_code == 200 else {"spans": []}
+            # Wait for the notification side too: its spans are what a leak would show.
+            return body["spans"] if "notifications" in body.get("services", []) else []
+
+        return spans
+
+    b_spans = await eventually(trace_of(b_trace, "org-b"))
+    a_spans = await eventually(trace_of(a_trace, "org-a"))
+    assert {s["attributes"]["rn.org"] for s in b_spans} == {"org-b"}
+    assert {s["attributes"]["rn.org"] for s in a_spans} == {"org-a"}
+    b_admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
+    r = await http.get(f"{network.url('insights')}/traces/{a_trace}", headers=b_admin)
+    assert r.status_code == 404, r.text
+    # The region's network admin sees both organizations' traces.
+    lakeshore = tokens("net-admin", "org-a", Role.NETWORK_ADMIN, regions=("lakeshore",))
+    r = await http.get(f"{network.url('insights')}/traces/{b_trace}", headers=lakeshore)
+    assert r.status_code == 200 and {s["attributes"]["rn.org"] for s in r.json()["spans"]} == {"org-b"}
 
 
 async def test_a_protocol_that_could_reach_nobody_is_refused_with_problem_details(

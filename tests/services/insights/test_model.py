@@ -2,20 +2,33 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from services.insights.model import SpanRecord, spans_from_otlp, visible_to
+from services.insights.model import orgs_visible_to, spans_from_otlp
+from shared.auth.principal import Principal, Role
+from shared.network import Network
+
+NETWORK = Network.model_validate(
+    {
+        "regions": [{"id": "lakeshore", "name": "L"}, {"id": "hills", "name": "H"}],
+        "organizations": [
+            {"id": "org-a", "name": "A", "region": "lakeshore"},
+            {"id": "org-b", "name": "B", "region": "lakeshore"},
+            {"id": "org-c", "name": "C", "region": "hills"},
+        ],
+    }
+)
 
 
-def record(span_id: str, org: str | None, start: int) -> SpanRecord:
-    attrs = {"rn.org": org} if org else {}
-    return SpanRecord("t" * 32, span_id, None, "s", "crisis", 1, start, start + 1, 0, attrs)
+def caller(org: str, *roles: Role, regions: tuple[str, ...] = ()) -> Principal:
+    return Principal(sub="u", org=org, roles=frozenset(roles), regions=frozenset(regions))
 
 
-def test_a_trace_is_visible_only_to_the_organizations_its_spans_name() -> None:
-    spans = [record("2", "org-a", 2), record("1", None, 1), record("3", "org-b", 3)]
-    assert [s.span_id for s in visible_to(spans, "org-a")] == ["1", "2"]
-    assert [s.span_id for s in visible_to(spans, "org-b")] == ["1", "3"]
-    assert visible_to(spans, "org-c") == []
-    assert visible_to([record("1", None, 1)], "org-a") == []
+def test_an_org_admin_sees_only_spans_attributed_to_their_own_organization() -> None:
+    assert orgs_visible_to(caller("org-b", Role.ORG_ADMIN), NETWORK) == {"org-b"}
+
+
+def test_a_network_admin_sees_the_organizations_of_their_regions_only() -> None:
+    admin = caller("org-a", Role.NETWORK_ADMIN, regions=("lakeshore",))
+    assert orgs_visible_to(admin, NETWORK) == {"org-a", "org-b"}
 
 
 def test_otlp_exports_are_flattened_and_filtered_again() -> None:
