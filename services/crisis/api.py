@@ -102,7 +102,7 @@ class OnCall(BaseModel):
 
 class LevelIn(Strict):
     responder_ids: list[Id] = Field(default_factory=list, max_length=50)
-    role: model.StaffRole | None = None
+    role: model.LevelRole | None = None
     roster_id: Id | None = None
     # Fractions are allowed (0.05 = 3 s) so drills and tests need not wait whole minutes.
     timeout_minutes: float = Field(default=5, ge=0.05, le=240)
@@ -122,6 +122,18 @@ class ProtocolUpdate(Strict):
 
 class TeamUpdate(Strict):
     responder_ids: list[Id] = Field(min_length=1, max_length=100)
+
+
+class TeamChange(BaseModel):
+    at: datetime
+    changed_by: str
+    responder_ids: list[str]
+
+
+class TeamPublic(BaseModel):
+    region: str
+    responder_ids: list[str]
+    changes: list[TeamChange] = Field(description="newest first")
 
 
 class AuditEntry(BaseModel):
@@ -379,13 +391,29 @@ async def update_protocol(
 
 @router.put("/crisis/regions/{region}/team", status_code=204)
 async def update_regional_team(
-    region: PathId, body: TeamUpdate, caller: NetworkAdmin, db: Db, directory: CaseDirectory
+    region: PathId,
+    body: TeamUpdate,
+    caller: NetworkAdmin,
+    db: Db,
+    network: CurrentNetwork,
+    directory: CaseDirectory,
 ) -> None:
-    """Name a region's crisis team, reached by its organizations' catch-all levels (network admins)."""
+    """Name a region's crisis team (network admins): regional responders on the staff of its organizations."""
     if region not in caller.regions:
         raise Problem(403, "Forbidden", "you administer other regions")
-    await service.save_regional_team(db, region, body.responder_ids)
+    try:
+        await service.save_regional_team(db, network, region, body.responder_ids, changed_by=caller.sub)
+    except model.NobodyToReach as exc:
+        raise Problem(422, "Unknown responders", str(exc)) from exc
     directory.forget()
+
+
+@router.get("/crisis/regions/{region}/team")
+async def read_regional_team(region: PathId, caller: NetworkAdmin, db: Db) -> TeamPublic:
+    """A region's crisis team, and who changed it when (network admins of the region)."""
+    if region not in caller.regions:
+        raise Problem(403, "Forbidden", "you administer other regions")
+    return TeamPublic.model_validate(await service.regional_team(db, region))
 
 
 class WebhookUpdate(Strict):

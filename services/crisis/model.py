@@ -4,7 +4,7 @@ Every function takes `now` instead of reading a clock, so ladders and timeouts a
 sleeping. Transitions mutate the case, write its timeline and return the events they caused.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -48,7 +48,10 @@ CARING_CONTACT_WITHIN = timedelta(hours=24)
 RETRY_NOBODY = timedelta(minutes=1)
 SEVERITY_RANK: dict[Severity, int] = {"low": 0, "moderate": 1, "high": 2, "imminent": 3}
 DEFAULT_START_LEVELS: Mapping[Severity, int] = {"imminent": 2}  # imminent risk skips the first level
-StaffRole = Literal["responder", "coordinator"]
+LevelRole = Literal["responder", "coordinator"]
+# A regional responder is vouched for by an organization of the region: only such people can be
+# named to the region's crisis team.
+StaffRole = Literal["responder", "coordinator", "regional_responder"]
 State = Literal["triggered", "acknowledged", "resolved", "cancelled"]
 OPEN_STATES: tuple[State, ...] = ("triggered", "acknowledged")
 
@@ -109,7 +112,7 @@ class Level:
     """Targets notified together, then `timeout_minutes` before the next level."""
 
     responder_ids: tuple[str, ...] = ()
-    role: StaffRole | None = None
+    role: LevelRole | None = None
     roster_id: str | None = None
     timeout_minutes: float = 5
 
@@ -207,6 +210,15 @@ def check_protocol(protocol: Protocol, reach: Reach) -> None:
         raise NobodyToReach("the catch-all is the coordinator, and the organization has no coordinator")
     if protocol.catch_all == "regional_team" and not reach.regional_team:
         raise NobodyToReach("the catch-all is the regional crisis team, and the region has no team")
+
+
+def check_regional_team(responder_ids: Sequence[str], regional_responders: set[str]) -> None:
+    """Refuses a team naming anyone who is not a regional responder on the staff of the region."""
+    unknown = sorted(set(responder_ids) - regional_responders)
+    if unknown:
+        raise NobodyToReach(
+            "not a regional responder of an organization of this region: " + ", ".join(unknown)
+        )
 
 
 def check_roster(roster: Roster, staff: Mapping[str, frozenset[str]]) -> None:

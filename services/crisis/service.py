@@ -320,7 +320,26 @@ async def save_protocol(db: Db, network: Network, org: str, protocol: model.Prot
     )
 
 
-async def save_regional_team(db: Db, region: str, responder_ids: list[str]) -> None:
+async def save_regional_team(
+    db: Db, network: Network, region: str, responder_ids: list[str], *, changed_by: str
+) -> None:
+    """Refuses (model.NobodyToReach) anyone not a regional responder of the region; every change is
+    a line in the team's audit trail."""
+    orgs = [o.id for o in network.organizations if o.region == region]
+    model.check_regional_team(responder_ids, await store.regional_responders(db, orgs, responder_ids))
+    await store.regional_team_changes(db).insert_one(
+        {"region": region, "at": utcnow(), "changed_by": changed_by, "responder_ids": responder_ids}
+    )
     await store.regional_teams(db).find_one_and_update(
         {"_id": region}, {"$set": {"responder_ids": responder_ids}}, upsert=True
     )
+
+
+async def regional_team(db: Db, region: str) -> dict[str, Any]:
+    team = await store.regional_teams(db).find_one({"_id": region})
+    changes = await store.regional_team_changes(db).find({"region": region}, limit=100).to_list()
+    return {
+        "region": region,
+        "responder_ids": team["responder_ids"] if team else [],
+        "changes": sorted(changes, key=lambda c: c["at"], reverse=True),
+    }

@@ -31,6 +31,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.protocols.create_index([("org", ASCENDING)], unique=True)
     await db.staff.create_index([("org", ASCENDING), ("responder_id", ASCENDING)], unique=True)
     await db.audit.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
+    await db.regional_team_changes.create_index([("region", ASCENDING), ("at", ASCENDING)])
     await db.webhook_deliveries.create_index([("state", ASCENDING), ("next_at", ASCENDING)])
     await db.webhook_attempts.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
 
@@ -70,6 +71,17 @@ def webhook_attempts(db: AsyncDatabase[Document], org: str) -> OrgCollection:
 def regional_teams(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
     """Network-level, keyed by region: the one crisis collection not owned by an organization."""
     return db.regional_teams
+
+
+def regional_team_changes(db: AsyncDatabase[Document]) -> AsyncCollection[Document]:
+    """Who named which team when: the audit trail of the regional teams."""
+    return db.regional_team_changes
+
+
+async def regional_responders(db: AsyncDatabase[Document], orgs: list[str], ids: list[str]) -> set[str]:
+    """Which of `ids` are regional responders on the crisis staff of one of `orgs`."""
+    query = {"org": {"$in": orgs}, "responder_id": {"$in": ids}, "roles": "regional_responder"}
+    return {d["responder_id"] async for d in db.staff.find(query)}
 
 
 async def schedule(db: AsyncDatabase[Document], org: str, case_id: str, at: datetime) -> None:

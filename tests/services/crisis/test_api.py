@@ -8,6 +8,7 @@ from pymongo import AsyncMongoClient
 from deploy.local.stack import Stack
 from shared.auth.principal import Role
 from tests.conftest import Tokens
+from tests.helpers import put_staff
 from tests.services.crisis.conftest import raise_alert
 
 
@@ -160,3 +161,31 @@ async def test_dates_at_the_ends_of_the_calendar_are_refused_with_problem_detail
         f"{url}/crisis/rosters/edge/on-call", params={"at": "2199-12-31T12:00:00Z"}, headers=responder
     )
     assert (r.status_code, r.json()["responder_id"]) == (200, "edge-1")
+
+
+async def test_the_regional_team_names_only_regional_responders_of_the_region_and_records_who_changed_it(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    crisis = network.url("crisis")
+    url = f"{crisis}/crisis/regions/lakeshore/team"
+    net_admin = tokens("net-admin-1", "org-a", Role.NETWORK_ADMIN, regions=("lakeshore",))
+    org_b_admin = tokens("org-b-admin", "org-b", Role.ORG_ADMIN)
+    await put_staff(
+        http, crisis, org_b_admin, {"regional-b1": ["regional_responder"], "plain-b1": ["responder"]}
+    )
+
+    for ids in (["nobody-anywhere"], ["plain-b1"], ["regional-b1", "made-up"]):
+        r = await http.put(url, json={"responder_ids": ids}, headers=net_admin)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    r = await http.put(url, json={"responder_ids": ["regional-b1"]}, headers=net_admin)
+    assert r.status_code == 204, r.text
+
+    team = (await http.get(url, headers=net_admin)).json()
+    assert team["responder_ids"] == ["regional-b1"]
+    latest = team["changes"][0]
+    assert (latest["changed_by"], latest["responder_ids"]) == ("net-admin-1", ["regional-b1"])
+    elsewhere = tokens("net-admin-2", "org-a", Role.NETWORK_ADMIN, regions=("hills",))
+    assert (await http.get(url, headers=elsewhere)).status_code == 403
+    assert (
+        await http.put(url, json={"responder_ids": ["regional-b1"]}, headers=elsewhere)
+    ).status_code == 403

@@ -15,6 +15,7 @@ from services.crisis.model import (
     acknowledge,
     cancel,
     check_protocol,
+    check_regional_team,
     ladder,
     merge_alert,
     on_deadline,
@@ -265,3 +266,9 @@ def test_a_catch_all_with_nobody_behind_it_is_refused() -> None:
         check_protocol(Protocol(levels=(Level(responder_ids=("r1",)),)), no_coordinator)
     with pytest.raises(NobodyToReach, match="no team"):
         check_protocol(Protocol(catch_all="regional_team"), no_coordinator)
+
+
+def test_a_regional_team_may_name_only_regional_responders() -> None:
+    check_regional_team(["r1", "r2"], {"r1", "r2", "r3"})
+    with pytest.raises(NobodyToReach, match="ghost"):
+        check_regional_team(["r1", "ghost"], {"r1"})
