@@ -7,6 +7,8 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 DOCSTORE := .bin/docstore
+# The docs pages' scripts and styles (Swagger UI, the AsyncAPI viewer), served by the services: no CDN.
+WEB_ASSETS := .bin/web/.installed
 # `docker compose config` checks docker-compose.yml; the docker client here has no compose plugin,
 # so one is built from the Go module proxy when missing (no container engine is needed for `config`).
 COMPOSE_VERSION := v2.32.4
@@ -17,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis compose-check clean
 
-install: $(VENV)/.synced $(DOCSTORE)
+install: $(VENV)/.synced $(DOCSTORE) $(WEB_ASSETS)
 
 compose-plugin:
 	@if docker compose version >/dev/null 2>&1 || [ -x $(COMPOSE_PLUGIN) ] || ! command -v docker >/dev/null; then :; else \
@@ -59,6 +61,11 @@ $(DOCSTORE): $(DOCSTORE_SRC)/main.go $(DOCSTORE_SRC)/go.mod $(DOCSTORE_SRC)/go.s
 	cd $(DOCSTORE_SRC) && go mod edit -modfile=$(CURDIR)/.bin/docstore.mod \
 	    -replace github.com/FerretDB/FerretDB=$(CURDIR)/$(FERRETDB_SRC) && \
 	  go build -trimpath -modfile=$(CURDIR)/.bin/docstore.mod -o ../../../$(DOCSTORE) .
+
+# From the npm registry with npm (Node.js is on the machine): only the files the pages load, pinned by sha512.
+$(WEB_ASSETS): deploy/local/webassets.py $(VENV)/.synced
+	$(PY) -m deploy.local.webassets
+	touch $@
 
 run: install
 	$(PY) -m deploy.local.run
