@@ -1,10 +1,14 @@
 """The demo network: two organizations of one region, their people, meetings, roster and protocol.
 
-Idempotent: a second run finds what the first one made and adds nothing twice.
+Seeds only what is missing and never changes what exists: every `make run` seeds, and an admin's
+changes to the demo (protocols, rosters, staff, mentor capacity, the regional team) must survive it.
+Each document is read first (GET) and written (PUT) only when the read says it is not there.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -56,6 +60,8 @@ CRISIS_STAFF = {
         "hh-coordinator": ["coordinator", "responder"],
         "hh-responder-1": ["responder"],
         "hh-responder-2": ["responder"],
+        # The regional team may name only regional responders on the staff of one of the region's orgs.
+        "lk-crisis-1": ["regional_responder"],
     },
     "riverside": {"rs-admin": ["coordinator", "responder"]},
 }
@@ -90,13 +96,94 @@ def tokens(private_key: Path) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class DemoDocument:
+    """One demo document: read at `read`; only when `missing` says so, PUT `body` to `write` as `user`."""
+
+    read: str
+    write: str
+    body: dict[str, Any]
+    user: str
+    missing: Callable[[httpx.Response], bool]
+
+
+def not_found(answer: httpx.Response) -> bool:
+    if answer.status_code == 404:
+        return True
+    answer.raise_for_status()
+    return False
+
+
+def no_team(answer: httpx.Response) -> bool:
+    """A region's team reads as an empty list until someone names it."""
+    return not answer.raise_for_status().json()["responder_ids"]
+
+
+def documents(crisis: str, mentoring: str) -> list[DemoDocument]:
+    """In an order each can be written in: staff, then the team and rosters naming them, then protocols."""
+    staff = [
+        DemoDocument(
+            f"{crisis}/crisis/staff/{person}",
+            f"{crisis}/crisis/staff/{person}",
+            {"roles": roles},
+            ADMINS[org],
+            not_found,
+        )
+        for org, people in CRISIS_STAFF.items()
+        for person, roles in people.items()
+    ]
+    team = f"{crisis}/crisis/regions/lakeshore/team"
+    return [
+        *staff,
+        DemoDocument(team, team, {"responder_ids": ["lk-crisis-1"]}, "lk-network-admin", no_team),
+        roster(crisis, "hh-oncall", ["hh-responder-1", "hh-responder-2"], "hh-admin"),
+        protocol(
+            crisis,
+            "hh-admin",
+            {
+                "levels": [
+                    {"roster_id": "hh-oncall", "timeout_minutes": 5},
+                    {"role": "coordinator", "timeout_minutes": 10},
+                ],
+                "repeats": 1,
+                "catch_all": "regional_team",
+            },
+        ),
+        roster(crisis, "rs-oncall", ["rs-admin"], "rs-admin"),
+        protocol(crisis, "rs-admin", {"levels": [{"roster_id": "rs-oncall"}], "catch_all": "coordinator"}),
+        DemoDocument(
+            f"{mentoring}/mentors/hh-mentor-1",
+            f"{mentoring}/mentors/hh-mentor-1",
+            {"capacity": 3, "languages": ["en", "es"], "focus": ["alcohol", "family"]},
+            "hh-admin",
+            not_found,
+        ),
+    ]
+
+
+def roster(crisis: str, roster_id: str, responder_ids: list[str], admin: str) -> DemoDocument:
+    # A roster has no GET of its own; who is on call now answers 404 just when the roster is missing.
+    return DemoDocument(
+        f"{crisis}/crisis/rosters/{roster_id}/on-call",
+        f"{crisis}/crisis/rosters/{roster_id}",
+        {"responder_ids": responder_ids, "rotation_start": "2026-01-05T09:00:00"},
+        admin,
+        not_found,
+    )
+
+
+def protocol(crisis: str, admin: str, body: dict[str, Any]) -> DemoDocument:
+    return DemoDocument(f"{crisis}/crisis/protocol", f"{crisis}/crisis/protocol", body, admin, not_found)
+
+
 def seed(urls: dict[str, str], private_key: Path) -> dict[str, str]:
-    """Create what is missing; returns the dev token of every demo user."""
+    """Create what is missing, change nothing that exists; returns the dev token of every demo user."""
     tok = tokens(private_key)
 
     def auth(sub: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {tok[sub]}"}
 
+    created = 0
     with httpx.Client(timeout=10.0) as http:
         existing = {
             m["name"]
@@ -108,50 +195,10 @@ def seed(urls: dict[str, str], private_key: Path) -> dict[str, str]:
                 http.post(
                     f"{urls['meetings']}/meetings", json=meeting, headers=auth("hh-admin")
                 ).raise_for_status()
-        crisis = urls["crisis"]
-        for org, people in CRISIS_STAFF.items():
-            for person, roles in people.items():
-                http.put(
-                    f"{crisis}/crisis/staff/{person}", json={"roles": roles}, headers=auth(ADMINS[org])
-                ).raise_for_status()
-        http.put(
-            f"{crisis}/crisis/regions/lakeshore/team",
-            json={"responder_ids": ["lk-crisis-1"]},
-            headers=auth("lk-network-admin"),
-        ).raise_for_status()
-        http.put(
-            f"{crisis}/crisis/rosters/hh-oncall",
-            json={
-                "responder_ids": ["hh-responder-1", "hh-responder-2"],
-                "rotation_start": "2026-01-05T09:00:00",
-            },
-            headers=auth("hh-admin"),
-        ).raise_for_status()
-        http.put(
-            f"{crisis}/crisis/protocol",
-            json={
-                "levels": [
-                    {"roster_id": "hh-oncall", "timeout_minutes": 5},
-                    {"role": "coordinator", "timeout_minutes": 10},
-                ],
-                "repeats": 1,
-                "catch_all": "regional_team",
-            },
-            headers=auth("hh-admin"),
-        ).raise_for_status()
-        http.put(
-            f"{crisis}/crisis/rosters/rs-oncall",
-            json={"responder_ids": ["rs-admin"], "rotation_start": "2026-01-05T09:00:00"},
-            headers=auth("rs-admin"),
-        ).raise_for_status()
-        http.put(
-            f"{crisis}/crisis/protocol",
-            json={"levels": [{"roster_id": "rs-oncall"}], "catch_all": "coordinator"},
-            headers=auth("rs-admin"),
-        ).raise_for_status()
-        http.put(
-            f"{urls['mentoring']}/mentors/hh-mentor-1",
-            json={"capacity": 3, "languages": ["en", "es"], "focus": ["alcohol", "family"]},
-            headers=auth("hh-admin"),
-        ).raise_for_status()
+                created += 1
+        for doc in documents(urls["crisis"], urls["mentoring"]):
+            if doc.missing(http.get(doc.read, headers=auth(doc.user))):
+                http.put(doc.write, json=doc.body, headers=auth(doc.user)).raise_for_status()
+                created += 1
+    print(f"demo network: {created} documents created; everything else was there and is kept", flush=True)
     return tok

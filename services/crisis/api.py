@@ -324,6 +324,20 @@ async def update_staff(
     directory.forget()
 
 
+class StaffPublic(BaseModel):
+    responder_id: str
+    roles: list[model.StaffRole]
+
+
+@router.get("/crisis/staff/{responder_id}")
+async def read_staff(responder_id: PathId, caller: OrgAdmin, db: Db) -> StaffPublic:
+    """One person's crisis roles in the organization (org admins)."""
+    doc = await store.staff(db, caller.org).find_one({"responder_id": responder_id})
+    if doc is None:
+        raise NotFound("staff member")
+    return StaffPublic(responder_id=responder_id, roles=doc["roles"])
+
+
 @router.put("/crisis/rosters/{roster_id}", status_code=204)
 async def update_roster(
     roster_id: PathId,
@@ -387,6 +401,37 @@ async def update_protocol(
         directory.forget()
     except model.NobodyToReach as exc:
         raise Problem(422, "Protocol reaches nobody", str(exc)) from exc
+
+
+class ProtocolPublic(ProtocolUpdate):
+    """The protocol as saved: the fields an update takes."""
+
+
+@router.get(
+    "/crisis/protocol", responses={404: {"description": "no protocol of its own: the default applies"}}
+)
+async def read_protocol(caller: OrgAdmin, db: Db) -> ProtocolPublic:
+    """The organization's crisis protocol (org admins)."""
+    doc = await store.protocols(db, caller.org).find_one({})
+    if doc is None:
+        raise NotFound("protocol")
+    protocol = store.doc_to_protocol(doc)
+    return ProtocolPublic(
+        levels=[
+            LevelIn(
+                responder_ids=list(lv.responder_ids),
+                role=lv.role,
+                roster_id=lv.roster_id,
+                timeout_minutes=lv.timeout_minutes,
+            )
+            for lv in protocol.levels
+        ],
+        repeats=protocol.repeats,
+        catch_all=protocol.catch_all,
+        catch_all_timeout_minutes=protocol.catch_all_timeout_minutes,
+        ack_timeout_minutes=protocol.ack_timeout_minutes,
+        start_levels=dict(protocol.start_levels),
+    )
 
 
 @router.put("/crisis/regions/{region}/team", status_code=204)

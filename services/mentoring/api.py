@@ -70,6 +70,17 @@ async def update_mentor(
     return MentorPublic(**{k: getattr(mentor, k) for k in MentorPublic.model_fields})
 
 
+@router.get("/mentors/{mentor_id}")
+async def read_mentor(
+    mentor_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")], caller: OrgAdmin, db: Db
+) -> MentorPublic:
+    """A mentor of the caller's organization: capacity, current mentees, focus (org admins)."""
+    mentor = await service.get_mentor(db, caller.org, mentor_id)
+    if mentor is None:
+        raise NotFound("mentor")
+    return MentorPublic(**{k: getattr(mentor, k) for k in MentorPublic.model_fields})
+
+
 @router.post("/mentoring/requests", status_code=201)
 async def create_mentor_request(
     body: MentorRequestCreate, caller: Member, db: Db, publisher: Publisher

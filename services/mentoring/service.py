@@ -70,3 +70,8 @@ async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> 
 
 async def get_request(db: Db, org: str, request_id: str) -> dict[str, Any] | None:
     return await store.requests(db, org).find_one({"_id": request_id})
+
+
+async def get_mentor(db: Db, org: str, mentor_id: str) -> model.Mentor | None:
+    doc = await store.mentors(db, org).find_one({"mentor_id": mentor_id})
+    return store.doc_to_mentor(doc) if doc else None
