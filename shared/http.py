@@ -1,4 +1,5 @@
-"""HTTP plumbing: RFC 9457 problem details for every error, and a size limit on request bodies."""
+"""HTTP plumbing: RFC 9457 problem details for every error (answered and documented), and a size limit
+on request bodies."""
 
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,7 +46,23 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: the body of every error answer."""
+
+    model_config = ConfigDict(extra="allow")  # a problem may say more (RFC 9457 extension members)
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(default=None, description="what is invalid, and where (422)")
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """Every error answers with problem details, and the OpenAPI document says so for every route."""
+    document_problems(app)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(request, exc.status, exc.title, exc.detail, **exc.extra)
@@ -114,3 +132,57 @@ async def _problem(exc: StarletteHTTPException, scope: Scope, receive: Receive, 
     request = Request(scope, receive)
     response = problem_response(request, exc.status_code, HTTPStatus(exc.status_code).phrase, exc.detail)
     await response(scope, receive, send)
+
+
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDetails"}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Add to each operation of the OpenAPI document the problems it can answer, as problem+json.
+
+    Read from the operation itself, so a new route is documented without anyone remembering to:
+    security means 401 and 403, parameters or a body 422, a path parameter 404, a body 400 and 413. Any other
+    error a route declares in `responses` (409, say) gets the problem+json content too.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = generate()  # FastAPI keeps it, so it is completed once, in place
+        if fresh:
+            _add_problems(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_problems(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ProblemDetails"] = ProblemDetails.model_json_schema()
+    # FastAPI's own 422 schema describes its default answer, which ours replace.
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status in _problems_of(operation):
+                responses.setdefault(str(status), {})
+            for status, response in responses.items():
+                if status.isdigit() and 400 <= int(status) < 500:
+                    response.setdefault("description", HTTPStatus(int(status)).phrase)
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
+
+
+def _problems_of(operation: dict[str, Any]) -> list[int]:
+    parameters = operation.get("parameters", [])
+    body = "requestBody" in operation
+    statuses = []
+    if operation.get("security"):
+        statuses += [401, 403]
+    if any(p.get("in") == "path" for p in parameters):
+        statuses.append(404)
+    if body:
+        statuses += [400, 413]  # 400: a body that is not even text (FastAPI's answer to bytes not UTF-8)
+    if parameters or body:
+        statuses.append(422)
+    return statuses

@@ -32,6 +32,8 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-
 PathId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 STAFF_ROLES = (Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
 MAX_NOTE_CHARS = 4000
+# Case actions answer 409 when the case has moved on (acknowledging a resolved case, say).
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "the case's state does not allow it"}}
 
 
 class AlertCreate(Strict):
@@ -257,14 +259,14 @@ async def read_case(case_id: PathId, caller: CaseReader, db: Db) -> CaseDetail:
     )
 
 
-@router.post("/crisis/cases/{case_id}/acknowledge")
+@router.post("/crisis/cases/{case_id}/acknowledge", responses=CONFLICT)
 async def acknowledge_case(case_id: PathId, caller: Responder, db: Db, publisher: Publisher) -> CasePublic:
     """Take the case: escalation stops until the acknowledgement times out."""
     now = datetime.now(UTC)
     return await _transition(db, publisher, caller, case_id, lambda c: model.acknowledge(c, caller.sub, now))
 
 
-@router.post("/crisis/cases/{case_id}/resolve")
+@router.post("/crisis/cases/{case_id}/resolve", responses=CONFLICT)
 async def resolve_case(
     case_id: PathId, body: Resolution, caller: Responder, db: Db, publisher: Publisher
 ) -> CasePublic:
@@ -279,7 +281,7 @@ async def resolve_case(
     )  # fmt: skip
 
 
-@router.post("/crisis/cases/{case_id}/cancel")
+@router.post("/crisis/cases/{case_id}/cancel", responses=CONFLICT)
 async def cancel_case(
     case_id: PathId, body: Cancellation, caller: CaseReader, db: Db, publisher: Publisher
 ) -> CasePublic:

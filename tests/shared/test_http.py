@@ -1,12 +1,14 @@
-"""Request bodies over the limit are refused with problem details, without being read whole."""
+"""Errors answer and are documented as problem details; bodies over the limit are refused unread."""
 
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel
 
-from shared.http import BodyLimit, install_problem_handlers
+from shared.http import PROBLEM_JSON, BodyLimit, install_problem_handlers
 
 LIMIT = 1024
 UPLOAD_LIMIT = 8 * 1024
@@ -70,3 +72,54 @@ async def test_bodies_within_their_paths_limit_reach_the_route() -> None:
     assert (upload.status_code, upload.json()) == (200, UPLOAD_LIMIT - 1)
     assert too_big_here.status_code == 413
     assert ran == ["things", "uploads"]
+
+
+class Thing(BaseModel):
+    name: str
+
+
+def _documented_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    signed_in = Depends(HTTPBearer())
+
+    @app.get("/public")
+    async def list_public(limit: int = 10) -> list[int]:
+        return []
+
+    @app.put("/things/{thing_id}", dependencies=[signed_in], responses={409: {"description": "taken"}})
+    async def update_thing(thing_id: str, body: Thing) -> Thing:
+        return body
+
+    @app.get("/health", responses={503: {"description": "down"}})
+    async def get_health() -> dict[str, bool]:
+        return {}
+
+    return app
+
+
+def _problems(operation: dict[str, Any]) -> dict[str, Any]:
+    return {
+        status: response["content"]
+        for status, response in operation["responses"].items()
+        if status.startswith("4")
+    }
+
+
+def test_each_operation_documents_the_problems_it_can_answer_as_problem_json() -> None:
+    document = _documented_app().openapi()
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+    update = _problems(document["paths"]["/things/{thing_id}"]["put"])
+    assert update == {status: problem for status in ("400", "401", "403", "404", "409", "413", "422")}
+    assert _problems(document["paths"]["/public"]["get"]) == {"422": problem}
+    health = document["paths"]["/health"]["get"]["responses"]
+    assert _problems(document["paths"]["/health"]["get"]) == {} and "content" not in health["503"]
+    schemas = document["components"]["schemas"]
+    assert schemas["ProblemDetails"]["required"] == ["title", "status"]
+    assert "HTTPValidationError" not in schemas
+
+
+def test_the_document_is_completed_once_and_stays_the_same() -> None:
+    app = _documented_app()
+    first = app.openapi()
+    assert app.openapi() is first and "ProblemDetails" in first["components"]["schemas"]
