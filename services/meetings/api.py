@@ -114,7 +114,8 @@ async def list_meetings(
     day: Annotated[int | None, Query(ge=0, le=6, description="0 = Sunday")] = None,
     type: Annotated[Text | None, Query(max_length=20, description="a Meeting Guide type code")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: the store takes 64-bit numbers only, and no directory is paged that far.
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[MeetingPublic]:
     """The network's public meeting directory, by day and time."""
     found = await store.directory(db, day=day, type_code=type, limit=limit, skip=offset)

@@ -1,0 +1,82 @@
+"""Every service's HTTP API, fuzzed from its own OpenAPI document by schemathesis against the running
+processes: no answer is a server error, and every answer is one the document describes (status code,
+content type, body schema)."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.local.stack import Stack
+from deploy.local.topology import SERVICES
+from shared.auth.devkeys import mint_token
+from shared.auth.principal import Role
+
+pytestmark = pytest.mark.e2e
+
+SANDBOX = "org-fuzz"
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+# Enough to reach every documented answer of each operation; the whole run stays within a couple of
+# minutes on two cores. RN_FUZZ_EXAMPLES and RN_FUZZ_SEED widen or vary it by hand.
+EXAMPLES = os.environ.get("RN_FUZZ_EXAMPLES", "20")
+SEED = os.environ.get("RN_FUZZ_SEED", "8")
+# A stream of server-sent events never ends, so no answer to it can be checked.
+ENDLESS = {"crisis": ["/crisis/console/events"]}
+# Each service as a person holding every role; and the OTLP receiver once more as an exporter (with
+# the ingest token), so that its parsing of what it is sent is fuzzed too, not only its refusals.
+RUNS = [(s.name, "person") for s in SERVICES] + [("insights", "exporter")]
+
+
+@pytest.fixture(scope="module")
+def sandbox(network: Stack) -> Iterator[str]:
+    """An organization (in a region of its own) added to the running network for the fuzzer, so the
+    random data it writes (protocols, rosters, mentors, webhooks) lands in none that other tests read.
+    Services re-read the network file when it changes, as when a network admin adds an organization."""
+    original = network.network_file.read_text()
+    document = json.loads(original)
+    document["regions"].append({"id": "sandbox", "name": "Sandbox"})
+    document["organizations"].append({"id": SANDBOX, "name": "Fuzzing sandbox", "region": "sandbox"})
+    network.network_file.write_text(json.dumps(document))
+    yield SANDBOX
+    network.network_file.write_text(original)
+
+
+@pytest.mark.parametrize(("service", "caller"), RUNS)
+def test_every_answer_of_the_api_is_documented_and_none_is_a_server_error(
+    network: Stack, sandbox: str, service: str, caller: str
+) -> None:
+    if caller == "exporter":
+        token, only = network.otlp_token, ["--include-path=/v1/traces"]
+    else:  # every role, so each operation is reached past its role check
+        token = mint_token(
+            network.private_key, sub="fuzzer", org=sandbox, roles=list(Role), regions=["sandbox"]
+        )
+        only = [f"--exclude-path={path}" for path in ENDLESS.get(service, [])]
+    report = Path("test-output") / "schemathesis" / f"{service}-{caller}"
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{network.url(service)}/openapi.json",
+            f"--checks={CHECKS}",
+            f"--max-examples={EXAMPLES}",
+            f"--seed={SEED}",
+            "--phases=examples,coverage,fuzzing",
+            "--workers=1",
+            "--request-timeout=10",
+            *only,
+            f"--header=Authorization: Bearer {token}",
+            "--report=junit",
+            f"--report-dir={report}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    (report / "output.txt").write_text(run.stdout + run.stderr)
+    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
