@@ -1,7 +1,8 @@
 """`make run`: the whole network on this machine until Ctrl-C.
 
 Data lives in `.data/` (NATS JetStream files, the document store's SQLite files, dev keys),
-so a second run finds everything the first one made.
+so a second run finds everything the first one made. A process that dies is started again after a
+back-off (deploy/local/supervisor.py) while the others keep running; Ctrl-C stops them all.
 """
 
 import argparse
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from deploy.local import natsconf, seed
 from deploy.local.stack import REPO, Stack
+from deploy.local.supervisor import Supervisor, tend
 from deploy.local.topology import SERVICES
 
 
@@ -49,11 +51,10 @@ def main() -> None:
         urls = {s.name: stack.url(s.name) for s in SERVICES}
         tokens = seed.seed(urls, stack.private_key) if not args.no_seed else seed.tokens(stack.private_key)
         print_banner(stack, urls, tokens)
+        supervisor = Supervisor()
+        supervisor.watch(list(stack.procs), time.monotonic())
         while not stopping:
-            dead = [name for name, p in stack.procs.items() if p.poll() is not None]
-            if dead:
-                print(f"stopped: {', '.join(dead)} exited; logs in {stack.log_dir}", file=sys.stderr)
-                break
+            tend(stack, supervisor, time.monotonic(), lambda line: print(line, file=sys.stderr, flush=True))
             time.sleep(0.5)
     except Exception as exc:
         print(f"make run failed: {exc}\nlogs: {stack.log_dir}", file=sys.stderr)

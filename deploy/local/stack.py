@@ -229,6 +229,20 @@ class Stack:
         proc.send_signal(sig)
         proc.wait(timeout=30)
 
+    def respawn(self, name: str) -> None:
+        """Start a process of the network again after it died (`make run` supervises them).
+
+        A service is not waited for: it reconnects to NATS and the store by itself, and the runner
+        sees it die again if it cannot. nats-server and the store are waited for (a few seconds).
+        """
+        if name == "nats":
+            self.start_nats()
+        elif name == "docstore":
+            self.start_docstore()
+        else:
+            ensure_free(self.service_ports[name], name)
+            self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
+
     def stop(self) -> None:
         """Services first, then the store and NATS, so nothing loses its connection mid-write."""
         services = [n for n in self.procs if n.split("@")[0] in {s.name for s in SERVICES}]
