@@ -200,5 +200,5 @@ def seed(urls: dict[str, str], private_key: Path) -> dict[str, str]:
             if doc.missing(http.get(doc.read, headers=auth(doc.user))):
                 http.put(doc.write, json=doc.body, headers=auth(doc.user)).raise_for_status()
                 created += 1
-    print(f"demo network: {created} documents created; everything else was there and is kept", flush=True)
+    print(f"demo network: {created} missing document(s) created; what was there is kept", flush=True)
     return tok
