@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import ConnectionFailure
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,6 +79,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, 422, "Unprocessable Content", "the request is not valid", errors=errors
         )
 
+    @app.exception_handler(ConnectionFailure)
+    async def _database_down(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        # The store restarting (or a failover) is a moment's outage, not a server error: ask to retry.
+        response = problem_response(request, 503, "Service Unavailable", "the database is not reachable")
+        response.headers["retry-after"] = "1"
+        return response
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = HTTPStatus(exc.status_code).phrase
@@ -141,8 +149,9 @@ def document_problems(app: FastAPI) -> None:
     """Add to each operation of the OpenAPI document the problems it can answer, as problem+json.
 
     Read from the operation itself, so a new route is documented without anyone remembering to:
-    security means 401 and 403, parameters or a body 422, a path parameter 404, a body 400 and 413. Any other
-    error a route declares in `responses` (409, say) gets the problem+json content too.
+    every route may answer 503, security means 401 and 403, parameters or a body 422, a path
+    parameter 404, a body 400 and 413. Any other error a route declares in `responses` (409, say)
+    gets the problem+json content too.
     """
     generate = app.openapi
 
@@ -165,10 +174,12 @@ def _add_problems(document: dict[str, Any]) -> None:
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            for status in _problems_of(operation):
-                responses.setdefault(str(status), {})
+            # A server error a route declares itself keeps its own body (/health answers 503 with its checks).
+            ours = {str(s) for s in _problems_of(operation)} - set(responses)
+            for status in ours:
+                responses[status] = {}
             for status, response in responses.items():
-                if status.isdigit() and 400 <= int(status) < 500:
+                if status in ours or (status.isdigit() and 400 <= int(status) < 500):
                     response.setdefault("description", HTTPStatus(int(status)).phrase)
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
 
@@ -176,7 +187,7 @@ def _add_problems(document: dict[str, Any]) -> None:
 def _problems_of(operation: dict[str, Any]) -> list[int]:
     parameters = operation.get("parameters", [])
     body = "requestBody" in operation
-    statuses = []
+    statuses = [503]  # the database (or NATS) is not reachable for a moment
     if operation.get("security"):
         statuses += [401, 403]
     if any(p.get("in") == "path" for p in parameters):

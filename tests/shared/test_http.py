@@ -7,6 +7,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
+from pymongo.errors import ServerSelectionTimeoutError
 
 from shared.http import PROBLEM_JSON, BodyLimit, install_problem_handlers
 
@@ -123,3 +124,18 @@ def test_the_document_is_completed_once_and_stays_the_same() -> None:
     app = _documented_app()
     first = app.openapi()
     assert app.openapi() is first and "ProblemDetails" in first["components"]["schemas"]
+
+
+async def test_a_database_that_cannot_be_reached_answers_503_with_retry_after() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/cases")
+    async def list_cases() -> list[str]:
+        raise ServerSelectionTimeoutError("127.0.0.1:27018: connection refused")
+
+    async with _client(app) as client:
+        r = await client.get("/cases")
+    assert r.status_code == 503 and r.headers["content-type"] == PROBLEM_JSON
+    assert r.headers["retry-after"] == "1" and "127.0.0.1" not in r.text
+    assert "503" in app.openapi()["paths"]["/cases"]["get"]["responses"]
