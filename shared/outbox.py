@@ -1,14 +1,19 @@
 """The outbox: a state change and its events are written in one single-document write.
 
-A document carries its events in an `outbox` array and the time of the write in `outbox_at`.
-Right after the write the writer publishes them. If it dies first, the relay loop publishes them:
-each round it reads the documents written since its last round (a watermark kept in the
-database, so a restart resumes where the last round ended) and publishes every event this
-process has not seen acknowledged, with the same ids, which JetStream de-duplicates.
+A document carries its events in an `outbox` array, how many of them (from the start) are
+published in `outbox_sent`, and `outbox_pending` while some are not. Right after the write the
+writer publishes them and marks them sent. If it dies first, or JetStream does not answer, the
+relay loop finds the document by `outbox_pending`, whenever its write landed, and does both.
 
-Entries stay in the document once published: marking them would be one more write per change,
-on a path where the writes are most of the cost, and the watermark finds what may be unsent
-without it.
+An event leaves the outbox once: once marked, no restart, replica or later change of the document
+publishes it again (JetStream's duplicate window is minutes, a case lives for days). Only a crash
+between the acknowledgement and the mark publishes an event twice, seconds apart, with the same id,
+which the window absorbs. The mark is a revision write (shared.revisions), like every change of
+these documents, so it can never overwrite a concurrent change on a store without atomic updates.
+
+Measured before: a relay that looked for documents by the time of their write, and republished
+whatever its process had not seen acknowledged, lost events whose write landed late (a claim
+applied by another writer, a starved process) and published old events again after a restart.
 """
 
 import asyncio
@@ -17,20 +22,24 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
 from contracts.envelope import Event
 from shared.messaging.publisher import EventPublisher, PublishFailed
+from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 OUTBOX_AT = "outbox_at"
-OUTBOX_FIELDS = frozenset({"_id", OUTBOX, OUTBOX_AT})  # what a model never sees
-# The writer publishes right after its write; the relay leaves younger outboxes to it, and each
-# round looks this far behind its watermark, for writes that took long between stamp and commit.
+OUTBOX_SENT = "outbox_sent"
+OUTBOX_PENDING = "outbox_pending"
+OUTBOX_FIELDS = frozenset({"_id", OUTBOX, OUTBOX_AT, OUTBOX_SENT, OUTBOX_PENDING, REV})  # no model sees these
+# The writer publishes and marks right after its write: the relay leaves it that long to do so.
 RELAY_GRACE = timedelta(seconds=5)
-RELAY_PROGRESS = "outbox_relay"  # one document per collection: the watermark
+MARK_ATTEMPTS = 3  # a document changing this often is marked by a later write's writer or the relay
 Document = dict[str, Any]
 
 
@@ -43,13 +52,14 @@ def entries(events: Iterable[Event]) -> list[Document]:
 
 
 def with_outbox(document: Document, events: Iterable[Event]) -> Document:
-    """A new document plus its pending events, to be inserted in one go."""
-    return {**document, OUTBOX: entries(events), OUTBOX_AT: datetime.now(UTC)}
+    """A new document plus its pending events, to be inserted in one go (at revision 0 unless it has one)."""
+    pending = {OUTBOX: entries(events), OUTBOX_AT: datetime.now(UTC), OUTBOX_SENT: 0, OUTBOX_PENDING: True}
+    return {REV: 0, **document, **pending}
 
 
 def appended(events: Iterable[Event]) -> tuple[Document, dict[str, list[Document]]]:
     """What a revision write (shared.revisions) sets and pushes to add `events` to a document's outbox."""
-    return {OUTBOX_AT: datetime.now(UTC)}, {OUTBOX: entries(events)}
+    return {OUTBOX_AT: datetime.now(UTC), OUTBOX_PENDING: True}, {OUTBOX: entries(events)}
 
 
 async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher) -> int:
@@ -64,19 +74,32 @@ async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher)
     return sent
 
 
-async def relay_once(collections: Sequence[AsyncCollection[Document]], publisher: EventPublisher) -> int:
-    """One round over the writes since the last round; the watermark moves only after a full round."""
+async def settle(collection: AsyncCollection[Document], doc_id: str, publisher: EventPublisher) -> int:
+    """Publish, in order, what of one document's outbox is not marked sent, then mark it; returns how many
+    were published (events this process saw acknowledged are not sent again)."""
     sent = 0
+    for _ in range(MARK_ATTEMPTS):
+        doc = await collection.find_one(
+            {"_id": doc_id}, {OUTBOX: 1, OUTBOX_SENT: 1, OUTBOX_PENDING: 1, REV: 1}
+        )
+        if doc is None or not doc.get(OUTBOX_PENDING):
+            return sent
+        outbox = doc.get(OUTBOX, [])
+        sent += await publish_entries(outbox[doc.get(OUTBOX_SENT, 0) :], publisher)
+        marked = {OUTBOX_SENT: len(outbox), OUTBOX_PENDING: False}
+        if await write_revision(collection, doc_id, doc.get(REV, 0), marked):
+            return sent
+    return sent
+
+
+async def relay_once(collections: Sequence[AsyncCollection[Document]], publisher: EventPublisher) -> int:
+    """One round over the documents with unsent events, left by writers that died or could not publish."""
+    sent = 0
+    cutoff = datetime.now(UTC) - RELAY_GRACE
     for collection in collections:
-        progress = collection.database[RELAY_PROGRESS]
-        mark = await progress.find_one({"_id": collection.name})
-        cutoff = datetime.now(UTC) - RELAY_GRACE
-        window: Document = {OUTBOX_AT: {"$lt": cutoff}}
-        if mark:
-            window[OUTBOX_AT]["$gte"] = mark["until"] - RELAY_GRACE
-        async for doc in collection.find(window, {OUTBOX: 1}, sort=[(OUTBOX_AT, 1)]):
-            sent += await publish_entries(doc.get(OUTBOX, []), publisher)
-        await progress.update_one({"_id": collection.name}, {"$set": {"until": cutoff}}, upsert=True)
+        query = {OUTBOX_PENDING: True, OUTBOX_AT: {"$lt": cutoff}}
+        for doc in await collection.find(query, {"_id": 1}).to_list():
+            sent += await settle(collection, doc["_id"], publisher)
     return sent
 
 
@@ -84,8 +107,13 @@ async def relay_forever(
     collections: Sequence[AsyncCollection[Document]], publisher: EventPublisher, interval: float
 ) -> None:
     """Runs for the life of the service; a failed round is logged and tried again."""
+    indexed = False
     while True:
         try:
+            if not indexed:
+                for collection in collections:
+                    await collection.create_index([(OUTBOX_PENDING, ASCENDING)])  # what every round asks for
+                indexed = True
             sent = await relay_once(collections, publisher)
             if sent:
                 log.info("outbox relay published %d events not acknowledged in this process", sent)
@@ -96,12 +124,18 @@ async def relay_forever(
         await asyncio.sleep(interval)
 
 
-async def publish_now_or_later(events: Sequence[Event], publisher: EventPublisher) -> None:
-    """Publish the events just written; if JetStream does not answer, the relay publishes them later.
+async def publish_now_or_later(
+    collection: AsyncCollection[Document], doc_id: str, events: Sequence[Event], publisher: EventPublisher
+) -> None:
+    """Publish the events just written to the document, and mark them sent; if JetStream does not answer,
+    or the store fails before the mark, the relay does it later.
 
     The write already holds the events, so a failure here delays them but loses nothing.
     """
     try:
         await publish_entries(entries(events), publisher)
+        await settle(collection, doc_id, publisher)
     except PublishFailed:
         log.warning("%d events saved; they wait in the outbox for the relay", len(events))
+    except PyMongoError as exc:
+        log.warning("%d events published, not yet marked sent (%r); the relay marks them", len(events), exc)

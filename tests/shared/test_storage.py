@@ -9,7 +9,8 @@ from contracts.meetings import MeetingScheduled, MeetingScheduledData
 from deploy.local.stack import Stack
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import OUTBOX_AT, relay_once, with_outbox
+from shared.outbox import OUTBOX_AT, appended, publish_now_or_later, relay_once, with_outbox
+from shared.revisions import write_revision
 from shared.storage import OrgCollection
 
 
@@ -46,7 +47,7 @@ async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
 
         assert await relay_once([scratch_db.meetings], publisher) == 1
         assert await relay_once([scratch_db.meetings], publisher) == 0  # acknowledged now
-        # A restarted process remembers nothing, and resumes after the watermark: no second copy.
+        # A restarted process remembers nothing, and the document says the event is sent: no second copy.
         restarted = EventPublisher(broker, [MeetingScheduled])
         assert await relay_once([scratch_db.meetings], restarted) == 0
 
@@ -54,5 +55,35 @@ async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
         stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v1")
         assert MeetingScheduled.model_validate_json(stored.data or b"").id == event.id
         assert stored.headers and stored.headers["Nats-Msg-Id"] == event.id
+    finally:
+        await broker.stop()
+
+
+def scheduled(meeting_id: str, name: str) -> MeetingScheduled:
+    data = MeetingScheduledData(meeting_id=meeting_id, name=name, day=2, time=time(8), timezone="UTC")
+    return MeetingScheduled.create(source="meetings", org="org-a", subject=meeting_id, data=data)
+
+
+async def test_a_later_change_of_a_document_publishes_only_its_own_events_even_after_a_restart(
+    stack: Stack, scratch_db: AsyncDatabase
+) -> None:
+    broker = make_broker(stack.settings("meetings"))
+    await broker.start()
+    try:
+        first, second = scheduled("m10", "First"), scheduled("m10", "Second")
+        await scratch_db.meetings.insert_one(with_outbox({"_id": "m10", "org": "org-a"}, [first]))
+        await publish_now_or_later(
+            scratch_db.meetings, "m10", [first], EventPublisher(broker, [MeetingScheduled])
+        )
+
+        # Another process appends an event, and dies before publishing it; it landed long after its stamp.
+        stamp, pending = appended([second])
+        stamp[OUTBOX_AT] = datetime.now(UTC) - timedelta(hours=1)
+        assert await write_revision(scratch_db.meetings, "m10", 1, stamp, pending)
+
+        restarted = EventPublisher(broker, [MeetingScheduled])
+        assert await relay_once([scratch_db.meetings], restarted) == 1
+        assert restarted.acknowledged(second.id) and not restarted.acknowledged(first.id)
+        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 0
     finally:
         await broker.stop()
