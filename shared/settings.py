@@ -17,6 +17,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    # One URL, or several separated by commas: the nodes of a cluster, any of which will do.
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: str | None = None
@@ -56,6 +57,10 @@ class ServiceSettings(BaseSettings):
         if not self.jwks_url and not self.jwt_public_key_file:
             raise ValueError("set RN_JWKS_URL or RN_JWT_PUBLIC_KEY_FILE so tokens can be verified")
         return self
+
+    @property
+    def nats_servers(self) -> list[str]:
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     @property
     def database_name(self) -> str:

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.subjects import stream_name
@@ -18,6 +19,20 @@ from deploy.local.topology import SERVICES, ServiceSpec
 from shared.messaging.broker import inbox_prefix
 
 JS_CLIENT_BASICS = ["$JS.API.INFO", "$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.*"]
+CLUSTER_NAME = "rn"
+# The StatefulSet's pods (deploy/k8s/10-nats.yaml), found through its headless Service `nats`.
+DEPLOYED_ROUTES = tuple(f"nats://nats-{n}.nats:6222" for n in range(3))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """One node's place in a nats-server cluster: where it listens for routes, and every node's route URL.
+
+    A node may list itself among the routes (nats-server ignores that one), so every node gets the same list.
+    """
+
+    listen: str
+    routes: tuple[str, ...]
 
 
 def org_user(org: str) -> str:
@@ -75,9 +90,19 @@ def render(
     passwords: dict[str, str],
     http_port: int | None = None,
     orgs: Sequence[str] = (),
+    server_name: str = "rn-local",
+    cluster: Cluster | None = None,
 ) -> str:
-    """The local server's config, with the passwords written in."""
-    config = _config(port=port, store_dir=str(store_dir), passwords=passwords, http_port=http_port, orgs=orgs)
+    """The local server's config, with the passwords written in; `cluster` makes it one node of several."""
+    config = _config(
+        port=port,
+        store_dir=str(store_dir),
+        passwords=passwords,
+        http_port=http_port,
+        orgs=orgs,
+        cluster=cluster,
+    )
+    config["server_name"] = server_name
     return json.dumps(config, indent=2)
 
 
@@ -89,6 +114,7 @@ def render_for_deployment() -> str:
         store_dir="/data/jetstream",
         passwords={n: f"@@{n.upper()}_NATS_PASSWORD@@" for n in names},
         http_port=8222,
+        cluster=Cluster(listen="0.0.0.0:6222", routes=DEPLOYED_ROUTES),
     )
     config["host"] = "0.0.0.0"
     config["server_name"] = "$SERVER_NAME"
@@ -105,7 +131,13 @@ def render_for_deployment() -> str:
 
 
 def _config(
-    *, port: int, store_dir: str, passwords: dict[str, str], http_port: int | None, orgs: Sequence[str] = ()
+    *,
+    port: int,
+    store_dir: str,
+    passwords: dict[str, str],
+    http_port: int | None,
+    orgs: Sequence[str] = (),
+    cluster: Cluster | None = None,
 ) -> dict[str, object]:
     users: list[dict[str, object]] = [
         {"user": "admin", "password": passwords["admin"], "permissions": {"publish": ">", "subscribe": ">"}}
@@ -131,6 +163,9 @@ def _config(
     }
     if http_port:
         config["http_port"] = http_port
+    if cluster:
+        # Streams are replicated across these nodes (streams.provision sets the replica count).
+        config["cluster"] = {"name": CLUSTER_NAME, "listen": cluster.listen, "routes": list(cluster.routes)}
     # nats-server reads JSON as a subset of its config language.
     return config
 

@@ -1,5 +1,6 @@
 """Start and stop the local network's processes; shared by `make run` and the test fixtures."""
 
+import asyncio
 import functools
 import os
 import secrets
@@ -16,6 +17,9 @@ from typing import Any
 
 import httpx
 import nats
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from nats.js.errors import APIError, ServiceUnavailableError
 
 from deploy.local import natsconf
 from deploy.local.topology import SERVICES, all_subscriptions
@@ -90,6 +94,9 @@ class Stack:
     service_ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES})
     mongodb_url: str | None = field(default_factory=lambda: os.environ.get("MONGODB_URL"))
     log_dir: Path | None = None
+    # Client ports of more nats-server nodes: with any, the nodes form one cluster (nats_port is the first).
+    nats_cluster_ports: tuple[int, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)  # more environment for every service process
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     orgs: list[str] = field(init=False, default_factory=list)  # each gets a read-only NATS user
 
@@ -104,10 +111,26 @@ class Stack:
         if not token_file.exists():
             natsconf.write_private(token_file, secrets.token_urlsafe(24))
         self.otlp_token = token_file.read_text().strip()
+        # Fixed for the life of the stack, so a killed node comes back on the routes the others know.
+        self.route_ports = [free_port() for _ in self.nats_ports] if self.nats_cluster_ports else []
+
+    @property
+    def nats_ports(self) -> tuple[int, ...]:
+        return (self.nats_port, *self.nats_cluster_ports)
+
+    @property
+    def nats_urls(self) -> list[str]:
+        return [f"nats://127.0.0.1:{port}" for port in self.nats_ports]
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
+        """Every node, comma-separated, as services read RN_NATS_URL."""
+        return ",".join(self.nats_urls)
+
+    @staticmethod
+    def nats_node(node: int) -> str:
+        """The process name of a nats-server node: `nats` for the first (or only) one."""
+        return "nats" if node == 0 else f"nats-{node}"
 
     @property
     def database_url(self) -> str:
@@ -133,17 +156,29 @@ class Stack:
         return proc
 
     def start_nats(self) -> None:
-        conf = self.data_dir / "nats.conf"
+        for node in range(len(self.nats_ports)):
+            self.start_nats_node(node)
+
+    def start_nats_node(self, node: int) -> None:
+        """One node, on its own port and store; a killed node restarts where it was."""
+        name, port = self.nats_node(node), self.nats_ports[node]
+        cluster = None
+        if self.route_ports:
+            routes = tuple(f"nats://127.0.0.1:{p}" for p in self.route_ports)
+            cluster = natsconf.Cluster(listen=f"127.0.0.1:{self.route_ports[node]}", routes=routes)
         text = natsconf.render(
-            port=self.nats_port,
-            store_dir=self.data_dir / "jetstream",
+            port=port,
+            store_dir=self.data_dir / ("jetstream" if node == 0 else f"jetstream-{node}"),
             passwords=self.passwords,
             orgs=self.orgs,
+            server_name=f"rn-{node}" if cluster else "rn-local",
+            cluster=cluster,
         )
+        conf = self.data_dir / f"{name}.conf"
         natsconf.write_private(conf, text)
-        ensure_free(self.nats_port, "nats-server")
-        proc = self._spawn("nats", [nats_server_bin(), "-c", str(conf)])
-        wait_for(lambda: port_open(self.nats_port), "nats-server", 20, proc)
+        ensure_free(port, f"nats-server {name}")
+        proc = self._spawn(name, [nats_server_bin(), "-c", str(conf)])
+        wait_for(lambda: port_open(port), f"nats-server {name}", 20, proc)
 
     def start_docstore(self) -> None:
         if self.mongodb_url:
@@ -158,9 +193,9 @@ class Stack:
         wait_for(lambda: port_open(self.docstore_port), "document store", 30, proc)
 
     async def provision(self) -> None:
-        nc = await nats.connect(self.nats_url, user="admin", password=self.passwords["admin"])
+        nc = await nats.connect(self.nats_urls, user="admin", password=self.passwords["admin"])
         try:
-            await provision(nc.jetstream(), all_subscriptions())
+            await provision_when_ready(nc.jetstream(), replicas=min(3, len(self.nats_ports)))
         finally:
             await nc.close()
 
@@ -176,6 +211,7 @@ class Stack:
             "RN_NETWORK_FILE": str(self.network_file),
             "RN_LOG_LEVEL": os.environ.get("RN_LOG_LEVEL", "WARNING"),
             "OTEL_BSP_SCHEDULE_DELAY": "200",
+            **self.env,
         }
         if name == "insights":
             env["RN_OTLP_INGEST_TOKEN"] = self.otlp_token
@@ -246,7 +282,8 @@ class Stack:
     def stop(self) -> None:
         """Services first, then the store and NATS, so nothing loses its connection mid-write."""
         services = [n for n in self.procs if n.split("@")[0] in {s.name for s in SERVICES}]
-        for group in (services, ["docstore"], ["nats"]):
+        nats_nodes = [n for n in self.procs if n == "nats" or n.startswith("nats-")]
+        for group in (services, ["docstore"], nats_nodes):
             running = [self.procs.pop(n) for n in group if n in self.procs]
             for proc in running:
                 if proc.poll() is None:
@@ -257,3 +294,16 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+async def provision_when_ready(js: JetStreamContext, replicas: int, within: float = 30.0) -> None:
+    """Provision once JetStream answers: a new cluster first elects its leaders (a few seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await provision(js, all_subscriptions(), replicas=replicas)
+            return
+        except (ServiceUnavailableError, APIError, NatsTimeout):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)

@@ -38,7 +38,7 @@ def make_broker(settings: ServiceSettings, tracer_provider: TracerProvider | Non
         settings.retry_backoff_seconds,
     )
     broker = NatsBroker(
-        settings.nats_url,
+        settings.nats_servers,
         name=settings.service_name,
         security=security,
         inbox_prefix=inbox_prefix(settings.service_name),

@@ -36,7 +36,7 @@ def compose_config() -> dict:
 def test_compose_runs_the_infrastructure_and_every_service_built_from_the_repo_root() -> None:
     config = compose_config()
     services = config["services"]
-    assert {"mongo", "nats", "otel-collector", "jaeger", "provision"} <= set(services)
+    assert {"mongo", "nats-0", "nats-1", "nats-2", "otel-collector", "jaeger", "provision"} <= set(services)
     for spec in SERVICES:
         service = services[spec.name]
         assert service["build"]["context"] == str(REPO)
@@ -44,6 +44,17 @@ def test_compose_runs_the_infrastructure_and_every_service_built_from_the_repo_r
         assert service["command"] == ["python", "-m", f"services.{spec.name}"]
     assert "--replSet" in services["mongo"]["command"]
     assert services["crisis"]["depends_on"]["provision"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_runs_nats_as_the_three_node_cluster_the_shipped_config_routes() -> None:
+    services = compose_config()["services"]
+    for node in range(3):
+        nats = services[f"nats-{node}"]
+        assert f"nats-{node}.nats" in nats["networks"]["default"]["aliases"]
+        assert nats["environment"]["SERVER_NAME"] == f"nats-{node}"
+    assert services["provision"]["environment"]["RN_STREAM_REPLICAS"] == "3"
+    urls = services["crisis"]["environment"]["RN_NATS_URL"].split(",")
+    assert urls == [f"nats://nats-{n}:4222" for n in range(3)]
 
 
 def test_the_shipped_nats_config_syncs_every_write_and_is_current() -> None:

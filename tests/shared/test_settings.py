@@ -22,3 +22,11 @@ def test_settings_come_from_rn_variables(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("RN_SERVICE_NAME", "crisis")
     settings = ServiceSettings()
     assert (settings.max_deliver, settings.database_name) == (7, "rn_crisis")
+
+
+def test_a_comma_separated_nats_url_names_every_node_of_a_cluster(tmp_path: Path) -> None:
+    key = tmp_path / "dev.pub.pem"
+    urls = "nats://n0:4222, nats://n1:4222,nats://n2:4222"
+    settings = ServiceSettings(nats_url=urls, jwt_public_key_file=key)
+    assert settings.nats_servers == ["nats://n0:4222", "nats://n1:4222", "nats://n2:4222"]
+    assert ServiceSettings(jwt_public_key_file=key).nats_servers == ["nats://127.0.0.1:4222"]
