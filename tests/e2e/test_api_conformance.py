@@ -15,6 +15,7 @@ from deploy.local.stack import Stack
 from deploy.local.topology import SERVICES
 from shared.auth.devkeys import mint_token
 from shared.auth.principal import Role
+from tests.conftest import OUTPUT
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +57,7 @@ def test_every_answer_of_the_api_is_documented_and_none_is_a_server_error(
             network.private_key, sub="fuzzer", org=sandbox, roles=list(Role), regions=["sandbox"]
         )
         only = [f"--exclude-path={path}" for path in ENDLESS.get(service, [])]
-    report = Path("test-output") / "schemathesis" / f"{service}-{caller}"
+    report = OUTPUT / "schemathesis" / f"{service}-{caller}"
     run = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),

@@ -11,6 +11,7 @@ from tests.conftest import Tokens
 pytestmark = pytest.mark.e2e
 
 FIVE_MB = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+UPLOADS = {"/v1/traces"}  # routes with a limit of their own, tested below
 
 
 async def test_every_route_that_takes_a_body_refuses_five_megabytes(
@@ -23,7 +24,7 @@ async def test_every_route_that_takes_a_body_refuses_five_megabytes(
         paths = (await http.get(f"{base}/openapi.json")).json()["paths"]
         for path, operations in paths.items():
             for method, operation in operations.items():
-                if "requestBody" not in operation:
+                if "requestBody" not in operation or path in UPLOADS:
                     continue
                 url = base + path.replace("{", "").replace(
                     "}", ""
