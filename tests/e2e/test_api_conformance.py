@@ -58,6 +58,7 @@ def test_every_answer_of_the_api_is_documented_and_none_is_a_server_error(
         )
         only = [f"--exclude-path={path}" for path in ENDLESS.get(service, [])]
     report = OUTPUT / "schemathesis" / f"{service}-{caller}"
+    report.mkdir(parents=True, exist_ok=True)
     run = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),
@@ -78,6 +79,7 @@ def test_every_answer_of_the_api_is_documented_and_none_is_a_server_error(
         text=True,
         timeout=300,
         env={**os.environ, "NO_COLOR": "1"},
+        cwd=report,  # where it keeps its example database too, out of the working tree
     )
     (report / "output.txt").write_text(run.stdout + run.stderr)
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
