@@ -74,7 +74,7 @@ test: install compose-plugin chromium
 	$(PY) -m pytest
 
 test-fast: install
-	$(PY) -m pytest -m "not integration and not e2e"
+	$(PY) -m pytest -m "not integration and not e2e and not fault"
 
 lint: install
 	$(VENV)/bin/ruff check .

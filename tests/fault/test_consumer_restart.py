@@ -10,7 +10,8 @@ from shared.auth.principal import Role
 from tests.conftest import Tokens
 from tests.helpers import eventually, put_staff
 
-pytestmark = pytest.mark.e2e
+# On the session's network: it kills only notifications, which it starts again.
+pytestmark = [pytest.mark.e2e, pytest.mark.fault]
 
 
 async def test_an_escalation_raised_while_notifications_is_killed_arrives_once_after_restart(
