@@ -1,6 +1,7 @@
 """Provision streams and consumers on any NATS server (a compose or Kubernetes job runs this).
 
-Reads RN_NATS_URL, RN_NATS_USER, RN_NATS_PASSWORD and RN_STREAM_REPLICAS.
+Reads RN_NATS_URL (one URL, or a cluster's, comma-separated), RN_NATS_USER, RN_NATS_PASSWORD and
+RN_STREAM_REPLICAS.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from shared.messaging.streams import provision
 
 async def main() -> None:
     nc = await nats.connect(
-        os.environ.get("RN_NATS_URL", "nats://127.0.0.1:4222"),
+        os.environ.get("RN_NATS_URL", "nats://127.0.0.1:4222").split(","),
         user=os.environ.get("RN_NATS_USER"),
         password=os.environ.get("RN_NATS_PASSWORD"),
     )
