@@ -1,5 +1,6 @@
 # The two commands the README gives: `make run` (the whole network) and `make test` (the whole suite).
-# Everything they need is installed here from PyPI and the Go module proxy; nothing by hand.
+# Everything they need is installed here from PyPI, the Go module proxy and the npm registry (with the
+# machine's Go and Node.js/npm); nothing by hand.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.9

@@ -337,9 +337,9 @@ async def save_regional_team(
 
 async def regional_team(db: Db, region: str) -> dict[str, Any]:
     team = await store.regional_teams(db).find_one({"_id": region})
-    changes = await store.regional_team_changes(db).find({"region": region}, limit=100).to_list()
+    newest = store.regional_team_changes(db).find({"region": region}, sort=[("at", -1)], limit=100)
     return {
         "region": region,
         "responder_ids": team["responder_ids"] if team else [],
-        "changes": sorted(changes, key=lambda c: c["at"], reverse=True),
+        "changes": await newest.to_list(),
     }

@@ -69,9 +69,9 @@ def spans_from_otlp(request: ExportTraceServiceRequest) -> list[SpanRecord]:
 
 def orgs_visible_to(caller: Principal, network: Network) -> frozenset[str]:
     """A span is shown only to the organization its `rn.org` names, and to network admins of that
-    organization's region. A span naming no organization counts for the network, never for an
-    organization: sharing a trace id with someone (an id anyone may send in a `traceparent`) must
-    not show them what we did for someone else.
+    organization's region. A span naming no organization (work of no one organization: a relay
+    round, an unauthenticated request) is shown to nobody here: sharing a trace id with someone
+    (an id anyone may send in a `traceparent`) must not show them what we did for someone else.
     """
     orgs = {caller.org}
     if Role.NETWORK_ADMIN in caller.roles:

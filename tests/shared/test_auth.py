@@ -48,7 +48,7 @@ def test_expired_foreign_and_incomplete_tokens_are_refused(keys: tuple[Path, Pat
         jwt.encode(base, "a-shared-secret-that-is-long-enough-for-hs256", algorithm="HS256"),
         # RS256 by a key nobody knows: PyJWT used to misread our EC key for it (TypeError, a 500).
         jwt.encode(base, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256"),
-        jwt.encode(base, None, algorithm="none"),
+        jwt.encode(base, "", algorithm="none"),
         "not.a.token",
     ]
     for token in bad:
