@@ -6,6 +6,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -23,8 +24,9 @@ from shared.auth.tokens import TokenVerifier
 from shared.http import BodyLimit, install_problem_handlers
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
+from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from shared.network import NetworkFile
-from shared.outbox import relay_forever
+from shared.outbox import adopt_unmarked, relay_forever
 from shared.settings import ServiceSettings
 from shared.storage import connect, database
 from shared.telemetry import instrument_http, setup_telemetry
@@ -136,6 +138,11 @@ def event_service_app(
 
     async def startup() -> None:
         await ensure_indexes(db)
+        window = timedelta(seconds=DUPLICATE_WINDOW_SECONDS)
+        if adopted := await adopt_unmarked(outbox_collections(db), window=window):
+            logging.getLogger(__name__).warning(
+                "outbox: %d documents from before sent marks adopted", adopted
+            )
 
     async def relay() -> None:
         await relay_forever(outbox_collections(db), publisher, settings.outbox_relay_interval_seconds)

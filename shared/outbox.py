@@ -17,6 +17,7 @@ applied by another writer, a starved process) and published old events again aft
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -74,7 +75,7 @@ async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher)
     return sent
 
 
-async def settle(collection: AsyncCollection[Document], doc_id: str, publisher: EventPublisher) -> int:
+async def settle(collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher) -> int:
     """Publish, in order, what of one document's outbox is not marked sent, then mark it; returns how many
     were published (events this process saw acknowledged are not sent again)."""
     sent = 0
@@ -125,17 +126,42 @@ async def relay_forever(
 
 
 async def publish_now_or_later(
-    collection: AsyncCollection[Document], doc_id: str, events: Sequence[Event], publisher: EventPublisher
+    collection: AsyncCollection[Document], doc_id: Any, events: Sequence[Event], publisher: EventPublisher
 ) -> None:
-    """Publish the events just written to the document, and mark them sent; if JetStream does not answer,
-    or the store fails before the mark, the relay does it later.
+    """Publish what the document's outbox holds unsent (the events just written, and any earlier ones
+    still waiting, in order), and mark it sent; if JetStream does not answer, or the store fails before
+    the mark, the relay does it later.
 
     The write already holds the events, so a failure here delays them but loses nothing.
     """
     try:
-        await publish_entries(entries(events), publisher)
         await settle(collection, doc_id, publisher)
     except PublishFailed:
         log.warning("%d events saved; they wait in the outbox for the relay", len(events))
     except PyMongoError as exc:
         log.warning("%d events published, not yet marked sent (%r); the relay marks them", len(events), exc)
+
+
+async def adopt_unmarked(collections: Sequence[AsyncCollection[Document]], *, window: timedelta) -> int:
+    """Give `outbox_sent` to documents written before entries were marked; returns how many.
+
+    Without it, a document's next change would publish its whole history again. Run at start-up,
+    before this process writes anything. Events younger than `window` (the stream's duplicate window)
+    may not have been published by the old relay yet: they are published again, and JetStream drops
+    the copies it already holds. Older ones count as sent.
+    """
+    adopted = 0
+    recent = datetime.now(UTC) - window
+    for collection in collections:
+        await collection.update_many({REV: {"$exists": False}}, {"$set": {REV: 0}})
+        query = {OUTBOX: {"$exists": True}, OUTBOX_SENT: {"$exists": False}}
+        async for doc in collection.find(query, {OUTBOX: 1}):
+            outbox = doc.get(OUTBOX, [])
+            sent = sum(datetime.fromisoformat(json.loads(e["payload"])["time"]) < recent for e in outbox)
+            pending = sent < len(outbox)
+            await collection.update_one(
+                {"_id": doc["_id"], OUTBOX_SENT: {"$exists": False}},
+                {"$set": {OUTBOX_SENT: sent, OUTBOX_PENDING: pending}},
+            )
+            adopted += 1
+    return adopted

@@ -56,9 +56,9 @@ async def request_mentor(
     return match
 
 
-async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> str | None:
-    """Take one of the mentor's free slots, with the events that announce it; the mentor's document id,
-    or None if no slot is left."""
+async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> Any | None:
+    """Take one of the mentor's free slots, with the events that announce it; the mentor's document id
+    (an ObjectId: mentors are upserted), or None if no slot is left."""
     for _ in range(MAX_RACES):
         doc = await store.mentors(db, org).find_one({"mentor_id": mentor_id})
         if doc is None or not doc["accepting"] or doc["active_mentees"] >= doc["capacity"]:
@@ -66,7 +66,7 @@ async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> 
         stamp, pending = appended(events)
         taken = {"active_mentees": doc["active_mentees"] + 1, **stamp}
         if await write_revision(db.mentors, doc["_id"], doc.get(REV, 0), taken, pending):
-            return str(doc["_id"])
+            return doc["_id"]
     return None
 
 

@@ -9,7 +9,15 @@ from contracts.meetings import MeetingScheduled, MeetingScheduledData
 from deploy.local.stack import Stack
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import OUTBOX_AT, appended, publish_now_or_later, relay_once, with_outbox
+from shared.outbox import (
+    OUTBOX_AT,
+    adopt_unmarked,
+    appended,
+    entries,
+    publish_now_or_later,
+    relay_once,
+    with_outbox,
+)
 from shared.revisions import write_revision
 from shared.storage import OrgCollection
 
@@ -87,3 +95,21 @@ async def test_a_later_change_of_a_document_publishes_only_its_own_events_even_a
         assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 0
     finally:
         await broker.stop()
+
+
+async def test_documents_from_before_sent_marks_publish_only_their_recent_events_again(
+    scratch_db: AsyncDatabase,
+) -> None:
+    old, recent = scheduled("m11", "Old"), scheduled("m11", "Recent")
+    old = old.model_copy(update={"time": datetime.now(UTC) - timedelta(days=2)})
+    # As the previous release wrote them: no rev, no sent mark.
+    legacy = {"_id": "m11", "org": "org-a", "outbox": entries([old, recent]), OUTBOX_AT: datetime.now(UTC)}
+    settled = {"_id": "m12", "org": "org-a", "outbox": entries([old]), OUTBOX_AT: old.time}
+    await scratch_db.meetings.insert_many([legacy, settled])
+
+    assert await adopt_unmarked([scratch_db.meetings], window=timedelta(minutes=2)) == 2
+    assert await adopt_unmarked([scratch_db.meetings], window=timedelta(minutes=2)) == 0
+    marks = {
+        d["_id"]: (d["rev"], d["outbox_sent"], d["outbox_pending"]) async for d in scratch_db.meetings.find()
+    }
+    assert marks == {"m11": (0, 1, True), "m12": (0, 1, False)}  # only "Recent" waits for the relay
