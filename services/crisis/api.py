@@ -334,10 +334,10 @@ class StaffPublic(BaseModel):
 @router.get("/crisis/staff/{responder_id}")
 async def read_staff(responder_id: PathId, caller: OrgAdmin, db: Db) -> StaffPublic:
     """One person's crisis roles in the organization (org admins)."""
-    doc = await store.staff(db, caller.org).find_one({"responder_id": responder_id})
-    if doc is None:
+    roles = await service.staff_roles(db, caller.org, responder_id)
+    if roles is None:
         raise NotFound("staff member")
-    return StaffPublic(responder_id=responder_id, roles=doc["roles"])
+    return StaffPublic(responder_id=responder_id, roles=roles)
 
 
 @router.put("/crisis/rosters/{roster_id}", status_code=204)
@@ -414,10 +414,9 @@ class ProtocolPublic(ProtocolUpdate):
 )
 async def read_protocol(caller: OrgAdmin, db: Db) -> ProtocolPublic:
     """The organization's crisis protocol (org admins)."""
-    doc = await store.protocols(db, caller.org).find_one({})
-    if doc is None:
+    protocol = await service.own_protocol(db, caller.org)
+    if protocol is None:
         raise NotFound("protocol")
-    protocol = store.doc_to_protocol(doc)
     return ProtocolPublic(
         levels=[
             LevelIn(

@@ -63,9 +63,19 @@ async def load_reach(db: Db, network: Network, org: str) -> model.Reach:
     )
 
 
-async def load_protocol(db: Db, org: str) -> model.Protocol:
+async def own_protocol(db: Db, org: str) -> model.Protocol | None:
+    """The protocol the organization saved, if it saved one."""
     doc = await store.protocols(db, org).find_one({})
-    return store.doc_to_protocol(doc) if doc else model.Protocol()
+    return store.doc_to_protocol(doc) if doc else None
+
+
+async def load_protocol(db: Db, org: str) -> model.Protocol:
+    return await own_protocol(db, org) or model.Protocol()
+
+
+async def staff_roles(db: Db, org: str, responder_id: str) -> list[str] | None:
+    doc = await store.staff(db, org).find_one({"responder_id": responder_id})
+    return list(doc["roles"]) if doc else None
 
 
 @dataclass
