@@ -1,5 +1,6 @@
 """Crisis HTTP routes: intake, case actions, and what org admins manage (staff, rosters, protocol)."""
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -417,22 +418,8 @@ async def read_protocol(caller: OrgAdmin, db: Db) -> ProtocolPublic:
     protocol = await service.own_protocol(db, caller.org)
     if protocol is None:
         raise NotFound("protocol")
-    return ProtocolPublic(
-        levels=[
-            LevelIn(
-                responder_ids=list(lv.responder_ids),
-                role=lv.role,
-                roster_id=lv.roster_id,
-                timeout_minutes=lv.timeout_minutes,
-            )
-            for lv in protocol.levels
-        ],
-        repeats=protocol.repeats,
-        catch_all=protocol.catch_all,
-        catch_all_timeout_minutes=protocol.catch_all_timeout_minutes,
-        ack_timeout_minutes=protocol.ack_timeout_minutes,
-        start_levels=dict(protocol.start_levels),
-    )
+    # The saved model has the fields an update takes; tuples come back as lists (hence not strict).
+    return ProtocolPublic.model_validate(asdict(protocol), strict=False)
 
 
 @router.put("/crisis/regions/{region}/team", status_code=204)
