@@ -150,7 +150,7 @@ async def raise_alert(
                 if merged is not None:
                     return merged, False
             continue
-        await publish_now_or_later(db.cases, case.id, events, publisher)
+        await publish_now_or_later(events, publisher)
         return case, True
     raise RuntimeError(f"alert for {key} raced an open case {MAX_RACES} times in a row")
 
@@ -181,7 +181,7 @@ async def change_case(
             await store.schedule(db, org, case.id, case.deadline)
         if await write_revision(db.cases, case_id, doc.get(REV, 0), {**after, **stamp}, pending):
             if events:
-                await publish_now_or_later(db.cases, case_id, events, publisher)
+                await publish_now_or_later(events, publisher)
             return case
     raise RuntimeError(f"case {case_id} changed under us {MAX_RACES} times in a row")
 

@@ -14,4 +14,4 @@ async def create_meeting(
 ) -> None:
     events = model.schedule_weekly(meeting)
     await store.meetings(db, meeting.org).insert_one(with_outbox(store.to_doc(meeting), events))
-    await publish_now_or_later(db.meetings, meeting.id, events, publisher)
+    await publish_now_or_later(events, publisher)

@@ -39,10 +39,9 @@ async def request_mentor(
     match = None
     for match_score, mentor in model.ranked(mentors, request):
         proposal = model.propose(mentor, request, match_score)
-        doc_id = await _claim_slot(db, request.org, mentor.mentor_id, proposal.events)
-        if doc_id is not None:
+        if await _claim_slot(db, request.org, mentor.mentor_id, proposal.events):
             match = proposal
-            await publish_now_or_later(db.mentors, doc_id, proposal.events, publisher)
+            await publish_now_or_later(proposal.events, publisher)
             break
     doc = {
         "_id": request.id,
@@ -56,18 +55,17 @@ async def request_mentor(
     return match
 
 
-async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> Any | None:
-    """Take one of the mentor's free slots, with the events that announce it; the mentor's document id
-    (an ObjectId: mentors are upserted), or None if no slot is left."""
+async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> bool:
+    """Take one of the mentor's free slots, with the events that announce it; False if none is left."""
     for _ in range(MAX_RACES):
         doc = await store.mentors(db, org).find_one({"mentor_id": mentor_id})
         if doc is None or not doc["accepting"] or doc["active_mentees"] >= doc["capacity"]:
-            return None
+            return False
         stamp, pending = appended(events)
         taken = {"active_mentees": doc["active_mentees"] + 1, **stamp}
         if await write_revision(db.mentors, doc["_id"], doc.get(REV, 0), taken, pending):
-            return doc["_id"]
-    return None
+            return True
+    return False
 
 
 async def get_request(db: Db, org: str, request_id: str) -> dict[str, Any] | None:

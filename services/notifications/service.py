@@ -31,7 +31,7 @@ async def deliver(
         except DuplicateKeyError:
             log.debug("notification for %s/%s exists already", item.cause_event_id, item.recipient_id)
             continue
-        await publish_now_or_later(db.notifications, item.id, events, publisher)
+        await publish_now_or_later(events, publisher)
     return created
 
 
