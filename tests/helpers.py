@@ -1,8 +1,11 @@
 """Small test helpers."""
 
 import asyncio
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -29,3 +32,22 @@ async def put_staff(
     for person, roles in staff.items():
         r = await http.put(f"{crisis_url}/crisis/staff/{person}", json={"roles": roles}, headers=admin)
         assert r.status_code == 204, r.text
+
+
+@contextmanager
+def joined(
+    network_file: Path, regions: list[dict[str, str]], organizations: list[dict[str, str]]
+) -> Iterator[None]:
+    """Regions and organizations added to a running network for a while, as a network admin adds them:
+    the services re-read the network file when it changes. A test that writes a lot under its own
+    organizations leaves nothing in those other tests read."""
+    original = network_file.read_text()
+    document = json.loads(original)
+    for key, items in (("regions", regions), ("organizations", organizations)):
+        known = {item["id"] for item in document[key]}
+        document[key] += [item for item in items if item["id"] not in known]
+    network_file.write_text(json.dumps(document))
+    try:
+        yield
+    finally:
+        network_file.write_text(original)

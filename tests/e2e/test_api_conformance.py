@@ -2,7 +2,6 @@
 processes: no answer is a server error, and every answer is one the document describes (status code,
 content type, body schema)."""
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from deploy.local.topology import SERVICES
 from shared.auth.devkeys import mint_token
 from shared.auth.principal import Role
 from tests.conftest import OUTPUT
+from tests.helpers import joined
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +37,11 @@ def sandbox(network: Stack) -> Iterator[str]:
     """An organization (in a region of its own) added to the running network for the fuzzer, so the
     random data it writes (protocols, rosters, mentors, webhooks) lands in none that other tests read.
     Services re-read the network file when it changes, as when a network admin adds an organization."""
-    original = network.network_file.read_text()
-    document = json.loads(original)
-    document["regions"].append({"id": "sandbox", "name": "Sandbox"})
-    document["organizations"].append({"id": SANDBOX, "name": "Fuzzing sandbox", "region": "sandbox"})
-    network.network_file.write_text(json.dumps(document))
-    yield SANDBOX
-    network.network_file.write_text(original)
+    region = {"id": "sandbox", "name": "Sandbox"}
+    with joined(
+        network.network_file, [region], [{"id": SANDBOX, "name": "Fuzzing sandbox", "region": "sandbox"}]
+    ):
+        yield SANDBOX
 
 
 @pytest.mark.parametrize(("service", "caller"), RUNS)

@@ -11,6 +11,7 @@ import pytest
 from deploy.local import seed
 from deploy.local.stack import REPO, Stack
 from deploy.local.topology import SERVICES
+from tests.helpers import joined
 
 pytestmark = pytest.mark.e2e
 
@@ -19,15 +20,9 @@ pytestmark = pytest.mark.e2e
 def demo_network(network: Stack) -> Iterator[Stack]:
     """The running network with the demo's organizations (deploy/local/network.json) added to it, as a
     network admin adds an organization: services re-read the network file when it changes."""
-    original = network.network_file.read_text()
-    document = json.loads(original)
     demo = json.loads((REPO / "deploy" / "local" / "network.json").read_text())
-    for key in ("regions", "organizations"):
-        known = {item["id"] for item in document[key]}
-        document[key] += [item for item in demo[key] if item["id"] not in known]
-    network.network_file.write_text(json.dumps(document))
-    yield network
-    network.network_file.write_text(original)
+    with joined(network.network_file, demo["regions"], demo["organizations"]):
+        yield network
 
 
 async def test_a_second_seed_keeps_every_change_admins_made_to_the_demo(

@@ -10,6 +10,7 @@ nothing of A's may change. A route added later is called the same way without an
 import asyncio
 import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +23,14 @@ from deploy.local.stack import Stack
 from deploy.local.topology import SERVICES
 from shared.auth.principal import Role
 from tests.conftest import Tokens
+from tests.helpers import joined
 
 pytestmark = pytest.mark.e2e
 
-A, B = "org-a", "org-b"
-REGION = "lakeshore"  # both organizations' region
+# Organizations of their own, so what B's calls write (mentors and rosters under A's ids, say) lands
+# where no other test looks.
+A, B = "iso-a", "iso-b"
+REGION = "isolation"  # both organizations' region
 NETWORK_ROLES = frozenset({Role.NETWORK_ADMIN, Role.REGIONAL_RESPONDER})
 
 # Operations whose successful answers show A's data to anyone, by design.
@@ -56,9 +60,17 @@ class OrganizationA:
         return f"a-{role}-{self.tag}"
 
 
+@pytest.fixture
+def isolated(network: Stack) -> Iterator[Stack]:
+    organizations = [{"id": org, "name": org, "region": REGION} for org in (A, B)]
+    with joined(network.network_file, [{"id": REGION, "name": "Isolation"}], organizations):
+        yield network
+
+
 async def test_no_role_of_another_organization_reads_or_changes_anything_of_a_through_any_route(
-    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+    isolated: Stack, tokens: Tokens, http: httpx.AsyncClient
 ) -> None:
+    network = isolated
     a = await arrange_organization_a(network, tokens, http)
     before = await settled(network, a)
     operations = [op for spec in SERVICES for op in await operations_of(http, network.url(spec.name))]
