@@ -31,7 +31,6 @@ router = APIRouter(tags=["crisis"])
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 PathId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-STAFF_ROLES = (Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
 MAX_NOTE_CHARS = 4000
 # Case actions answer 409 when the case has moved on (acknowledging a resolved case, say).
 CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "the case's state does not allow it"}}
@@ -169,18 +168,10 @@ def _common(case: model.Case) -> dict[str, Any]:
 
 async def _case_org(db: Db, caller: Principal, case_id: str) -> str:
     """The organization whose case the caller may work on; 404 whenever they may not."""
-    if caller.has_any(*STAFF_ROLES, Role.MEMBER):
-        doc = await store.cases(db, caller.org).find_one({"_id": case_id})
-        if doc and (caller.has_any(*STAFF_ROLES) or doc["member_id"] == caller.sub):
-            return caller.org
-    if caller.has_any(Role.REGIONAL_RESPONDER) and caller.regions:
-        # The one cross-organization read: cases of the caller's regions that reached the regional team.
-        doc = await db.cases.find_one(
-            {"_id": case_id, "regional": True, "region": {"$in": list(caller.regions)}}
-        )
-        if doc:
-            return str(doc["org"])
-    raise NotFound("case")
+    org = await service.case_org(db, caller, case_id)
+    if org is None:
+        raise NotFound("case")
+    return org
 
 
 async def _transition(
@@ -233,14 +224,9 @@ async def list_cases(
     limit: int = Query(100, ge=1, le=500),
 ) -> list[CasePublic]:
     """Cases of the caller's organization (and, for a regional team, of its regions), newest first."""
-    states = list(model.OPEN_STATES) if state == "open" else ["resolved", "cancelled"]
-    query: dict[str, Any] = {"state": {"$in": states}}
-    if caller.has_any(*STAFF_ROLES):
-        query["org"] = caller.org
-    else:
-        query.update(regional=True, region={"$in": sorted(caller.regions)})
-    docs = await db.cases.find(query, sort=[("opened_at", -1)], limit=limit).to_list()
-    return [_public(store.doc_to_case(d)) for d in docs]
+    return [
+        _public(case) for case in await service.list_cases(db, caller, open_=state == "open", limit=limit)
+    ]
 
 
 @router.get("/crisis/cases/{case_id}")

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from contracts.crisis import Channel, Severity
 from contracts.envelope import Event
 from services.crisis import model, store
+from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher
 from shared.network import Network
@@ -38,8 +39,40 @@ class CaseNotFound(Exception):
     pass
 
 
+# Who works the cases of their own organization (the regional team works those that reached it).
+STAFF_ROLES = (Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def case_org(db: Db, caller: Principal, case_id: str) -> str | None:
+    """The organization of a case the caller may work on or read; None whenever they may not."""
+    if caller.has_any(*STAFF_ROLES, Role.MEMBER):
+        doc = await store.cases(db, caller.org).find_one({"_id": case_id})
+        if doc and (caller.has_any(*STAFF_ROLES) or doc["member_id"] == caller.sub):
+            return caller.org
+    if caller.has_any(Role.REGIONAL_RESPONDER) and caller.regions:
+        # The one cross-organization read: cases of the caller's regions that reached the regional team.
+        doc = await db.cases.find_one(
+            {"_id": case_id, "regional": True, "region": {"$in": list(caller.regions)}}
+        )
+        if doc:
+            return str(doc["org"])
+    return None
+
+
+async def list_cases(db: Db, caller: Principal, *, open_: bool, limit: int) -> list[model.Case]:
+    """Open or closed cases of the caller's organization (a regional team: of its regions), newest first."""
+    states = list(model.OPEN_STATES) if open_ else ["resolved", "cancelled"]
+    query: dict[str, Any] = {"state": {"$in": states}}
+    if caller.has_any(*STAFF_ROLES):
+        query["org"] = caller.org
+    else:
+        query.update(regional=True, region={"$in": sorted(caller.regions)})
+    docs = await db.cases.find(query, sort=[("opened_at", -1)], limit=limit).to_list()
+    return [store.doc_to_case(d) for d in docs]
 
 
 async def load_staff(db: Db, org: str) -> dict[str, frozenset[str]]:
