@@ -26,7 +26,7 @@ async def current_principal(
         raise _unauthorized("a bearer token is required")
     verifier: TokenVerifier = request.app.state.verifier
     try:
-        principal = verifier.verify(credentials.credentials)
+        principal = await verifier.verify_async(credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
     network: NetworkFile = request.app.state.network

@@ -1,5 +1,6 @@
 """Verifying bearer tokens (RS256/ES256) against a JWKS or a local public key."""
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +34,34 @@ class TokenVerifier:
             self._key = load_pem_public_key(public_key_file.read_bytes())
 
     def verify(self, token: str) -> Principal:
+        """For code outside the event loop; on it, `verify_async` (a JWKS may have to be fetched)."""
+        if self._jwks is None:
+            return self._decode(token, self._key, _algorithm_of(self._key))
         try:
-            if self._jwks:
-                jwk = self._jwks.get_signing_key_from_jwt(token)
-                key: Any = jwk.key
-                algorithms = [jwk.algorithm_name]
-            else:
-                key, algorithms = self._key, [_algorithm_of(self._key)]
+            jwk = self._jwks.get_signing_key_from_jwt(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return self._decode(token, jwk.key, jwk.algorithm_name)
+
+    async def verify_async(self, token: str) -> Principal:
+        if self._jwks is None:
+            return self.verify(token)
+        # PyJWKClient fetches the key set over HTTP when its cache is stale: not on the event loop,
+        # where it would stall every request of the service until the identity provider answers.
+        try:
+            jwk = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return self._decode(token, jwk.key, jwk.algorithm_name)
+
+    def _decode(self, token: str, key: Any, algorithm: str) -> Principal:
+        try:
             # Only the key's own algorithm: a token naming another one is refused by PyJWT as invalid,
             # where letting it through made PyJWT misread our key (a TypeError, and a 500).
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=[a for a in algorithms if a in ALGORITHMS],
+                algorithms=[algorithm] if algorithm in ALGORITHMS else [],
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": ["exp", "sub", "iss", "aud"]},

@@ -1,4 +1,7 @@
+import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import jwt
@@ -75,3 +78,37 @@ def test_rn_token_prints_a_token_the_services_accept(
     assert (principal.sub, principal.org, principal.roles) == ("hh-member-1", "harbor-house", {Role.MEMBER})
     with pytest.raises(SystemExit):
         main(["--sub", "x", "--org", "harbor-house", "--role", "superuser", "--keys", str(tmp_path)])
+
+
+async def test_a_jwks_is_fetched_off_the_event_loop_and_its_tokens_verify(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]}).encode()
+    fetched_on: list[str] = []
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched_on.append(threading.current_thread().name)
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
+        verifier = TokenVerifier(issuer=DEV_ISSUER, audience=AUDIENCE, jwks_url=url)
+        claims = {"iss": DEV_ISSUER, "aud": AUDIENCE, "sub": "u1", "org": "org-a", "roles": ["member"]}
+        token = jwt.encode(
+            {**claims, "exp": int(time.time()) + 60}, key, algorithm="RS256", headers={"kid": "k1"}
+        )
+        loop_thread = threading.current_thread()
+        principal = await verifier.verify_async(token)
+        assert (principal.sub, principal.org) == ("u1", "org-a")
+        assert fetched_on and loop_thread.name not in fetched_on
+    finally:
+        server.shutdown()
