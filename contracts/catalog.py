@@ -7,6 +7,7 @@ from contracts.crisis import (
     CrisisFollowUpScheduled,
     CrisisRaised,
     CrisisResolved,
+    CrisisSeverityRaised,
 )
 from contracts.envelope import Event
 from contracts.meetings import MeetingScheduled
@@ -19,6 +20,7 @@ EVENTS: tuple[type[Event], ...] = (
     CrisisAlertRequested,
     CrisisRaised,
     CrisisEscalated,
+    CrisisSeverityRaised,
     CrisisAcknowledged,
     CrisisResolved,
     CrisisCancelled,

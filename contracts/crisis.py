@@ -48,6 +48,23 @@ class CrisisEscalated(Event):
     data: CrisisEscalatedData
 
 
+class CrisisSeverityRaisedData(Contract):
+    case_id: str
+    severity: Severity = Field(description="the new, graver severity: the case follows its protocol from now")
+    previous: Severity
+    channel: Channel = Field(description="who sent the graver alert")
+
+
+class CrisisSeverityRaised(Event):
+    """A graver alert joined an open case: responders see the new severity and its guidance."""
+
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "severity_raised"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.severity_raised.v1"] = "crisis.severity_raised.v1"
+    data: CrisisSeverityRaisedData
+
+
 class CrisisAcknowledgedData(Contract):
     case_id: str
     responder_id: str

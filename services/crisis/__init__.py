@@ -2,8 +2,8 @@
 
 Owns: crisis staff, on-call rosters, protocols, regional teams, cases with their encrypted notes and
 read audit, webhook endpoints and deliveries (database `rn_crisis`).
-Publishes: CrisisRaised, CrisisEscalated, CrisisAcknowledged, CrisisResolved, CrisisCancelled,
-CrisisFollowUpScheduled.
+Publishes: CrisisRaised, CrisisEscalated, CrisisSeverityRaised, CrisisAcknowledged, CrisisResolved,
+CrisisCancelled, CrisisFollowUpScheduled.
 Consumes: CrisisAlertRequested (from mentoring), its own CrisisEscalated (for webhooks).
 Serves: the responder console at /crisis/console, with live events at /crisis/console/events.
 """

@@ -13,6 +13,7 @@ from contracts.crisis import (
     CrisisFollowUpScheduled,
     CrisisRaised,
     CrisisResolved,
+    CrisisSeverityRaised,
 )
 from services import crisis
 from services.crisis import api, console, service, store, subscribers, webhooks
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publishes=(
             CrisisRaised,
             CrisisEscalated,
+            CrisisSeverityRaised,
             CrisisAcknowledged,
             CrisisResolved,
             CrisisCancelled,

@@ -26,6 +26,8 @@ from contracts.crisis import (
     CrisisRaisedData,
     CrisisResolved,
     CrisisResolvedData,
+    CrisisSeverityRaised,
+    CrisisSeverityRaisedData,
     Outcome,
     Referral,
     Severity,
@@ -305,13 +307,33 @@ def raise_case(
     return case, [raised, *_escalate_from(case, 0, reach, now)]
 
 
-def merge_alert(case: Case, *, severity: Severity, channel: Channel, by: str, now: datetime) -> None:
-    """A repeated alert for a person with an open case joins that case; a graver one raises its severity."""
+def merge_alert(
+    case: Case, *, severity: Severity, channel: Channel, by: str, reach: Reach, now: datetime
+) -> list[Event]:
+    """A repeated alert for a person with an open case joins that case; a graver one raises its severity.
+
+    The case then follows the graver severity's ladder at once: a triggered case below that
+    ladder's start (imminent skips the first level) escalates now, not when its timer fires.
+    """
     if not case.is_open:
         raise InvalidTransition("a closed case takes no more alerts")
     case.note(now, "alert_merged", severity=severity, channel=channel, by=by)
-    if SEVERITY_RANK[severity] > SEVERITY_RANK[case.severity]:
-        case.severity = severity
+    previous = case.severity
+    if SEVERITY_RANK[severity] <= SEVERITY_RANK[previous]:
+        return []
+    case.severity = severity
+    case.note(now, "severity_raised", severity=severity, previous=previous, by=by)
+    data = CrisisSeverityRaisedData(case_id=case.id, severity=severity, previous=previous, channel=channel)
+    raised = CrisisSeverityRaised.create(source=SOURCE, org=case.org, subject=case.id, data=data)
+    events: list[Event] = [raised]
+    steps = ladder(case.protocol, severity)
+    # Where the case stands on the new ladder: its own step if the ladder has it, else the next one.
+    here = (case.round, case.level)
+    index = next((i for i, s in enumerate(steps) if (s.round, s.level) >= here), len(steps) - 1)
+    if case.state == "triggered" and (case.step < 0 or (steps[index].round, steps[index].level) != here):
+        return events + _escalate_from(case, index, reach, now)
+    case.step = index
+    return events
 
 
 def on_deadline(case: Case, reach: Reach, now: datetime) -> list[Event]:

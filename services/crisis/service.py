@@ -165,8 +165,7 @@ async def raise_alert(
     )
 
     def merge(open_case: model.Case) -> list[Event]:
-        model.merge_alert(open_case, severity=severity, channel=channel, by=by, now=now)
-        return []
+        return model.merge_alert(open_case, severity=severity, channel=channel, by=by, reach=reach, now=now)
 
     for _ in range(MAX_RACES):
         try:

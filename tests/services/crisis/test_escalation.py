@@ -105,7 +105,13 @@ async def test_repeated_alerts_for_one_person_merge_into_the_open_case(
     assert results[-1].json()["severity"] == "imminent"
     responder = tokens("esc-1", "org-a", Role.RESPONDER)
     detail = (await http.get(f"{fast_protocol}/crisis/cases/{first.json()['id']}", headers=responder)).json()
-    assert [line["what"] for line in detail["timeline"]].count("alert_merged") == 4
+    lines = [line["what"] for line in detail["timeline"]]
+    assert lines.count("alert_merged") == 4
+    # Imminent applies at once: its protocol starts at level 2, escalated in the same write.
+    raised = lines.index("severity_raised")
+    assert lines.count("severity_raised") == 1 and lines[raised + 1] == "escalated"
+    assert detail["timeline"][raised + 1]["level"] == 2
+    assert "emergency number" in results[-1].json()["guidance"]
 
 
 async def test_a_crisis_alert_requested_by_mentoring_opens_a_case(

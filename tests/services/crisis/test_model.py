@@ -2,8 +2,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from contracts.crisis import CrisisAcknowledged, CrisisEscalated, CrisisFollowUpScheduled, CrisisRaised
+from contracts.crisis import (
+    CrisisAcknowledged,
+    CrisisEscalated,
+    CrisisFollowUpScheduled,
+    CrisisRaised,
+    CrisisSeverityRaised,
+)
 from services.crisis.model import (
+    IMMINENT_GUIDANCE,
     Case,
     InvalidTransition,
     Level,
@@ -235,12 +242,45 @@ def test_a_cancelled_case_never_escalates_again() -> None:
         cancel(case, by="m1", reason="duplicate", now=MONDAY)
 
 
-def test_a_graver_repeated_alert_raises_the_severity() -> None:
-    case = open_case()
-    merge_alert(case, severity="imminent", channel="mentor", by="mentor-1", now=MONDAY)
-    merge_alert(case, severity="low", channel="member", by="m1", now=MONDAY)
-    assert case.severity == "imminent"
-    assert [e["what"] for e in case.timeline][-2:] == ["alert_merged", "alert_merged"]
+def test_a_milder_repeated_alert_joins_the_case_and_changes_nothing_else() -> None:
+    case = open_case(severity="high")
+    assert merge_alert(case, severity="low", channel="member", by="m1", reach=REACH, now=MONDAY) == []
+    assert (case.severity, case.level) == ("high", 1)
+    assert case.timeline[-1]["what"] == "alert_merged"
+
+
+def test_an_imminent_alert_joining_a_case_escalates_it_at_once_to_the_imminent_start() -> None:
+    case = open_case(severity="high")
+    assert (case.level, case.notified) == (1, ["r1"])
+    later = MONDAY + timedelta(minutes=1)
+    events = merge_alert(case, severity="imminent", channel="mentor", by="mentor-1", reach=REACH, now=later)
+    raised = [e for e in events if isinstance(e, CrisisSeverityRaised)]
+    assert [(e.data.previous, e.data.severity, e.data.channel) for e in raised] == [
+        ("high", "imminent", "mentor")
+    ]
+    assert escalations(events) == [(2, ["lead"])]  # imminent starts at level 2, without waiting for the timer
+    assert case.deadline == later + timedelta(minutes=10)
+    assert case.guidance == IMMINENT_GUIDANCE
+    assert [e["what"] for e in case.timeline][-3:] == ["alert_merged", "severity_raised", "escalated"]
+    # The new ladder goes on from there: level 2's timeout leads to the catch-all.
+    assert escalations(on_deadline(case, REACH, later + timedelta(minutes=10)))[0][0] == 3
+
+
+def test_a_graver_alert_on_a_case_already_past_the_new_start_only_records_the_severity() -> None:
+    case = open_case(severity="high")
+    on_deadline(case, REACH, MONDAY + timedelta(minutes=5))  # now at level 2
+    events = merge_alert(case, severity="imminent", channel="member", by="m1", reach=REACH, now=MONDAY)
+    assert [type(e) for e in events] == [CrisisSeverityRaised]
+    assert (case.level, case.severity) == (2, "imminent")
+    assert escalations(on_deadline(case, REACH, MONDAY + timedelta(minutes=15)))[0][0] == 3
+
+
+def test_a_graver_alert_on_an_acknowledged_case_keeps_the_responder_on_it() -> None:
+    case = open_case(severity="moderate")
+    acknowledge(case, "r1", MONDAY)
+    events = merge_alert(case, severity="imminent", channel="member", by="m1", reach=REACH, now=MONDAY)
+    assert [type(e) for e in events] == [CrisisSeverityRaised]
+    assert (case.state, case.acknowledged_by, case.severity) == ("acknowledged", "r1", "imminent")
 
 
 @pytest.mark.parametrize(
