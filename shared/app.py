@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import Event
 from shared import docs
+from shared.auth.jwks import JwksCache
 from shared.auth.tokens import TokenVerifier
 from shared.http import BodyLimit, install_problem_handlers
 from shared.messaging.broker import make_broker
@@ -77,12 +78,7 @@ def service_app(
         title=f"Recovery Network: {settings.service_name}", description=description, lifespan=lifespan
     )
     app.state.settings = settings
-    app.state.verifier = TokenVerifier(
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        jwks_url=settings.jwks_url,
-        public_key_file=settings.jwt_public_key_file,
-    )
+    app.state.verifier = token_verifier(settings)
     app.state.network = NetworkFile(settings.network_file)
     install_problem_handlers(app)
     docs.serve_docs(app)
@@ -107,6 +103,22 @@ def service_app(
     if tracer_provider:
         instrument_http(app, tracer_provider)
     return app
+
+
+def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+    jwks = None
+    if settings.jwks_url:
+        jwks = JwksCache(
+            settings.jwks_url,
+            max_age=settings.jwks_max_age_seconds,
+            refetch_interval=settings.jwks_refetch_interval_seconds,
+        )
+    return TokenVerifier(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks=jwks,
+        public_key_file=settings.jwt_public_key_file,
+    )
 
 
 Database = AsyncDatabase[dict[str, Any]]

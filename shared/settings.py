@@ -27,6 +27,10 @@ class ServiceSettings(BaseSettings):
 
     # Token verification: a JWKS URL in production, a local public key file in development.
     jwks_url: str | None = None
+    # A key set this old is refreshed in the background (requests go on with it meanwhile); a token whose
+    # key id is not in it fetches the set again, but not more often than once per refetch interval.
+    jwks_max_age_seconds: float = Field(default=300.0, gt=0)
+    jwks_refetch_interval_seconds: float = Field(default=30.0, ge=0)
     jwt_public_key_file: Path | None = None
     jwt_issuer: str = "recovery-network-dev"
     jwt_audience: str = "recovery-network"

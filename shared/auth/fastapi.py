@@ -3,9 +3,10 @@
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.auth.jwks import KeysUnavailable
 from shared.auth.principal import Principal, Role
 from shared.auth.tokens import InvalidToken, TokenVerifier
 from shared.http import Problem
@@ -26,9 +27,18 @@ async def current_principal(
         raise _unauthorized("a bearer token is required")
     verifier: TokenVerifier = request.app.state.verifier
     try:
-        principal = await verifier.verify_async(credentials.credentials)
+        principal = await verifier.verify(credentials.credentials)
     except InvalidToken as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
+    except KeysUnavailable as exc:
+        # Not 401: the token may well be valid, and a client told it is not would sign in again to no
+        # avail. An outage of ours, like the database's: retry (an HTTPException, for the header; it is
+        # answered as problem details all the same).
+        raise HTTPException(
+            503,
+            "the identity provider cannot be reached to check the token",
+            {"retry-after": str(exc.retry_after)},
+        ) from exc
     network: NetworkFile = request.app.state.network
     if network.get().organization(principal.org) is None:
         raise Problem(403, "Forbidden", "your organization is not part of this network")

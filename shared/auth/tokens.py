@@ -1,6 +1,5 @@
 """Verifying bearer tokens (RS256/ES256) against a JWKS or a local public key."""
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -8,8 +7,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt import PyJWKClient
 
+from shared.auth.jwks import JwksCache, UnknownKey
 from shared.auth.principal import Principal, Role
 
 ALGORITHMS = ["ES256", "RS256"]
@@ -21,36 +20,37 @@ class InvalidToken(Exception):
 
 class TokenVerifier:
     def __init__(
-        self, *, issuer: str, audience: str, jwks_url: str | None = None, public_key_file: Path | None = None
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks: JwksCache | None = None,
+        public_key_file: Path | None = None,
     ) -> None:
-        if not jwks_url and not public_key_file:
-            raise ValueError("a JWKS URL or a public key file is required")
+        if jwks is None and public_key_file is None:
+            raise ValueError("a JWKS or a public key file is required")
         self._issuer = issuer
         self._audience = audience
-        self._jwks = PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._jwks = jwks
         # Parsed once: PyJWT parses a PEM text again for every token (1.5% of crisis's CPU under load).
         self._key = None
-        if public_key_file and not jwks_url:
+        if public_key_file and jwks is None:
             self._key = load_pem_public_key(public_key_file.read_bytes())
 
-    def verify(self, token: str) -> Principal:
-        """For code outside the event loop; on it, `verify_async` (a JWKS may have to be fetched)."""
+    async def verify(self, token: str) -> Principal:
+        """The caller the token names. Raises InvalidToken, or KeysUnavailable (shared.auth.jwks) when the
+        identity provider is down and no cached key fits the token."""
         if self._jwks is None:
             return self._decode(token, self._key, _algorithm_of(self._key))
         try:
-            jwk = self._jwks.get_signing_key_from_jwt(token)
+            kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        return self._decode(token, jwk.key, jwk.algorithm_name)
-
-    async def verify_async(self, token: str) -> Principal:
-        if self._jwks is None:
-            return self.verify(token)
-        # PyJWKClient fetches the key set over HTTP when its cache is stale: not on the event loop,
-        # where it would stall every request of the service until the identity provider answers.
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidToken("the token's key id is not a string")
         try:
-            jwk = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-        except jwt.PyJWTError as exc:
+            jwk = await self._jwks.key(kid)
+        except UnknownKey as exc:
             raise InvalidToken(str(exc)) from exc
         return self._decode(token, jwk.key, jwk.algorithm_name)
 

@@ -24,7 +24,7 @@ def rn_token(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
     )
 
 
-def test_run_from_another_folder_it_signs_with_the_network_key_in_rn_data_dir(tmp_path: Path) -> None:
+async def test_run_from_another_folder_it_signs_with_the_network_key_in_rn_data_dir(tmp_path: Path) -> None:
     network_data, elsewhere = tmp_path / "network", tmp_path / "elsewhere"
     elsewhere.mkdir()
     _, public = ensure_keypair(network_data / "keys")
@@ -32,7 +32,7 @@ def test_run_from_another_folder_it_signs_with_the_network_key_in_rn_data_dir(tm
     done = rn_token(elsewhere, RN_DATA_DIR=str(network_data))
 
     assert done.returncode == 0, done.stderr
-    principal = TokenVerifier(issuer=DEV_ISSUER, audience=AUDIENCE, public_key_file=public).verify(
+    principal = await TokenVerifier(issuer=DEV_ISSUER, audience=AUDIENCE, public_key_file=public).verify(
         done.stdout.strip()
     )
     assert (principal.sub, principal.org, principal.roles) == (
