@@ -1,6 +1,5 @@
 """Wires the crisis service: what it publishes, its loops (escalation timers, webhooks), its routes."""
 
-import base64
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,7 +18,6 @@ from services import crisis
 from services.crisis import api, console, service, store, subscribers, webhooks
 from services.crisis.settings import Settings
 from shared.app import event_service_app
-from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher
 from shared.network import NetworkFile
 
@@ -30,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     network = NetworkFile(settings.network_file)
     directory = service.Directory()
-    sealer = Sealer(base64.b64decode(settings.notes_master_key.get_secret_value()))
+    sealer = settings.notes_sealer()
 
     async def timers(db: Db, publisher: EventPublisher) -> None:
         await service.run_timers(db, publisher, directory, network.get, settings.timer_interval_seconds)
