@@ -4,7 +4,6 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
@@ -449,11 +448,8 @@ async def update_webhook(
     body: WebhookUpdate, caller: OrgAdmin, db: Db, sealer: NotesSealer, request: Request
 ) -> WebhookPublic:
     """Register the organization's HTTPS endpoint for escalations; returns a new signing secret."""
-    url = httpx.URL(body.url)
-    local = url.host in ("127.0.0.1", "localhost", "::1")
-    if url.scheme != "https" and not (local and request.app.state.settings.environment != "production"):
-        raise Problem(422, "Invalid webhook", "the endpoint must use https")
-    secret = await webhooks.save_endpoint(db, sealer, caller.org, body.url)
+    allow_private = request.app.state.settings.webhook_allow_private_targets
+    secret = await webhooks.register_endpoint(db, sealer, caller.org, body.url, allow_private=allow_private)
     return WebhookPublic(url=body.url, secret=secret)
 
 

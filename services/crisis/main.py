@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             request_timeout=settings.webhook_timeout_seconds,
             max_attempts=settings.webhook_max_attempts,
             backoff_base=settings.webhook_backoff_base_seconds,
+            allow_private=settings.webhook_allow_private_targets,
         )
 
     app = event_service_app(

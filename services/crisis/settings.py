@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     # Webhook retries wait base, 4xbase, 16xbase ... seconds (capped at ten minutes).
     webhook_backoff_base_seconds: float = Field(default=2.0, gt=0)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Tests and local development only: webhook endpoints may be on this machine or a private network
+    # (over plain http too). Cloud metadata addresses stay refused.
+    webhook_allow_private_targets: bool = False
 
     def notes_keyring(self) -> dict[int, bytes]:
         keys = parse_keys(self.notes_keys.get_secret_value())
@@ -45,4 +48,11 @@ class Settings(ServiceSettings):
         public = base64.b64decode(DEV_NOTES_KEY)
         if self.environment == "production" and public in self.notes_keyring().values():
             raise ValueError("set RN_NOTES_MASTER_KEY or RN_NOTES_KEYS: the development notes key is public")
+        return self
+
+    @model_validator(mode="after")
+    def _no_private_webhook_targets_in_production(self) -> Self:
+        # An organization's admin names the URL: allowed inside, a webhook reaches our own services.
+        if self.environment == "production" and self.webhook_allow_private_targets:
+            raise ValueError("RN_WEBHOOK_ALLOW_PRIVATE_TARGETS is for tests and development, not production")
         return self

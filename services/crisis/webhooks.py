@@ -20,7 +20,9 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.crisis import CrisisEscalated
 from services.crisis import model, service, store
+from shared import egress
 from shared.crypto import Sealer
+from shared.http import Problem
 from shared.messaging.publisher import EventPublisher
 from shared.revisions import REV, write_revision
 
@@ -47,7 +49,20 @@ def retry_delay(attempt: int, base_seconds: float) -> timedelta:
     return min(timedelta(seconds=base_seconds * 4 ** (attempt - 1)), MAX_DELAY)
 
 
-async def save_endpoint(db: Db, sealer: Sealer, org: str, url: str) -> str:
+async def register_endpoint(db: Db, sealer: Sealer, org: str, url: str, *, allow_private: bool) -> str:
+    """Save the endpoint if it is somewhere we send to (https, a public host); 422 says why not.
+
+    A name that does not resolve is refused too: it cannot be checked, and an admin who mistyped it
+    learns now, not from a failed delivery in the middle of a crisis.
+    """
+    try:
+        await egress.vet_url(url, allow_private=allow_private)
+    except egress.Refused as exc:
+        raise Problem(422, "Invalid webhook", str(exc)) from exc
+    return await _save_endpoint(db, sealer, org, url)
+
+
+async def _save_endpoint(db: Db, sealer: Sealer, org: str, url: str) -> str:
     """Register (or replace) the organization's endpoint; returns the new signing secret, shown once."""
     secret = new_secret()
     sealed = sealer.seal(org, "webhook", secret)
@@ -132,6 +147,8 @@ async def _attempt(
         try:
             response = await client.post(endpoint["url"], content=body, headers=headers)
             status = response.status_code
+        except egress.Refused as exc:  # checked again at every send: the name may point inside now
+            error = f"refused: {exc}"
         except httpx.HTTPError as exc:
             error = type(exc).__name__
     ok = status is not None and 200 <= status < 300
@@ -165,8 +182,14 @@ async def run_deliveries(
     request_timeout: float,
     max_attempts: int,
     backoff_base: float,
+    allow_private: bool,
 ) -> None:
-    async with httpx.AsyncClient(timeout=request_timeout, follow_redirects=False) as client:
+    # No redirects and no proxies from the environment: either would send somewhere not vetted.
+    transport = egress.EgressTransport(allow_private=allow_private)
+    client = httpx.AsyncClient(
+        transport=transport, timeout=request_timeout, follow_redirects=False, trust_env=False
+    )
+    async with client:
         while True:
             try:
                 await deliver_due(

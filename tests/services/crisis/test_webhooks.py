@@ -1,18 +1,33 @@
 """Signed webhooks to a real local HTTP endpoint: signature, retries with back-off, giving up loudly."""
 
 import asyncio
+import base64
 import hashlib
 import hmac
+import ipaddress
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
 
+from contracts.crisis import CrisisEscalated, CrisisEscalatedData
 from deploy.local.stack import free_port
-from shared.auth.principal import Role
+from services.crisis import api, store, webhooks
+from services.crisis.settings import Settings
+from shared import egress
+from shared.auth.fastapi import current_principal
+from shared.auth.principal import Principal, Role
+from shared.crypto import Sealer
+from shared.http import install_problem_handlers
+from shared.messaging.publisher import EventPublisher
 from tests.conftest import Tokens
 from tests.helpers import eventually
 from tests.services.crisis.conftest import raise_alert
@@ -124,3 +139,102 @@ async def test_a_webhook_must_be_https(fast_protocol: str, tokens: Tokens, http:
     for url in ("http://example.org/hook", "ftp://example.org/x", "not a url"):
         r = await http.put(f"{fast_protocol}/crisis/webhook", json={"url": url}, headers=admin)
         assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", url
+
+
+async def test_cloud_metadata_is_refused_even_where_private_targets_are_allowed(
+    fast_protocol: str, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    admin = tokens("org-a-admin", "org-a", Role.ORG_ADMIN)
+    for url in ("https://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/"):
+        r = await http.put(f"{fast_protocol}/crisis/webhook", json={"url": url}, headers=admin)
+        assert r.status_code == 422 and "metadata" in r.json()["detail"], url
+
+
+def test_production_refuses_to_allow_private_webhook_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RN_WEBHOOK_ALLOW_PRIVATE_TARGETS", raising=False)  # the test network's allowance
+    production: dict[str, Any] = {
+        "environment": "production",
+        "jwks_url": "https://id.example.org/jwks",
+        "notes_master_key": base64.b64encode(b"a production key of 32 bytes, ok").decode(),
+    }
+    assert not Settings(**production).webhook_allow_private_targets
+    with pytest.raises(ValidationError, match="RN_WEBHOOK_ALLOW_PRIVATE_TARGETS"):
+        Settings(**production, webhook_allow_private_targets=True)
+
+
+def crisis_routes(allow_private: bool) -> FastAPI:
+    """The crisis routes in this process, for an org-a admin, as a deployment configures them: the
+    running test network allows private targets for its receivers, so it cannot show them refused."""
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(api.router)
+    app.dependency_overrides[current_principal] = lambda: Principal(
+        "org-a-admin", "org-a", frozenset({Role.ORG_ADMIN})
+    )
+    app.state.settings = Settings(
+        jwt_public_key_file=Path("unused"), webhook_allow_private_targets=allow_private
+    )
+    app.state.db = None  # a refused endpoint is never saved
+    app.state.sealer = Sealer(b"k" * 32)
+    return app
+
+
+async def test_a_webhook_to_an_internal_address_is_refused_at_registration() -> None:
+    transport = httpx.ASGITransport(crisis_routes(allow_private=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://crisis") as client:
+        for url, why in {
+            "https://127.0.0.1/hook": "127.0.0.1 is a loopback address",
+            "https://169.254.169.254/": "169.254.169.254 is a cloud metadata address",
+            "https://10.0.0.7/hook": "10.0.0.7 is a private address",
+            "https://[::1]/hook": "::1 is a loopback address",
+            "https://localhost/hook": "localhost resolves to a loopback address",
+            "http://127.0.0.1:8080/hook": "the endpoint must use https",
+        }.items():
+            r = await client.put("/crisis/webhook", json={"url": url})
+            assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", url
+            assert r.json()["detail"] == why
+
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def resolving_to(address: str) -> Callable[[str, int], Awaitable[list[egress.IPAddress]]]:
+    async def fake(host: str, port: int) -> list[egress.IPAddress]:
+        return [ipaddress.ip_address(address)]
+
+    return fake
+
+
+async def test_a_name_that_points_inside_after_registration_is_refused_at_send_time(
+    scratch_db: AsyncDatabase[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sealer = Sealer(b"k" * 32)
+    monkeypatch.setattr(egress, "resolve", resolving_to("93.184.215.14"))
+    url = "https://hooks.example.org/rn"
+    await webhooks.register_endpoint(scratch_db, sealer, "org-a", url, allow_private=False)
+    data = CrisisEscalatedData(case_id="case-1", level=1, severity="high", responder_ids=["esc-1"])
+    event = CrisisEscalated(source="crisis", org="org-a", subject="case-1", data=data)
+    assert await webhooks.enqueue(scratch_db, event, NOW)
+
+    monkeypatch.setattr(egress, "resolve", resolving_to("10.0.0.7"))  # the name now points inside
+    sent: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    transport = egress.EgressTransport(inner=httpx.MockTransport(record))
+    unused = cast(
+        EventPublisher, object()
+    )  # only a delivery that gives up publishes, and this one has tries left
+    async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
+        made = await webhooks.deliver_due(
+            scratch_db, unused, sealer, client, now=NOW, max_attempts=3, backoff_base=1.0
+        )
+
+    assert made == 1 and sent == []
+    (attempt,) = await store.webhook_attempts(scratch_db, "org-a").find({})
+    assert (attempt["delivery_id"], attempt["ok"], attempt["status"]) == (event.id, False, None)
+    assert attempt["error"] == "refused: hooks.example.org resolves to a private address"
+    delivery = await store.webhook_deliveries(scratch_db, "org-a").find_one({"_id": event.id})
+    assert delivery is not None and delivery["state"] == "pending"  # tried again later, as any failure
