@@ -28,6 +28,7 @@ from shared.messaging.publisher import EventPublisher
 from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from shared.network import NetworkFile
 from shared.outbox import adopt_unmarked, relay_forever
+from shared.retention import run_shared_retention
 from shared.settings import ServiceSettings
 from shared.storage import connect, database
 from shared.telemetry import instrument_http, setup_telemetry
@@ -159,6 +160,9 @@ def event_service_app(
     async def relay() -> None:
         await relay_forever(outbox_collections(db), publisher, settings.outbox_relay_interval_seconds)
 
+    async def retention() -> None:
+        await run_shared_retention(db, outbox_collections(db), settings)
+
     app = service_app(
         settings,
         description=description,
@@ -166,7 +170,7 @@ def event_service_app(
         mongo=mongo,
         broker=broker,
         on_startup=startup,
-        background=[relay, *(functools.partial(job, db, publisher) for job in background)],
+        background=[relay, retention, *(functools.partial(job, db, publisher) for job in background)],
     )
     app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
     app.include_router(router)

@@ -8,8 +8,15 @@ an update's filter and applies its write in separate steps, so two concurrent wr
 What both servers do atomically is a unique insert. So the winner of revision N is whoever first
 inserts the claim `<id>:<N>` into `<collection>_claims`, and the claim holds the write itself: if
 the winner dies before applying it, the next writer to meet the claim applies it for them (the
-write sets absolute values, so applying it twice changes nothing). Claims are never deleted by
-this module: a deleted claim could be won a second time by a writer holding a stale read.
+write sets absolute values, so applying it twice changes nothing).
+
+Claims are deleted only by the retention job (shared.retention), and only a claim that is both
+applied (the document is past its revision, or gone) and old: a deleted claim can be won again by
+a writer holding a stale read, whose write then lands nowhere while it is told it won. So the age
+(`claims_retention_hours`) is far beyond any read-modify-write. A claim whose winner died stays
+while its document does: the next writer of the document applies it. And a document deleted and
+created again under the same id would meet its old claims as if they were its own: whoever deletes
+documents that can come back deletes their claims with them (services/crisis/retention.py).
 """
 
 from collections.abc import Mapping
@@ -21,10 +28,11 @@ from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
 REV = "rev"
+CLAIMS_SUFFIX = "_claims"
 
 
 def claims_of(collection: AsyncCollection[Document]) -> AsyncCollection[Document]:
-    return collection.database[f"{collection.name}_claims"]
+    return collection.database[f"{collection.name}{CLAIMS_SUFFIX}"]
 
 
 async def write_revision(

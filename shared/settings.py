@@ -53,6 +53,13 @@ class ServiceSettings(BaseSettings):
     # document written since the last (on FerretDB: a scan of the collection), so not too often.
     outbox_relay_interval_seconds: float = 10.0
 
+    # Retention (shared.retention): a round at start, then one every interval. A revision claim
+    # must outlive any read-modify-write by far (shared.revisions); a published outbox entry is of
+    # use to nobody once its document has been quiet for a while.
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    claims_retention_hours: float = Field(default=24.0, ge=1)
+    outbox_retention_hours: float = Field(default=24.0, gt=0)
+
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:
         # Development keys are minted on the machine itself; production trusts only the identity provider.
