@@ -15,7 +15,7 @@ from contracts.crisis import (
     CrisisSeverityRaised,
 )
 from services import crisis
-from services.crisis import api, console, service, store, subscribers, webhooks
+from services.crisis import api, console, retention, service, store, subscribers, webhooks
 from services.crisis.settings import Settings
 from shared.app import event_service_app
 from shared.messaging.publisher import EventPublisher
@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_private=settings.webhook_allow_private_targets,
         )
 
+    async def expire(db: Db, _: EventPublisher) -> None:
+        await retention.run_retention(db, settings)
+
     app = event_service_app(
         settings,
         description=crisis.__doc__ or "",
@@ -63,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_subscribers=lambda broker, db, publisher: subscribers.register(
             broker, db, publisher, directory, network
         ),
-        background=(timers, deliveries),
+        background=(timers, deliveries, expire),
     )
     app.state.sealer, app.state.directory = sealer, directory
     app.include_router(console.router)

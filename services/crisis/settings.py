@@ -4,6 +4,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from shared.crypto import LEGACY_VERSION, Sealer, parse_keys, parse_version
+from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from shared.settings import ServiceSettings
 
 DEV_NOTES_KEY = "ZGV2ZWxvcG1lbnQtb25seS1jcmlzaXMtbm90ZXMta2V5IQ=="  # base64 of a public 34-byte text
@@ -26,6 +27,12 @@ class Settings(ServiceSettings):
     # Webhook retries wait base, 4xbase, 16xbase ... seconds (capped at ten minutes).
     webhook_backoff_base_seconds: float = Field(default=2.0, gt=0)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Retention (retention.py), a round every `retention_interval_seconds`. A finished delivery is
+    # what keeps a redelivered escalation from being posted again: it must outlive JetStream's
+    # duplicate window by far. The audit trails (case reads, regional team changes) have their own.
+    webhook_attempts_retention_hours: float = Field(default=30 * 24, gt=0)
+    webhook_deliveries_retention_hours: float = Field(default=7 * 24, gt=0)
+    audit_retention_days: int = Field(default=2555, ge=1)  # seven years
     # Tests and local development only: webhook endpoints may be on this machine or a private network
     # (over plain http too). Cloud metadata addresses stay refused.
     webhook_allow_private_targets: bool = False
@@ -41,6 +48,14 @@ class Settings(ServiceSettings):
     def notes_sealer(self) -> Sealer:
         current = parse_version(self.notes_current_key) if self.notes_current_key else None
         return Sealer(self.notes_keyring(), current)
+
+    @model_validator(mode="after")
+    def _deliveries_outlive_the_duplicate_window(self) -> Self:
+        if self.webhook_deliveries_retention_hours * 3600 <= DUPLICATE_WINDOW_SECONDS:
+            raise ValueError(
+                "RN_WEBHOOK_DELIVERIES_RETENTION_HOURS must be longer than JetStream's duplicate window"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_dev_notes_key_in_production(self) -> Self:

@@ -31,6 +31,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.protocols.create_index([("org", ASCENDING)], unique=True)
     await db.staff.create_index([("org", ASCENDING), ("responder_id", ASCENDING)], unique=True)
     await db.audit.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
+    # What the retention round (retention.py) asks for; the audit trail holds years of reads.
+    await db.audit.create_index([("at", ASCENDING)])
+    await db.webhook_attempts.create_index([("at", ASCENDING)])
     await db.regional_team_changes.create_index([("region", ASCENDING), ("at", ASCENDING)])
     await db.webhook_deliveries.create_index([("state", ASCENDING), ("next_at", ASCENDING)])
     await db.webhook_attempts.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
