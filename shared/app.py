@@ -25,7 +25,6 @@ from shared.auth.tokens import TokenVerifier
 from shared.http import BodyLimit, install_problem_handlers
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
-from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from shared.network import NetworkFile
 from shared.outbox import adopt_unmarked, relay_forever
 from shared.retention import run_shared_retention
@@ -151,14 +150,15 @@ def event_service_app(
 
     async def startup() -> None:
         await ensure_indexes(db)
-        window = timedelta(seconds=DUPLICATE_WINDOW_SECONDS)
+        window = timedelta(seconds=settings.stream_duplicate_window_seconds)
         if adopted := await adopt_unmarked(outbox_collections(db), window=window):
             logging.getLogger(__name__).warning(
                 "outbox: %d documents from before sent marks adopted", adopted
             )
 
     async def relay() -> None:
-        await relay_forever(outbox_collections(db), publisher, settings.outbox_relay_interval_seconds)
+        window = timedelta(seconds=settings.stream_duplicate_window_seconds)
+        await relay_forever(outbox_collections(db), publisher, settings.outbox_relay_interval_seconds, window)
 
     async def retention() -> None:
         await run_shared_retention(db, outbox_collections(db), settings)

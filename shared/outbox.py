@@ -9,9 +9,12 @@ JetStream's duplicate window drops it), and marks the entries sent.
 
 An event leaves the outbox once: once marked, no restart, replica or later change of the document
 publishes it again (JetStream's duplicate window is two minutes, a case lives for days). The mark
-comes seconds after the write, well inside the window. It is a revision write (shared.revisions),
-like every change of these documents, so it never overwrites a concurrent change on a store
-without atomic updates.
+comes at most a grace and a round after the write, both held well inside the window (`relay_grace`,
+and the settings' check of the round), so the relay's copy of an event its writer published is
+dropped by JetStream. It is a revision write (shared.revisions), like every change of these
+documents, so it never overwrites a concurrent change on a store without atomic updates. One case
+remains where an event goes out twice: its writer died after publishing and no relay of any replica
+ran for the whole window (every replica down that long); a consumer's idempotence then absorbs it.
 
 Measured: the relay that looked for documents by the time of their write, and republished whatever
 its process had not seen acknowledged, lost events whose write landed late and published old events
@@ -42,7 +45,7 @@ OUTBOX_AT = "outbox_at"
 OUTBOX_SENT = "outbox_sent"
 OUTBOX_PENDING = "outbox_pending"
 OUTBOX_FIELDS = frozenset({"_id", OUTBOX, OUTBOX_AT, OUTBOX_SENT, OUTBOX_PENDING, REV})  # no model sees these
-# The writer publishes and marks right after its write: the relay leaves it that long to do so.
+# The writer publishes right after its write: the relay leaves it that long to do so.
 RELAY_GRACE = timedelta(seconds=5)
 MARK_ATTEMPTS = 3  # a document changing this often is marked by a later round
 Document = dict[str, Any]
@@ -97,10 +100,19 @@ async def settle(collection: AsyncCollection[Document], doc_id: Any, publisher: 
     return sent
 
 
-async def relay_once(collections: Sequence[AsyncCollection[Document]], publisher: EventPublisher) -> int:
+def relay_grace(duplicate_window: timedelta) -> timedelta:
+    """How long the relay leaves a writer to publish: never more than a quarter of the window."""
+    return min(RELAY_GRACE, duplicate_window / 4)
+
+
+async def relay_once(
+    collections: Sequence[AsyncCollection[Document]],
+    publisher: EventPublisher,
+    grace: timedelta = RELAY_GRACE,
+) -> int:
     """One round over the documents with unsent events, left by writers that died or could not publish."""
     sent = 0
-    cutoff = datetime.now(UTC) - RELAY_GRACE
+    cutoff = datetime.now(UTC) - grace
     for collection in collections:
         query = {OUTBOX_PENDING: True, OUTBOX_AT: {"$lt": cutoff}}
         for doc in await collection.find(query, {"_id": 1}).to_list():
@@ -109,9 +121,13 @@ async def relay_once(collections: Sequence[AsyncCollection[Document]], publisher
 
 
 async def relay_forever(
-    collections: Sequence[AsyncCollection[Document]], publisher: EventPublisher, interval: float
+    collections: Sequence[AsyncCollection[Document]],
+    publisher: EventPublisher,
+    interval: float,
+    duplicate_window: timedelta,
 ) -> None:
     """Runs for the life of the service; a failed round is logged and tried again."""
+    grace = relay_grace(duplicate_window)
     indexed = False
     while True:
         try:
@@ -119,7 +135,7 @@ async def relay_forever(
                 for collection in collections:
                     await collection.create_index([(OUTBOX_PENDING, ASCENDING)])  # what every round asks for
                 indexed = True
-            sent = await relay_once(collections, publisher)
+            sent = await relay_once(collections, publisher, grace)
             if sent:
                 log.info("outbox relay published %d events not acknowledged in this process", sent)
         except (PublishFailed, OSError) as exc:

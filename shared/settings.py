@@ -6,6 +6,8 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
+
 
 class ServiceSettings(BaseSettings):
     """Each service subclasses this to set its name and defaults (port, database)."""
@@ -51,7 +53,10 @@ class ServiceSettings(BaseSettings):
 
     # Only events whose writer died before publishing wait for the relay; each round reads every
     # document written since the last (on FerretDB: a scan of the collection), so not too often.
-    outbox_relay_interval_seconds: float = 10.0
+    # The relay marks entries sent well inside the streams' duplicate window (the same setting as
+    # the provisioning's): a mark after the window would let a replica publish an event twice.
+    outbox_relay_interval_seconds: float = Field(default=10.0, gt=0)
+    stream_duplicate_window_seconds: float = Field(default=DUPLICATE_WINDOW_SECONDS, ge=4)
 
     # Retention (shared.retention): a round at start, then one every interval. A revision claim
     # must outlive any read-modify-write by far (shared.revisions); a published outbox entry is of
@@ -59,6 +64,15 @@ class ServiceSettings(BaseSettings):
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     claims_retention_hours: float = Field(default=24.0, ge=1)
     outbox_retention_hours: float = Field(default=24.0, gt=0)
+
+    @model_validator(mode="after")
+    def _relay_marks_inside_the_duplicate_window(self) -> Self:
+        if self.outbox_relay_interval_seconds > self.stream_duplicate_window_seconds / 4:
+            raise ValueError(
+                "RN_OUTBOX_RELAY_INTERVAL_SECONDS must be at most a quarter of "
+                "RN_STREAM_DUPLICATE_WINDOW_SECONDS: the relay marks events sent inside that window"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_dev_secrets_in_production(self) -> Self:

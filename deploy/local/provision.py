@@ -1,7 +1,7 @@
 """Provision streams and consumers on any NATS server (a compose or Kubernetes job runs this).
 
 Reads RN_NATS_URL (one URL, or a cluster's, comma-separated), RN_NATS_USER, RN_NATS_PASSWORD and
-RN_STREAM_REPLICAS.
+RN_STREAM_REPLICAS (and RN_STREAM_DUPLICATE_WINDOW_SECONDS, which the services must be given too).
 """
 
 import asyncio
@@ -10,7 +10,7 @@ import os
 import nats
 
 from deploy.local.topology import all_subscriptions
-from shared.messaging.streams import provision
+from shared.messaging.streams import duplicate_window, provision
 
 
 async def main() -> None:
@@ -21,7 +21,10 @@ async def main() -> None:
     )
     try:
         await provision(
-            nc.jetstream(), all_subscriptions(), replicas=int(os.environ.get("RN_STREAM_REPLICAS", "1"))
+            nc.jetstream(),
+            all_subscriptions(),
+            replicas=int(os.environ.get("RN_STREAM_REPLICAS", "1")),
+            duplicate_window=duplicate_window(os.environ),
         )
         print("streams and consumers are provisioned")
     finally:

@@ -24,7 +24,7 @@ from nats.js.errors import APIError, ServiceUnavailableError
 from deploy.local import natsconf
 from deploy.local.topology import SERVICES, all_subscriptions
 from shared.auth.devkeys import ensure_keypair
-from shared.messaging.streams import provision
+from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS, duplicate_window, provision
 from shared.network import NetworkFile
 from shared.settings import ServiceSettings
 
@@ -195,7 +195,11 @@ class Stack:
     async def provision(self) -> None:
         nc = await nats.connect(self.nats_urls, user="admin", password=self.passwords["admin"])
         try:
-            await provision_when_ready(nc.jetstream(), replicas=min(3, len(self.nats_ports)))
+            await provision_when_ready(
+                nc.jetstream(),
+                replicas=min(3, len(self.nats_ports)),
+                duplicate_window=duplicate_window(self.env),
+            )
         finally:
             await nc.close()
 
@@ -296,12 +300,17 @@ class Stack:
                     proc.wait()
 
 
-async def provision_when_ready(js: JetStreamContext, replicas: int, within: float = 30.0) -> None:
+async def provision_when_ready(
+    js: JetStreamContext,
+    replicas: int,
+    within: float = 30.0,
+    duplicate_window: float = DUPLICATE_WINDOW_SECONDS,
+) -> None:
     """Provision once JetStream answers: a new cluster first elects its leaders (a few seconds)."""
     deadline = time.monotonic() + within
     while True:
         try:
-            await provision(js, all_subscriptions(), replicas=replicas)
+            await provision(js, all_subscriptions(), replicas=replicas, duplicate_window=duplicate_window)
             return
         except (ServiceUnavailableError, APIError, NatsTimeout):
             if time.monotonic() > deadline:

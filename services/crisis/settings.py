@@ -4,7 +4,6 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 
 from shared.crypto import LEGACY_VERSION, Sealer, parse_keys, parse_version
-from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from shared.settings import ServiceSettings
 
 DEV_NOTES_KEY = "ZGV2ZWxvcG1lbnQtb25seS1jcmlzaXMtbm90ZXMta2V5IQ=="  # base64 of a public 34-byte text
@@ -51,7 +50,7 @@ class Settings(ServiceSettings):
 
     @model_validator(mode="after")
     def _deliveries_outlive_the_duplicate_window(self) -> Self:
-        if self.webhook_deliveries_retention_hours * 3600 <= DUPLICATE_WINDOW_SECONDS:
+        if self.webhook_deliveries_retention_hours * 3600 <= self.stream_duplicate_window_seconds:
             raise ValueError(
                 "RN_WEBHOOK_DELIVERIES_RETENTION_HOURS must be longer than JetStream's duplicate window"
             )

@@ -4,7 +4,7 @@ Apps connect with `declare=False` so a running service never silently rewrites a
 `provision` runs before them (the local runner, a test fixture, or a deploy job).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -25,12 +25,19 @@ from contracts.subjects import DOMAINS, domain_wildcard, stream_name
 DEAD_LETTER_STREAM = "DEADLETTER"
 DEAD_LETTER_SUBJECTS = "deadletter.>"
 
-# Longer than the publisher's whole retry horizon, so a retried publish is always recognised.
+# Longer than the publisher's whole retry horizon, so a retried publish is always recognised, and
+# than the outbox relay's round and grace (shared.outbox), so the relay marks an entry sent before
+# JetStream forgets its id. Tests set a short one (RN_STREAM_DUPLICATE_WINDOW_SECONDS).
 DUPLICATE_WINDOW_SECONDS = 120.0
 # When a consumer process dies mid-message, the server redelivers after this wait. Retries of
 # failed handlers are paced by the delays of their naks instead: a consumer-level BackOff list
 # would stretch those delays (the server measures a nak delay against the plain ack wait).
 ACK_WAIT_SECONDS = 15.0
+
+
+def duplicate_window(env: Mapping[str, str]) -> float:
+    """The window a deployment sets (RN_STREAM_DUPLICATE_WINDOW_SECONDS), read as the services read it."""
+    return float(env.get("RN_STREAM_DUPLICATE_WINDOW_SECONDS", DUPLICATE_WINDOW_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -53,14 +60,16 @@ class Subscription:
         return self.event.subject_pattern()
 
 
-def stream_configs(replicas: int = 1) -> list[StreamConfig]:
+def stream_configs(
+    replicas: int = 1, duplicate_window: float = DUPLICATE_WINDOW_SECONDS
+) -> list[StreamConfig]:
     configs = [
         StreamConfig(
             name=stream_name(domain),
             subjects=[domain_wildcard(domain)],
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            duplicate_window=duplicate_window,
             num_replicas=replicas,
             max_age=90 * 24 * 3600.0,
         )
@@ -73,7 +82,7 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             discard=DiscardPolicy.OLD,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            duplicate_window=duplicate_window,
             num_replicas=replicas,
         )
     )
@@ -93,10 +102,15 @@ def consumer_config(sub: Subscription, max_deliver: int) -> ConsumerConfig:
 
 
 async def provision(
-    js: JetStreamContext, subscriptions: Iterable[Subscription], *, max_deliver: int = 5, replicas: int = 1
+    js: JetStreamContext,
+    subscriptions: Iterable[Subscription],
+    *,
+    max_deliver: int = 5,
+    replicas: int = 1,
+    duplicate_window: float = DUPLICATE_WINDOW_SECONDS,
 ) -> None:
     """Create or update every stream and consumer; safe to run again at any time."""
-    for config in stream_configs(replicas):
+    for config in stream_configs(replicas, duplicate_window):
         try:
             await js.stream_info(config.name or "")
             await js.update_stream(config)

@@ -54,7 +54,7 @@ FIGURES_FILE = OUTPUT / "fault-figures.json"
 LATE_DOUBLES_WAIT = 6.0
 
 
-def start_network(data: Path, name: str, *, nats_nodes: int = 1) -> Stack:
+def start_network(data: Path, name: str, *, nats_nodes: int = 1, env: dict[str, str] | None = None) -> Stack:
     """NATS (one node, or a cluster), the store and every service, on free ports, seeded for the load."""
     network_file = data / "network.json"
     network_file.write_text(json.dumps(NETWORK))
@@ -68,7 +68,7 @@ def start_network(data: Path, name: str, *, nats_nodes: int = 1) -> Stack:
         docstore_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
         log_dir=logs,
-        env=SERVICE_ENV,
+        env={**SERVICE_ENV, **(env or {})},
     )
     try:
         stack.start_nats()
