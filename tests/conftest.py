@@ -53,8 +53,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # Webhook retries back off from 0.2 s instead of 2 s, so a test sees a delivery give up in seconds.
     os.environ.setdefault("RN_WEBHOOK_BACKOFF_BASE_SECONDS", "0.2")
     os.environ.setdefault("RN_WEBHOOK_MAX_ATTEMPTS", "3")
-    # The tests' webhook receivers listen on this machine, which a real deployment refuses to post to.
-    os.environ.setdefault("RN_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
     shutil.rmtree(logs, ignore_errors=True)
     st = Stack(
         data_dir=data,
@@ -63,6 +61,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         docstore_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
         log_dir=logs,
+        # The tests' webhook receivers listen on this machine, which a deployment refuses to post to.
+        # The services' environment only: in this process, settings tests would see it too.
+        env={"RN_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"},
     )
     try:
         st.start_nats()

@@ -150,8 +150,7 @@ async def test_cloud_metadata_is_refused_even_where_private_targets_are_allowed(
         assert r.status_code == 422 and "metadata" in r.json()["detail"], url
 
 
-def test_production_refuses_to_allow_private_webhook_targets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RN_WEBHOOK_ALLOW_PRIVATE_TARGETS", raising=False)  # the test network's allowance
+def test_production_refuses_to_allow_private_webhook_targets() -> None:
     production: dict[str, Any] = {
         "environment": "production",
         "jwks_url": "https://id.example.org/jwks",
