@@ -2,12 +2,14 @@
 
 from contracts.crisis import (
     CrisisAcknowledged,
+    CrisisAlertReceived,
     CrisisCancelled,
     CrisisEscalated,
     CrisisFollowUpScheduled,
     CrisisRaised,
     CrisisResolved,
     CrisisSeverityRaised,
+    CrisisUrgentAlertReceived,
 )
 from contracts.envelope import Event
 from contracts.meetings import MeetingScheduled
@@ -18,6 +20,8 @@ EVENTS: tuple[type[Event], ...] = (
     MeetingScheduled,
     MatchProposed,
     CrisisAlertRequested,
+    CrisisAlertReceived,
+    CrisisUrgentAlertReceived,
     CrisisRaised,
     CrisisEscalated,
     CrisisSeverityRaised,

@@ -30,6 +30,34 @@ class CrisisRaised(Event):
     data: CrisisRaisedData
 
 
+class CrisisAlertReceivedData(Contract):
+    case_id: str = Field(description="the id in the answer: the case opens under it, unless the alert merges")
+    member_id: str
+    severity: Severity
+    channel: Channel = "member"
+    reported_by: str = Field(description="the member, or the mentor who reported them")
+
+
+class CrisisAlertReceived(Event):
+    """An alert accepted in a surge (low or moderate severity): the crisis service opens its case."""
+
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "alert_received"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.alert_received.v1"] = "crisis.alert_received.v1"
+    data: CrisisAlertReceivedData
+
+
+class CrisisUrgentAlertReceived(Event):
+    """An alert of high or imminent severity accepted in a surge: opened before any routine one."""
+
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "urgent_alert_received"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.urgent_alert_received.v1"] = "crisis.urgent_alert_received.v1"
+    data: CrisisAlertReceivedData
+
+
 class CrisisEscalatedData(Contract):
     case_id: str
     level: int = Field(ge=1, description="1-based level of the protocol; the catch-all comes after the last")

@@ -1,5 +1,6 @@
 """Crisis HTTP routes: intake, case actions, and what org admins manage (staff, rosters, protocol)."""
 
+import contextlib
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 from contracts.crisis import CancelReason, CatchAll, Channel, Outcome, Referral, Severity
 from services.crisis import model, service, store, webhooks
 from services.crisis.deps import (
+    AlertIntake,
     CaseDirectory,
     CaseReader,
     CurrentNetwork,
@@ -24,6 +26,7 @@ from services.crisis.deps import (
 from shared.auth.principal import Principal, Role
 from shared.http import NotFound, Problem
 from shared.inputs import Instant, Strict, Text, WallTime
+from shared.messaging.publisher import PublishFailed
 from shared.telemetry import CASE_ID, CRISIS_LEVEL, tag_current_span
 
 router = APIRouter(tags=["crisis"])
@@ -43,7 +46,9 @@ class AlertCreate(Strict):
 class CasePublic(BaseModel):
     id: str
     org: str
-    state: str
+    state: str = Field(
+        description="received (accepted in a surge, opening), triggered, acknowledged, resolved, cancelled"
+    )
     severity: Severity
     level: int
     round: int
@@ -148,6 +153,15 @@ def _public(case: model.Case) -> CasePublic:
     return CasePublic(**_common(case))
 
 
+def _received(case_id: str, org: str, severity: Severity, now: datetime) -> CasePublic:
+    """The answer to an alert accepted in a surge: its case id, and where to turn while it opens."""
+    return CasePublic(
+        id=case_id, org=org, state="received", severity=severity, level=0, round=0, notified=[],
+        opened_at=now, deadline=None, acknowledged_by=None, regional=False,
+        guidance=model.guidance_for(severity),
+    )  # fmt: skip
+
+
 def _common(case: model.Case) -> dict[str, Any]:
     return {
         "id": case.id,
@@ -187,13 +201,23 @@ async def _transition(
     return _public(case)
 
 
-@router.post("/crisis/alerts", status_code=201, responses={200: {"description": "merged into an open case"}})
+@router.post(
+    "/crisis/alerts",
+    status_code=201,
+    responses={
+        200: {"description": "merged into an open case"},
+        202: {
+            "description": "accepted in a surge: the case opens under this id in a moment (state received)"
+        },
+    },
+)
 async def create_alert(
     body: AlertCreate,
     caller: Reporter,
     db: Db,
     publisher: Publisher,
     directory: CaseDirectory,
+    intake: AlertIntake,
     network: CurrentNetwork,
     response: Response,
 ) -> CasePublic:
@@ -205,10 +229,21 @@ async def create_alert(
         raise Problem(403, "Forbidden", "only a mentor reports about somebody else")
     else:
         member_id, channel = caller.sub, "member"
-    case, created = await service.raise_alert(
-        db, publisher, directory, network, org=caller.org, member_id=member_id, severity=body.severity,
-        channel=channel, by=caller.sub, dedup_key=None, now=datetime.now(UTC),
-    )  # fmt: skip
+    now = datetime.now(UTC)
+    if intake.surging:
+        with contextlib.suppress(PublishFailed):  # JetStream away: open it here, however long it takes
+            case_id = await service.accept_alert(
+                publisher, org=caller.org, member_id=member_id, severity=body.severity, channel=channel,
+                by=caller.sub,
+            )  # fmt: skip
+            response.status_code = 202
+            tag_current_span({CASE_ID: case_id})
+            return _received(case_id, caller.org, body.severity, now)
+    async with intake.opening_one():
+        case, created = await service.raise_alert(
+            db, publisher, directory, network, org=caller.org, member_id=member_id, severity=body.severity,
+            channel=channel, by=caller.sub, dedup_key=None, now=now,
+        )  # fmt: skip
     if not created:
         response.status_code = 200
     tag_current_span({CASE_ID: case.id, CRISIS_LEVEL: case.level})

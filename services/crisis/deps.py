@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.crisis.service import Directory
+from services.crisis.service import Directory, Intake
 from shared.auth.fastapi import require_roles
 from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
@@ -38,5 +38,10 @@ def _directory(request: Request) -> Directory:
     return request.app.state.directory  # type: ignore[no-any-return]
 
 
+def _intake(request: Request) -> Intake:
+    return request.app.state.intake  # type: ignore[no-any-return]
+
+
 CaseDirectory = Annotated[Directory, Depends(_directory)]
+AlertIntake = Annotated[Intake, Depends(_intake)]
 NotesSealer = Annotated[Sealer, Depends(_sealer)]

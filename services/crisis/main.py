@@ -7,12 +7,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.crisis import (
     CrisisAcknowledged,
+    CrisisAlertReceived,
     CrisisCancelled,
     CrisisEscalated,
     CrisisFollowUpScheduled,
     CrisisRaised,
     CrisisResolved,
     CrisisSeverityRaised,
+    CrisisUrgentAlertReceived,
 )
 from services import crisis
 from services.crisis import api, console, retention, service, store, subscribers, webhooks
@@ -28,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     network = NetworkFile(settings.network_file)
     directory = service.Directory()
+    intake = service.Intake(limit=settings.alerts_opened_at_once)
     sealer = settings.notes_sealer()
 
     async def timers(db: Db, publisher: EventPublisher) -> None:
@@ -53,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=crisis.__doc__ or "",
         router=api.router,
         publishes=(
+            CrisisAlertReceived,
+            CrisisUrgentAlertReceived,
             CrisisRaised,
             CrisisEscalated,
             CrisisSeverityRaised,
@@ -64,10 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ensure_indexes=store.ensure_indexes,
         outbox_collections=lambda db: [db.cases],
         register_subscribers=lambda broker, db, publisher: subscribers.register(
-            broker, db, publisher, directory, network
+            broker, db, publisher, directory, network, intake
         ),
         background=(timers, deliveries, expire),
     )
-    app.state.sealer, app.state.directory = sealer, directory
+    app.state.sealer, app.state.directory, app.state.intake = sealer, directory, intake
     app.include_router(console.router)
     return app

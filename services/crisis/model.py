@@ -58,6 +58,11 @@ State = Literal["triggered", "acknowledged", "resolved", "cancelled"]
 OPEN_STATES: tuple[State, ...] = ("triggered", "acknowledged")
 
 
+def guidance_for(severity: Severity) -> str:
+    """Shown with every answer: a person waiting for a responder always sees where to turn now."""
+    return IMMINENT_GUIDANCE if severity == "imminent" else EMERGENCY_GUIDANCE
+
+
 class NobodyToReach(Exception):
     """A protocol that could end with nobody: saving it is refused."""
 
@@ -266,8 +271,7 @@ class Case:
 
     @property
     def guidance(self) -> str:
-        """Shown with every case: a person waiting for a responder always sees where to turn now."""
-        return IMMINENT_GUIDANCE if self.severity == "imminent" else EMERGENCY_GUIDANCE
+        return guidance_for(self.severity)
 
     def note(self, at: datetime, what: str, **details: object) -> None:
         self.timeline.append({"at": at, "what": what, **details})
@@ -284,10 +288,11 @@ def raise_case(
     reach: Reach,
     now: datetime,
     reported_by: str | None = None,
+    case_id: str | None = None,
 ) -> tuple[Case, list[Event]]:
     """Open a case and escalate it to the first step that reaches somebody."""
     case = Case(
-        id=new_id(),
+        id=case_id or new_id(),
         org=org,
         member_id=member_id,
         severity=severity,
@@ -308,16 +313,27 @@ def raise_case(
 
 
 def merge_alert(
-    case: Case, *, severity: Severity, channel: Channel, by: str, reach: Reach, now: datetime
+    case: Case,
+    *,
+    severity: Severity,
+    channel: Channel,
+    by: str,
+    reach: Reach,
+    now: datetime,
+    alert_id: str | None = None,
 ) -> list[Event]:
     """A repeated alert for a person with an open case joins that case; a graver one raises its severity.
 
     The case then follows the graver severity's ladder at once: a triggered case below that
     ladder's start (imminent skips the first level) escalates now, not when its timer fires.
+    An alert with an id (one accepted in a surge) joins once, however often it is delivered.
     """
     if not case.is_open:
         raise InvalidTransition("a closed case takes no more alerts")
-    case.note(now, "alert_merged", severity=severity, channel=channel, by=by)
+    if alert_id and any(line.get("alert") == alert_id for line in case.timeline):
+        return []
+    details = {"alert": alert_id} if alert_id else {}
+    case.note(now, "alert_merged", severity=severity, channel=channel, by=by, **details)
     previous = case.severity
     if SEVERITY_RANK[severity] <= SEVERITY_RANK[previous]:
         return []

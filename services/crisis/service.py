@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +17,15 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from contracts.crisis import Channel, Severity
+from contracts.crisis import (
+    Channel,
+    CrisisAlertReceived,
+    CrisisAlertReceivedData,
+    CrisisUrgentAlertReceived,
+    Severity,
+)
 from contracts.envelope import Event
+from contracts.ids import new_id
 from services.crisis import model, store
 from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
@@ -135,6 +142,69 @@ class Directory:
         self._cached.clear()
 
 
+@dataclass
+class Intake:
+    """Alerts are opened in their request while fewer than `limit` are being opened at once.
+
+    Beyond that (a surge), an alert is accepted by publishing it to JetStream and answered at once
+    with its case id and the guidance; the alert consumers open the cases, urgent ones first. A
+    person is never told to try again later, and never waits behind a queue of requests.
+    """
+
+    limit: int
+    opening: int = 0
+    urgent: int = 0
+    _no_urgent: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def surging(self) -> bool:
+        return self.opening >= self.limit
+
+    @contextlib.asynccontextmanager
+    async def opening_one(self) -> AsyncIterator[None]:
+        self.opening += 1
+        try:
+            yield
+        finally:
+            self.opening -= 1
+
+    @contextlib.asynccontextmanager
+    async def urgent_one(self) -> AsyncIterator[None]:
+        self.urgent += 1
+        self._no_urgent.clear()
+        try:
+            yield
+        finally:
+            self.urgent -= 1
+            if not self.urgent:
+                self._no_urgent.set()
+
+    async def after_urgent(self) -> None:
+        """Routine alerts wait while urgent ones are being opened."""
+        if self.urgent:
+            await self._no_urgent.wait()
+
+
+def is_urgent(severity: Severity) -> bool:
+    return model.SEVERITY_RANK[severity] >= model.SEVERITY_RANK["high"]
+
+
+async def accept_alert(
+    publisher: EventPublisher, *, org: str, member_id: str, severity: Severity, channel: Channel, by: str
+) -> str:
+    """Accept an alert to be opened by the alert consumers; returns the id its case opens under.
+
+    Durable once this returns: JetStream acknowledged it, under its own id (a retried publish is
+    de-duplicated). Raises PublishFailed when JetStream does not answer.
+    """
+    data = CrisisAlertReceivedData(
+        case_id=new_id(), member_id=member_id, severity=severity, channel=channel, reported_by=by
+    )
+    kind = CrisisUrgentAlertReceived if is_urgent(severity) else CrisisAlertReceived
+    await publisher.publish(kind.create(source=model.SOURCE, org=org, subject=data.case_id, data=data))
+    return data.case_id
+
+
 async def raise_alert(
     db: Db,
     publisher: EventPublisher,
@@ -148,8 +218,13 @@ async def raise_alert(
     by: str,
     dedup_key: str | None,
     now: datetime,
+    case_id: str | None = None,
 ) -> tuple[model.Case, bool]:
-    """Open a case, or merge into the person's open case; returns the case and whether it is new."""
+    """Open a case, or merge into the person's open case; returns the case and whether it is new.
+
+    With `case_id` (an alert accepted in a surge, see `accept_alert`) the case opens under that id,
+    and a second delivery of the same alert changes nothing.
+    """
     key = dedup_key or member_id
     protocol, reach = await directory.lookup(db, network, org)
     case, events = model.raise_case(
@@ -162,10 +237,13 @@ async def raise_alert(
         reach=reach,
         now=now,
         reported_by=by,
+        case_id=case_id,
     )
 
     def merge(open_case: model.Case) -> list[Event]:
-        return model.merge_alert(open_case, severity=severity, channel=channel, by=by, reach=reach, now=now)
+        return model.merge_alert(
+            open_case, severity=severity, channel=channel, by=by, reach=reach, now=now, alert_id=case_id
+        )
 
     for _ in range(MAX_RACES):
         try:
@@ -174,6 +252,8 @@ async def raise_alert(
             # One write holds the case and its events: they cannot diverge.
             await store.cases(db, org).insert_one({**with_outbox(store.case_to_doc(case), events), REV: 0})
         except DuplicateKeyError:
+            if case_id and (opened := await store.cases(db, org).find_one({"_id": case_id})):
+                return store.doc_to_case(opened), False  # this alert, delivered again
             # The unique open key says this person has an open case: that case gets the alert,
             # unless it closed in the meantime, and then the insert is tried again.
             open_doc = await store.cases(db, org).find_one({store.OPEN_KEY: key})

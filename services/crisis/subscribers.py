@@ -6,7 +6,7 @@ from typing import Any
 from faststream.nats import NatsBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.crisis import CrisisEscalated
+from contracts.crisis import CrisisAlertReceived, CrisisEscalated, CrisisUrgentAlertReceived
 from contracts.mentoring import CrisisAlertRequested
 from services.crisis import service, webhooks
 from shared.messaging.broker import subscribe
@@ -17,8 +17,10 @@ from shared.telemetry import CASE_ID, EVENT_ID, ORG, tag_current_span
 
 SERVICE = "crisis"
 ALERT_REQUESTS = Subscription(SERVICE, CrisisAlertRequested)
+URGENT_ALERTS = Subscription(SERVICE, CrisisUrgentAlertReceived)
+ROUTINE_ALERTS = Subscription(SERVICE, CrisisAlertReceived)
 ESCALATIONS = Subscription(SERVICE, CrisisEscalated)
-SUBSCRIPTIONS = (ALERT_REQUESTS, ESCALATIONS)
+SUBSCRIPTIONS = (ALERT_REQUESTS, URGENT_ALERTS, ROUTINE_ALERTS, ESCALATIONS)
 
 
 def register(
@@ -27,7 +29,29 @@ def register(
     publisher: EventPublisher,
     directory: service.Directory,
     network: NetworkFile,
+    intake: service.Intake,
 ) -> None:
+    async def open_received(event: CrisisAlertReceived | CrisisUrgentAlertReceived) -> None:
+        tag_current_span({ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id})
+        d = event.data
+        await service.raise_alert(
+            db, publisher, directory, network.get(), org=event.org, member_id=d.member_id,
+            severity=d.severity, channel=d.channel, by=d.reported_by, dedup_key=None,
+            now=datetime.now(UTC), case_id=d.case_id,
+        )  # fmt: skip
+
+    @subscribe(broker, URGENT_ALERTS)
+    async def on_crisis_urgent_alert_received(event: CrisisUrgentAlertReceived) -> None:
+        """Open the case of a high or imminent alert accepted in a surge, before any routine one."""
+        async with intake.urgent_one():
+            await open_received(event)
+
+    @subscribe(broker, ROUTINE_ALERTS)
+    async def on_crisis_alert_received(event: CrisisAlertReceived) -> None:
+        """Open the case of a low or moderate alert accepted in a surge, once no urgent one is opening."""
+        await intake.after_urgent()
+        await open_received(event)
+
     @subscribe(broker, ALERT_REQUESTS)
     async def on_crisis_alert_requested(event: CrisisAlertRequested) -> None:
         """Open a case (or add to the member's open one); a redelivered request only merges."""

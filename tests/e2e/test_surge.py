@@ -1,0 +1,134 @@
+"""A surge of alerts: every one accepted at once with its case id and the guidance, none lost, and
+the high and imminent ones opened before the routine ones queued ahead of them."""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from contracts.crisis import CrisisAlertReceived, CrisisAlertReceivedData, CrisisUrgentAlertReceived
+from contracts.ids import new_id
+from deploy.local.stack import Stack, free_port
+from deploy.local.topology import SERVICES
+from services.crisis.model import EMERGENCY_GUIDANCE, IMMINENT_GUIDANCE
+from shared.auth.principal import Role
+from tests.conftest import Tokens
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.e2e
+
+ORG = "surge-org"
+NETWORK = {
+    "regions": [{"id": "surge", "name": "Surge"}],
+    "organizations": [{"id": ORG, "name": "Surge Organization", "region": "surge"}],
+}
+
+
+@pytest.fixture
+def surge_stack(tmp_path: Path) -> Iterator[Stack]:
+    """NATS, the store and crisis alone, accepting every alert into JetStream (as in a surge)."""
+    network_file = tmp_path / "network.json"
+    network_file.write_text(json.dumps(NETWORK))
+    stack = Stack(
+        data_dir=tmp_path,
+        network_file=network_file,
+        nats_port=free_port(),
+        docstore_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        env={"RN_ALERTS_OPENED_AT_ONCE": "0"},
+    )
+    try:
+        stack.start_nats()
+        stack.start_docstore()
+        asyncio.run(stack.provision())
+        stack.start_service("crisis")
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def opened(
+    http: httpx.AsyncClient, url: str, staff: dict[str, str], ids: list[str]
+) -> dict[str, datetime]:
+    """When each case opened, once every one has (a case that never opens fails the test)."""
+
+    async def all_open() -> dict[str, datetime]:
+        r = await http.get(f"{url}/crisis/cases", params={"limit": 500}, headers=staff)
+        found = {c["id"]: datetime.fromisoformat(c["opened_at"]) for c in r.json()}
+        return found if set(ids) <= set(found) else {}
+
+    return await eventually(all_open, within=60, interval=0.5)
+
+
+async def test_in_a_surge_every_alert_is_accepted_at_once_and_opened(surge_stack: Stack) -> None:
+    stack, tokens = surge_stack, Tokens(surge_stack)
+    url = stack.url("crisis")
+    admin = tokens("surge-admin", ORG, Role.ORG_ADMIN)
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.put(f"{url}/crisis/staff/surge-coord", json={"roles": ["coordinator"]}, headers=admin)
+        assert r.status_code == 204, r.text
+        severities = ["low", "moderate", "high", "imminent"] * 15
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    f"{url}/crisis/alerts",
+                    json={"severity": severity},
+                    headers=tokens(f"surge-m{n}", ORG, Role.MEMBER),
+                )
+                for n, severity in enumerate(severities)
+            )
+        )
+        assert {a.status_code for a in answers} == {202}
+        bodies = [a.json() for a in answers]
+        assert {b["state"] for b in bodies} == {"received"}
+        # The guidance is in the answer itself, before any case exists.
+        assert [b["guidance"] for b in bodies] == [
+            IMMINENT_GUIDANCE if s == "imminent" else EMERGENCY_GUIDANCE for s in severities
+        ]
+        coordinator = tokens("surge-coord", ORG, Role.COORDINATOR)
+        ids = [b["id"] for b in bodies]
+        await opened(http, url, coordinator, ids)
+        for case_id, severity in zip(ids, severities, strict=True):
+            r = await http.get(f"{url}/crisis/cases/{case_id}", headers=coordinator)
+            assert (r.status_code, r.json()["severity"], r.json()["state"]) == (200, severity, "triggered")
+            assert r.json()["notified"] == ["surge-coord"]  # escalated: the default protocol's catch-all
+
+
+async def test_urgent_alerts_open_before_the_routine_ones_queued_ahead_of_them(surge_stack: Stack) -> None:
+    stack, tokens = surge_stack, Tokens(surge_stack)
+    url = stack.url("crisis")
+    async with httpx.AsyncClient(timeout=30) as http:
+        admin = tokens("surge-admin", ORG, Role.ORG_ADMIN)
+        r = await http.put(f"{url}/crisis/staff/surge-coord", json={"roles": ["coordinator"]}, headers=admin)
+        assert r.status_code == 204, r.text
+        # A backlog built while crisis is down: 150 routine alerts, then 10 urgent ones behind them.
+        stack.kill("crisis")
+        nc = await nats.connect(stack.nats_url, user="admin", password=stack.passwords["admin"])
+        js = nc.jetstream()
+        routine, urgent = [], []
+        for n in range(160):
+            kind = CrisisAlertReceived if n < 150 else CrisisUrgentAlertReceived
+            data = CrisisAlertReceivedData(
+                case_id=new_id(),
+                member_id=f"backlog-{n}",
+                severity="low" if n < 150 else "imminent",
+                reported_by=f"backlog-{n}",
+            )
+            event = kind.create(source="crisis", org=ORG, subject=data.case_id, data=data)
+            await js.publish(
+                event.nats_subject(), event.model_dump_json().encode(), headers={"Nats-Msg-Id": event.id}
+            )
+            (routine if n < 150 else urgent).append(data.case_id)
+        await nc.close()
+        stack.start_service("crisis")
+
+        coordinator = tokens("surge-coord", ORG, Role.COORDINATOR)
+        at = await opened(http, url, coordinator, routine + urgent)
+        routine_order = sorted(at[c] for c in routine)
+        # Every urgent case opened while most of the routine backlog still waited.
+        assert max(at[c] for c in urgent) < routine_order[len(routine_order) // 4]
