@@ -27,6 +27,6 @@ class NotificationPublic(BaseModel):
 async def list_my_notifications(
     caller: CurrentPrincipal, db: Db, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[NotificationPublic]:
-    """The caller's in-app inbox, newest first."""
-    items = await service.inbox(db, caller.org, caller.sub, limit)
+    """The caller's in-app inbox, newest first (a regional responder's includes their regions' cases)."""
+    items = await service.inbox(db, caller, limit)
     return [NotificationPublic.model_validate(n, from_attributes=True) for n in items]

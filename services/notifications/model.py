@@ -8,6 +8,7 @@ from contracts.envelope import Event
 from contracts.ids import new_id
 from contracts.mentoring import MatchProposed
 from contracts.notifications import NotificationDelivered, NotificationDeliveredData
+from shared.auth.principal import Principal, Role
 
 SOURCE = "notifications"
 
@@ -24,10 +25,14 @@ class Notification:
     link: str
     cause_event_id: str
     created_at: datetime
+    # Set when addressed to a member of this region's crisis team: they read it whatever organization
+    # they belong to, as they read the case it is about (crisis lets them in by the case's region).
+    team_region: str | None = None
 
 
 def for_escalation(event: CrisisEscalated, now: datetime) -> list[Notification]:
     d = event.data
+    team_region = d.region if d.catch_all == "regional_team" else None
     return [
         Notification(
             id=new_id(),
@@ -40,9 +45,15 @@ def for_escalation(event: CrisisEscalated, now: datetime) -> list[Notification]:
             link=f"/crisis/cases/{d.case_id}",
             cause_event_id=event.id,
             created_at=now,
+            team_region=team_region,
         )
         for responder in d.responder_ids
     ]
+
+
+def team_regions(caller: Principal) -> frozenset[str]:
+    """The regions whose crisis-team notifications the caller reads besides their organization's own."""
+    return caller.regions if caller.has_any(Role.REGIONAL_RESPONDER) else frozenset()
 
 
 def for_follow_up(event: CrisisFollowUpScheduled, now: datetime) -> list[Notification]:

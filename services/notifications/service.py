@@ -6,6 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from services.notifications import model, store
+from shared.auth.principal import Principal
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import publish_now_or_later, with_outbox
 from shared.storage import Document
@@ -35,10 +36,8 @@ async def deliver(
     return created
 
 
-async def inbox(
-    db: AsyncDatabase[Document], org: str, recipient_id: str, limit: int
-) -> list[model.Notification]:
-    docs = await store.notifications(db, org).find(
-        {"recipient_id": recipient_id}, sort=[("created_at", -1)], limit=limit
-    )
+async def inbox(db: AsyncDatabase[Document], caller: Principal, limit: int) -> list[model.Notification]:
+    """The caller's notifications, newest first: their organization's (from the token, never the
+    request), and for a regional responder those addressed to them from their regions' cases."""
+    docs = await store.inbox(db, caller.org, caller.sub, model.team_regions(caller), limit)
     return [store.from_doc(d) for d in docs]

@@ -20,10 +20,30 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.notifications.create_index(
         [("org", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)]
     )
+    await db.notifications.create_index(
+        [("recipient_id", ASCENDING), ("team_region", ASCENDING), ("created_at", DESCENDING)]
+    )
 
 
 def notifications(db: AsyncDatabase[Document], org: str) -> OrgCollection:
     return OrgCollection(db.notifications, org)
+
+
+async def inbox(
+    db: AsyncDatabase[Document], org: str, recipient_id: str, team_regions: frozenset[str], limit: int
+) -> list[Document]:
+    """The recipient's notifications in their organization, and those addressed to them as a member
+    of the crisis team of one of `team_regions`, whatever organization's case caused them."""
+    newest = [("created_at", DESCENDING)]
+    if not team_regions:
+        return await notifications(db, org).find({"recipient_id": recipient_id}, sort=newest, limit=limit)
+    # The one read across organizations: the recipient and the region are both required, so it
+    # cannot reach a notification addressed to somebody else or to another region's team.
+    query: Document = {
+        "recipient_id": recipient_id,
+        "$or": [{"org": org}, {"team_region": {"$in": sorted(team_regions)}}],
+    }
+    return await db.notifications.find(query, sort=newest, limit=limit).to_list()
 
 
 def to_doc(n: Notification) -> Document:
