@@ -16,7 +16,9 @@ deadline to the level-2 escalation on the console; and again with the crisis ser
 import argparse
 import asyncio
 import json
+import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +43,34 @@ from shared.auth.principal import Role
 ORG = "harbor-house"
 RESPONDER = "bench-responder"
 TIMER_LEVEL_MINUTES = 0.05  # 3 s
+CPU_RATE, CPU_SECONDS = 40.0, 15.0
+CAPACITY_RATES, CAPACITY_SECONDS, CAPACITY_P99_MS = (20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 150.0), 10.0, 100.0
+SURGE_SECONDS = 30.0
+# One alert in ten imminent, two high, the rest low or moderate.
+SURGE_MIX = ("imminent", "high", "high", "low", "moderate", "low", "moderate", "low", "moderate", "low")
+TIMER_ORG, TIMER_RESPONDER = "riverside", "bench-timer-responder"
+# With RN_BENCH_PROFILE=<dir>, py-spy records these services during the CPU phase (where the time goes).
+PROFILE_DIR = os.environ.get("RN_BENCH_PROFILE")
+PROFILE_PROCESSES = ("crisis", "notifications", "insights")
 SERVICES_UNDER_TEST = ["crisis", "notifications", "insights"]
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """User plus system CPU time of every process of the stack so far, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, proc in stack.procs.items():
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return used
+
+
+def profile(stack: Stack, name: str, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy's collapsed stacks of one service for `seconds`, into PROFILE_DIR/<name>.txt."""
+    assert PROFILE_DIR is not None
+    out = Path(PROFILE_DIR) / f"{name}.txt"
+    argv = ["py-spy", "record", "--format", "raw", "-r", "50", "-d", str(int(seconds)), "-o", str(out)]
+    return subprocess.Popen([*argv, "-p", str(stack.procs[name].pid)], stdout=subprocess.DEVNULL)
 
 
 def pct(samples: list[float], p: float) -> float:
@@ -117,10 +146,24 @@ async def open_loop(rate: float, seconds: float, send: Callable[[int], Coroutine
     await asyncio.gather(*tasks)
 
 
+def steady(_: int) -> str:
+    return "high"
+
+
+def surge_mix(i: int) -> str:
+    return SURGE_MIX[i % len(SURGE_MIX)]
+
+
 async def alerts_at(
-    rate: float, seconds: float, url: str, tokens: list[str], console: Console
+    rate: float,
+    seconds: float,
+    url: str,
+    tokens: list[str],
+    console: Console,
+    severity_of: Callable[[int], str] = steady,
+    drain_seconds: float = 10.0,
 ) -> dict[str, float]:
-    sent: dict[str, float] = {}
+    sent: dict[str, tuple[float, str]] = {}  # case id -> (sent at, severity)
     answered: list[float] = []  # ms from sending to the HTTP answer
     errors = 0
     address = httpx.URL(url)
@@ -128,27 +171,31 @@ async def alerts_at(
 
     async def post(i: int) -> None:
         nonlocal errors
-        t0 = time.time()
+        t0, severity = time.time(), severity_of(i)
         try:
             status, body = await client.post_json(
-                "/crisis/alerts", {"severity": "high"}, {"Authorization": f"Bearer {tokens[i]}"}
+                "/crisis/alerts", {"severity": severity}, {"Authorization": f"Bearer {tokens[i]}"}
             )
         except lean_http.HttpError as exc:
             print(f"  alert {i} failed: {exc}", flush=True)
             errors += 1
             return
         answered.append((time.time() - t0) * 1000)
-        if status == 201:
-            sent[body["id"]] = t0
+        if status in (201, 202):  # opened in the request, or accepted in a surge
+            sent[body["id"]] = (t0, severity)
         else:
             errors += 1
 
     await open_loop(rate, seconds, post)
     client.close()
-    await settle(lambda: all((case, 1) in console.arrivals for case in sent), seconds=10)
-    latencies = [
-        (console.arrivals[(c, 1)] - t0) * 1000 for c, t0 in sent.items() if (c, 1) in console.arrivals
-    ]
+    stopped = time.time()
+    await settle(lambda: all((case, 1) in console.arrivals for case in sent), seconds=drain_seconds)
+    arrived = {
+        c: (console.arrivals[(c, 1)] - t0) * 1000 for c, (t0, _) in sent.items() if (c, 1) in console.arrivals
+    }
+    latencies = list(arrived.values())
+    imminent = [ms for c, ms in arrived.items() if sent[c][1] == "imminent"]
+    last = max((console.arrivals[(c, 1)] for c in arrived), default=stopped)
     return {
         "alerts": int(rate * seconds),
         "http_errors": errors,
@@ -158,6 +205,39 @@ async def alerts_at(
         "max_ms": max(latencies, default=float("nan")),
         "http_p50_ms": pct(answered, 50),
         "http_p99_ms": pct(answered, 99),
+        "imminent_p99_ms": pct(imminent, 99),
+        "drain_s": max(last - stopped, 0.0),
+    }
+
+
+async def cpu_per_alert(
+    stack: Stack, rate: float, seconds: float, url: str, tokens: list[str], console: Console
+) -> dict[str, Any]:
+    """CPU time per alert of each process, over the whole flow: alerts at `rate`, then until the last
+    trace is exported and ingested and the relay has marked the outbox, less what the same processes
+    use idle over as long."""
+    quiet = 15.0  # span export (5 s batches), insights' ingest and one relay round (10 s)
+    profilers = [profile(stack, name, seconds + quiet) for name in PROFILE_PROCESSES] if PROFILE_DIR else []
+    before, t0 = cpu_seconds(stack), time.monotonic()
+    flow = await alerts_at(rate, seconds, url, tokens, console)
+    await asyncio.sleep(quiet)
+    after, wall = cpu_seconds(stack), time.monotonic() - t0
+    await asyncio.sleep(wall)
+    idle = cpu_seconds(stack)
+    for profiler in profilers:
+        profiler.wait()
+    alerts = flow["alerts"]
+    per_process = {
+        name: max((after[name] - before[name]) - (idle[name] - after[name]), 0.0) * 1000 / alerts
+        for name in after
+    }
+    return {
+        "alerts": alerts,
+        "rate": rate,
+        "lost": flow["lost"],
+        "ms_per_alert": sum(per_process.values()),
+        "ms_per_alert_by_process": per_process,
+        "idle_ms_per_second": {n: (idle[n] - after[n]) * 1000 / wall for n in after},
     }
 
 
@@ -190,6 +270,14 @@ async def request_reply_at(rate: float, seconds: float, nats_url: str, password:
     return {"p50_ms": pct(rtts, 50), "p99_ms": pct(rtts, 99), "errors": errors}
 
 
+async def opened_case(client: httpx.AsyncClient, url: str, case_id: str, token: str) -> dict[str, Any]:
+    while True:
+        r = await client.get(f"{url}/crisis/cases/{case_id}", headers={"Authorization": f"Bearer {token}"})
+        if r.status_code == 200 and r.json()["deadline"]:
+            return r.json()  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+
+
 async def timer_lateness(
     stack: Stack, client: httpx.AsyncClient, url: str, tokens: list[str], console: Console, *, kill: bool
 ) -> dict[str, float]:
@@ -203,6 +291,8 @@ async def timer_lateness(
     for token in tokens:
         r = await client.post(f"{url}/crisis/alerts", json={}, headers={"Authorization": f"Bearer {token}"})
         body = r.raise_for_status().json()
+        if body["deadline"] is None:  # accepted in a surge: the deadline is set once the case opens
+            body = await opened_case(client, url, body["id"], console.token)
         deadlines[body["id"]] = datetime.fromisoformat(body["deadline"]).timestamp()
     if kill:
         killed = time.time()
@@ -229,15 +319,66 @@ async def timer_lateness(
     }
 
 
-async def set_first_level(client: httpx.AsyncClient, url: str, admin: dict[str, str], minutes: float) -> None:
+async def set_first_level(
+    client: httpx.AsyncClient, url: str, admin: dict[str, str], minutes: float, responder: str = RESPONDER
+) -> None:
     protocol = {
         "levels": [
-            {"responder_ids": [RESPONDER], "timeout_minutes": minutes},
-            {"responder_ids": [RESPONDER], "timeout_minutes": 60},
+            {"responder_ids": [responder], "timeout_minutes": minutes},
+            {"responder_ids": [responder], "timeout_minutes": 60},
         ],
         "start_levels": {},
     }
     (await client.put(f"{url}/crisis/protocol", json=protocol, headers=admin)).raise_for_status()
+
+
+async def find_capacity(url: str, tokens: list[str], console: Console) -> float:
+    """The highest of CAPACITY_RATES at which alert-to-console p99 stays within CAPACITY_P99_MS."""
+    capacity, used = 0.0, 0
+    for rate in CAPACITY_RATES:
+        print(f"capacity: {rate:g}/s for {CAPACITY_SECONDS:g} s ...", flush=True)
+        n = int(rate * CAPACITY_SECONDS)
+        r = await alerts_at(rate, CAPACITY_SECONDS, url, tokens[used : used + n], console)
+        used += n
+        print(f"  p99 {r['p99_ms']:.1f} ms, lost {r['lost']:.0f}, errors {r['http_errors']:.0f}", flush=True)
+        if r["p99_ms"] > CAPACITY_P99_MS or r["lost"] or r["http_errors"]:
+            break
+        capacity = rate
+        await asyncio.sleep(3)  # the relay's marks of this step, before the next
+    return capacity
+
+
+async def surge(
+    stack: Stack, client: httpx.AsyncClient, rate: float, tokens: list[str], console: Console
+) -> dict[str, object]:
+    """SURGE_SECONDS at `rate` with SURGE_MIX, and escalation timers of another organization meanwhile."""
+    url, key = stack.url("crisis"), stack.private_key
+    admin = {
+        "Authorization": f"Bearer {mint_token(key, sub='bench-admin', org=TIMER_ORG, roles=[Role.ORG_ADMIN])}"
+    }
+    for person, roles in ((TIMER_RESPONDER, ["responder"]), ("bench-timer-coord", ["coordinator"])):
+        r = await client.put(f"{url}/crisis/staff/{person}", json={"roles": roles}, headers=admin)
+        r.raise_for_status()
+    await set_first_level(client, url, admin, minutes=TIMER_LEVEL_MINUTES, responder=TIMER_RESPONDER)
+    timer_console = Console(url, mint_token(key, sub=TIMER_RESPONDER, org=TIMER_ORG, roles=[Role.RESPONDER]))
+    watching = asyncio.create_task(timer_console.run())
+    await asyncio.wait_for(timer_console.connected.wait(), timeout=10)
+    timer_members = [
+        mint_token(key, sub=f"bench-t{i}", org=TIMER_ORG, roles=[Role.MEMBER]) for i in range(10)
+    ]
+
+    async def timers_meanwhile() -> dict[str, float]:
+        await asyncio.sleep(SURGE_SECONDS / 3)  # once the backlog builds
+        return await timer_lateness(stack, client, url, timer_members, timer_console, kill=False)
+
+    print(f"surge: {rate:g}/s for {SURGE_SECONDS:g} s ...", flush=True)
+    n = int(rate * SURGE_SECONDS)
+    alerts, timers = await asyncio.gather(
+        alerts_at(rate, SURGE_SECONDS, url, tokens[:n], console, surge_mix, drain_seconds=180),
+        timers_meanwhile(),
+    )
+    watching.cancel()
+    return {"rate": rate, **alerts, "timers": timers}
 
 
 async def run(rates: list[float], seconds: float, timer_cases: int) -> dict[str, object]:
@@ -260,7 +401,8 @@ async def run(rates: list[float], seconds: float, timer_cases: int) -> dict[str,
         admin = {
             "Authorization": f"Bearer {mint_token(key, sub='bench-admin', org=ORG, roles=[Role.ORG_ADMIN])}"
         }
-        total = int(sum(rates) * seconds) + 2 * timer_cases
+        most = sum(rates) * seconds + CPU_RATE * CPU_SECONDS + sum(CAPACITY_RATES) * CAPACITY_SECONDS
+        total = int(most + 3 * max(CAPACITY_RATES) * SURGE_SECONDS) + 2 * timer_cases
         print(f"minting {total} member tokens ...", flush=True)
         members = [mint_token(key, sub=f"bench-m{i}", org=ORG, roles=[Role.MEMBER]) for i in range(total)]
         # Idle connections expire before uvicorn closes them (5 s), so none is reused half-closed.
@@ -283,6 +425,13 @@ async def run(rates: list[float], seconds: float, timer_cases: int) -> dict[str,
             )
             used = 2 * timer_cases
             await set_first_level(client, url, admin, minutes=60)  # no timer fires during the load
+            n = int(CPU_RATE * CPU_SECONDS)
+            print(f"CPU per alert: {n} alerts at {CPU_RATE:g}/s, then quiet ...", flush=True)
+            results["cpu"] = await cpu_per_alert(
+                stack, CPU_RATE, CPU_SECONDS, url, members[used : used + n], console
+            )
+            print(json.dumps(results["cpu"], indent=1), flush=True)
+            used += n
             for rate in rates:
                 print(f"alerts at {rate:g}/s for {seconds:g} s ...", flush=True)
                 n = int(rate * seconds)
@@ -293,6 +442,9 @@ async def run(rates: list[float], seconds: float, timer_cases: int) -> dict[str,
                 results[f"baseline_{rate:g}"] = await request_reply_at(
                     rate, seconds, stack.nats_url, stack.passwords["admin"]
                 )
+            results["capacity"] = capacity = await find_capacity(url, members[used:], console)
+            used += int(sum(CAPACITY_RATES) * CAPACITY_SECONDS)
+            results["surge"] = await surge(stack, client, 3 * max(capacity, 20.0), members[used:], console)
             console_task.cancel()
     finally:
         stack.stop()
@@ -321,6 +473,23 @@ def report(r: dict[str, dict[str, float]], rates: list[float]) -> str:
         lines.append(
             f"{label:<30}{t['p50_ms']:>9.2f}{t['p99_ms']:>9.2f}{t['max_ms']:>9.2f}{t['missed']:>6.0f}"
         )
+    s = r["surge"]
+    lines.append(f"capacity (alert to console p99 ≤ {CAPACITY_P99_MS:g} ms): {r['capacity']:g} alerts/s")
+    lines.append(
+        f"surge at {s['rate']:g}/s for {SURGE_SECONDS:g} s: {s['http_errors']:.0f} not 2xx,"
+        f" {s['lost']:.0f} lost,"
+        f" HTTP p99 {s['http_p99_ms']:.0f} ms, imminent to console p99 {s['imminent_p99_ms']:.0f} ms,"
+        f" all p99 {s['p99_ms']:.0f} ms, backlog drained {s['drain_s']:.1f} s after the last alert"
+    )
+    st: dict[str, float] = s["timers"]  # type: ignore[assignment]
+    lines.append(
+        f"{'  timers during the surge':<30}{st['p50_ms']:>9.2f}{st['p99_ms']:>9.2f}{st['max_ms']:>9.2f}"
+        f"{st['missed']:>6.0f}"
+    )
+    c = r["cpu"]
+    per_process: dict[str, float] = c["ms_per_alert_by_process"]  # type: ignore[assignment]
+    by = ", ".join(f"{k} {v:.2f}" for k, v in per_process.items())
+    lines.append(f"CPU per alert over the whole flow: {c['ms_per_alert']:.2f} ms ({by})")
     t = r["timers_after_kill"]
     lines.append(
         f"{'    from answering again':<30}{t['p50_once_back_ms']:>9.2f}{t['p99_once_back_ms']:>9.2f}"
