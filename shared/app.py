@@ -26,7 +26,7 @@ from shared.http import BodyLimit, install_problem_handlers
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
 from shared.network import NetworkFile
-from shared.outbox import adopt_unmarked, relay_forever
+from shared.outbox import adopt_legacy, relay_forever
 from shared.retention import run_shared_retention
 from shared.settings import ServiceSettings
 from shared.storage import connect, database
@@ -150,11 +150,8 @@ def event_service_app(
 
     async def startup() -> None:
         await ensure_indexes(db)
-        window = timedelta(seconds=settings.stream_duplicate_window_seconds)
-        if adopted := await adopt_unmarked(outbox_collections(db), window=window):
-            logging.getLogger(__name__).warning(
-                "outbox: %d documents from before sent marks adopted", adopted
-            )
+        if adopted := await adopt_legacy(outbox_collections(db)):
+            logging.getLogger(__name__).warning("outbox: %d documents with sent marks adopted", adopted)
 
     async def relay() -> None:
         window = timedelta(seconds=settings.stream_duplicate_window_seconds)

@@ -1,53 +1,54 @@
 """The outbox: a state change and its events are written in one single-document write.
 
-A document carries its events in an `outbox` array, how many of them (from the start) are
-published in `outbox_sent`, and `outbox_pending` while some are not. Right after the write the
-writer publishes its events. The relay loop finds documents by `outbox_pending` (whenever their
-write landed) once they are `RELAY_GRACE` old, publishes what is unsent and this process has not
-seen acknowledged (an event the writer did publish is published again with the same id, and
-JetStream's duplicate window drops it), and marks the entries sent.
+A document carries its events in an `outbox` array. Before the write, the writer records an
+*intent* in the small `outbox_intents` collection (the document's id and its events' ids); after
+the write it publishes the events and deletes the intent. The relay loop reads only the intents
+older than its grace: each one left behind is a writer that died, or could not publish, between
+its write and the delete. The relay publishes those events from the document (a write that never
+happened has none: its intent is dropped once it is old enough that the write cannot still land)
+and deletes the intent.
 
-An event leaves the outbox once: once marked, no restart, replica or later change of the document
-publishes it again (JetStream's duplicate window is two minutes, a case lives for days). The mark
-comes at most a grace and a round after the write, both held well inside the window (`relay_grace`,
-and the settings' check of the round), so the relay's copy of an event its writer published is
-dropped by JetStream. It is a revision write (shared.revisions), like every change of these
-documents, so it never overwrites a concurrent change on a store without atomic updates. One case
-remains where an event goes out twice: its writer died after publishing and no relay of any replica
-ran for the whole window (every replica down that long); a consumer's idempotence then absorbs it.
+An event leaves the outbox once: only an intent makes anything publish again, and an intent is
+deleted once its events are acknowledged. The relay's copy of an event its writer did publish
+(the writer died before deleting the intent) comes within a grace and a round of the write, both
+held well inside JetStream's duplicate window (`relay_grace`, and the settings' check of the
+round), so JetStream drops it. Two cases remain where an event is stored twice: its writer
+published and then lost the store for longer than the window before deleting the intent, or no
+relay of any replica ran for the whole window; consumers' idempotence absorbs those.
 
-Measured: the relay that looked for documents by the time of their write, and republished whatever
-its process had not seen acknowledged, lost events whose write landed late and published old events
-again after a restart (the fault suite). A mark written by the writer itself, right after each
-write, made an alert 40 times slower at 50/s on the local store (p50 86 ms -> 3.3 s,
-`bench/crisis_latency.py --rates 50`): one read and two writes more per change, on the hot path.
-The relay marks a busy document once per round instead.
+Measured (`bench/crisis_latency.py`, local store): the previous design, sent marks on the document
+written by the relay, read every document of every outbox collection each round (1 ms of store CPU
+per crisis case, every 10 s, growing with every case ever opened) and cost a read and two writes
+of the large document per change; an intent costs an insert and a delete of a small one.
 """
 
 import asyncio
-import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
 from contracts.envelope import Event
 from shared.messaging.publisher import EventPublisher, PublishFailed
-from shared.revisions import REV, write_revision
+from shared.revisions import REV
 
 log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 OUTBOX_AT = "outbox_at"
-OUTBOX_SENT = "outbox_sent"
-OUTBOX_PENDING = "outbox_pending"
-OUTBOX_FIELDS = frozenset({"_id", OUTBOX, OUTBOX_AT, OUTBOX_SENT, OUTBOX_PENDING, REV})  # no model sees these
+INTENTS = "outbox_intents"
+# Written by earlier releases (sent marks); read once by `adopt_legacy`, ignored by models.
+LEGACY_SENT, LEGACY_PENDING = "outbox_sent", "outbox_pending"
+OUTBOX_FIELDS = frozenset({"_id", OUTBOX, OUTBOX_AT, LEGACY_SENT, LEGACY_PENDING, REV})  # no model sees these
 # The writer publishes right after its write: the relay leaves it that long to do so.
 RELAY_GRACE = timedelta(seconds=5)
-MARK_ATTEMPTS = 3  # a document changing this often is marked by a later round
+# An intent whose events never reached their document: its write was lost (a race) or is still on
+# its way. Dropped only once no write can still land (PyMongo gives up on an operation long before).
+ABANDONED = timedelta(minutes=10)
 Document = dict[str, Any]
 
 
@@ -60,14 +61,38 @@ def entries(events: Iterable[Event]) -> list[Document]:
 
 
 def with_outbox(document: Document, events: Iterable[Event]) -> Document:
-    """A new document plus its pending events, to be inserted in one go (at revision 0 unless it has one)."""
-    pending = {OUTBOX: entries(events), OUTBOX_AT: datetime.now(UTC), OUTBOX_SENT: 0, OUTBOX_PENDING: True}
-    return {REV: 0, **document, **pending}
+    """A new document plus its events, to be inserted in one go (at revision 0 unless it has one)."""
+    return {REV: 0, **document, OUTBOX: entries(events), OUTBOX_AT: datetime.now(UTC)}
 
 
 def appended(events: Iterable[Event]) -> tuple[Document, dict[str, list[Document]]]:
     """What a revision write (shared.revisions) sets and pushes to add `events` to a document's outbox."""
-    return {OUTBOX_AT: datetime.now(UTC), OUTBOX_PENDING: True}, {OUTBOX: entries(events)}
+    return {OUTBOX_AT: datetime.now(UTC)}, {OUTBOX: entries(events)}
+
+
+def intents_of(collection: AsyncCollection[Document]) -> AsyncCollection[Document]:
+    return collection.database[INTENTS]
+
+
+async def intend(collection: AsyncCollection[Document], doc_id: Any, events: Sequence[Event]) -> str:
+    """Before the write that holds `events`: the relay's record that they are to be published."""
+    intent = {
+        "_id": f"{collection.name}:{doc_id}:{events[0].id}",
+        "collection": collection.name,
+        "doc": doc_id,
+        "events": [e.id for e in events],
+        "at": datetime.now(UTC),
+    }
+    await intents_of(collection).insert_one(intent)
+    return str(intent["_id"])
+
+
+async def forget(collection: AsyncCollection[Document], intent_id: str) -> None:
+    """The write did not happen (it lost a race): nothing to publish. Left behind, the relay drops it."""
+    try:
+        await intents_of(collection).delete_one({"_id": intent_id})
+    except PyMongoError as exc:
+        log.warning("outbox intent %s not deleted: %r", intent_id, exc)
 
 
 async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher) -> int:
@@ -82,22 +107,42 @@ async def publish_entries(outbox: Iterable[Document], publisher: EventPublisher)
     return sent
 
 
-async def settle(collection: AsyncCollection[Document], doc_id: Any, publisher: EventPublisher) -> int:
-    """Publish, in order, what of one document's outbox is not marked sent, then mark it; returns how many
-    were published (events this process saw acknowledged are not sent again)."""
-    sent = 0
-    for _ in range(MARK_ATTEMPTS):
-        doc = await collection.find_one(
-            {"_id": doc_id}, {OUTBOX: 1, OUTBOX_SENT: 1, OUTBOX_PENDING: 1, REV: 1}
-        )
-        if doc is None or not doc.get(OUTBOX_PENDING):
-            return sent
-        outbox = doc.get(OUTBOX, [])
-        sent += await publish_entries(outbox[doc.get(OUTBOX_SENT, 0) :], publisher)
-        marked = {OUTBOX_SENT: len(outbox), OUTBOX_PENDING: False}
-        if await write_revision(collection, doc_id, doc.get(REV, 0), marked):
-            return sent
-    return sent
+async def publish_now_or_later(
+    events: Sequence[Event], publisher: EventPublisher, collection: AsyncCollection[Document], intent_id: str
+) -> None:
+    """Publish the events just written, then delete their intent; if JetStream does not answer, the
+    intent stays and the relay publishes them: the write holds them, so nothing is lost."""
+    try:
+        await publish_entries(entries(events), publisher)
+    except PublishFailed:
+        log.warning("%d events saved; they wait in the outbox for the relay", len(events))
+        return
+    await forget(collection, intent_id)
+
+
+async def write_then_publish(
+    collection: AsyncCollection[Document],
+    doc_id: Any,
+    events: Sequence[Event],
+    publisher: EventPublisher,
+    write: Callable[[], Awaitable[object]],
+) -> bool:
+    """Intent, write, publish; False when `write` returned False (a lost revision: nothing written,
+    nothing sent). An exception of `write` (a duplicate key, say) propagates, the intent forgotten.
+    """
+    if not events:
+        return await write() is not False
+    intent = await intend(collection, doc_id, events)
+    try:
+        written = await write()
+    except BaseException:
+        await forget(collection, intent)
+        raise
+    if written is False:
+        await forget(collection, intent)
+        return False
+    await publish_now_or_later(events, publisher, collection, intent)
+    return True
 
 
 def relay_grace(duplicate_window: timedelta) -> timedelta:
@@ -110,13 +155,24 @@ async def relay_once(
     publisher: EventPublisher,
     grace: timedelta = RELAY_GRACE,
 ) -> int:
-    """One round over the documents with unsent events, left by writers that died or could not publish."""
-    sent = 0
-    cutoff = datetime.now(UTC) - grace
-    for collection in collections:
-        query = {OUTBOX_PENDING: True, OUTBOX_AT: {"$lt": cutoff}}
-        for doc in await collection.find(query, {"_id": 1}).to_list():
-            sent += await settle(collection, doc["_id"], publisher)
+    """One round over the intents left behind by writers that died or could not publish."""
+    if not collections:
+        return 0
+    by_name = {c.name: c for c in collections}
+    intents = intents_of(collections[0])
+    now, sent = datetime.now(UTC), 0
+    for intent in await intents.find({"at": {"$lt": now - grace}}, sort=[("at", ASCENDING)]).to_list():
+        collection = by_name.get(intent["collection"])
+        if collection is None:
+            continue  # another service's, in a shared database
+        doc = await collection.find_one({"_id": intent["doc"]}, {OUTBOX: 1})
+        wanted = set(intent["events"])
+        waiting = [e for e in (doc or {}).get(OUTBOX, []) if e["id"] in wanted]
+        if waiting:
+            sent += await publish_entries(waiting, publisher)
+        elif intent["at"] > now - ABANDONED:
+            continue  # the write may still land
+        await intents.delete_one({"_id": intent["_id"]})
     return sent
 
 
@@ -131,9 +187,8 @@ async def relay_forever(
     indexed = False
     while True:
         try:
-            if not indexed:
-                for collection in collections:
-                    await collection.create_index([(OUTBOX_PENDING, ASCENDING)])  # what every round asks for
+            if not indexed and collections:
+                await intents_of(collections[0]).create_index([("at", ASCENDING)])
                 indexed = True
             sent = await relay_once(collections, publisher, grace)
             if sent:
@@ -145,38 +200,40 @@ async def relay_forever(
         await asyncio.sleep(interval)
 
 
-async def publish_now_or_later(events: Sequence[Event], publisher: EventPublisher) -> None:
-    """Publish the events just written to the document; if JetStream does not answer, the relay does.
+async def adopt_legacy(collections: Sequence[AsyncCollection[Document]]) -> int:
+    """Give intents to the unsent events of documents written by the previous release; returns how many
+    documents it adopted.
 
-    The write already holds the events, so a failure here delays them but loses nothing; the relay
-    marks them sent (see the module's docstring for why not here).
-    """
-    try:
-        await publish_entries(entries(events), publisher)
-    except PublishFailed:
-        log.warning("%d events saved; they wait in the outbox for the relay", len(events))
-
-
-async def adopt_unmarked(collections: Sequence[AsyncCollection[Document]], *, window: timedelta) -> int:
-    """Give `outbox_sent` to documents written before entries were marked; returns how many.
-
-    Without it, a document's next change would publish its whole history again. Run at start-up,
-    before this process writes anything. Events younger than `window` (the stream's duplicate window)
-    may not have been published by the old relay yet: they are published again, and JetStream drops
-    the copies it already holds. Older ones count as sent.
+    That release marked entries sent on the document (`outbox_sent`, and `outbox_pending` while some
+    were not); this one reads only intents. Run at start-up, before the relay: the marks are removed,
+    so a document is adopted once, and a collection found clean is not read again.
     """
     adopted = 0
-    recent = datetime.now(UTC) - window
     for collection in collections:
+        done = f"legacy-adopted:{collection.name}"  # no `at`: the relay never reads it
+        if await intents_of(collection).find_one({"_id": done}):
+            continue
         await collection.update_many({REV: {"$exists": False}}, {"$set": {REV: 0}})
-        query = {OUTBOX: {"$exists": True}, OUTBOX_SENT: {"$exists": False}}
-        async for doc in collection.find(query, {OUTBOX: 1}):
-            outbox = doc.get(OUTBOX, [])
-            sent = sum(datetime.fromisoformat(json.loads(e["payload"])["time"]) < recent for e in outbox)
-            pending = sent < len(outbox)
+        async for doc in collection.find(
+            {LEGACY_PENDING: {"$exists": True}}, {OUTBOX: 1, LEGACY_SENT: 1, LEGACY_PENDING: 1}
+        ):
+            unsent = doc.get(OUTBOX, [])[doc.get(LEGACY_SENT, 0) :] if doc.get(LEGACY_PENDING) else []
+            if unsent:
+                await intents_of(collection).update_one(
+                    {"_id": f"{collection.name}:{doc['_id']}:{unsent[0]['id']}"},
+                    {
+                        "$setOnInsert": {
+                            "collection": collection.name,
+                            "doc": doc["_id"],
+                            "events": [e["id"] for e in unsent],
+                            "at": datetime.now(UTC) - RELAY_GRACE,
+                        }
+                    },
+                    upsert=True,
+                )
             await collection.update_one(
-                {"_id": doc["_id"], OUTBOX_SENT: {"$exists": False}},
-                {"$set": {OUTBOX_SENT: sent, OUTBOX_PENDING: pending}},
+                {"_id": doc["_id"]}, {"$unset": {LEGACY_SENT: "", LEGACY_PENDING: ""}}
             )
             adopted += 1
+        await intents_of(collection).update_one({"_id": done}, {"$set": {"_id": done}}, upsert=True)
     return adopted

@@ -25,7 +25,7 @@ from pymongo import DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.outbox import OUTBOX, OUTBOX_AT, OUTBOX_PENDING, OUTBOX_SENT
+from shared.outbox import OUTBOX, OUTBOX_AT, intents_of
 from shared.revisions import CLAIMS_SUFFIX, REV, claims_of, write_revision
 from shared.settings import ServiceSettings
 
@@ -108,21 +108,22 @@ async def _current_rev(collection: AsyncCollection[Document], doc_id: str) -> in
 async def trim_outboxes(collection: AsyncCollection[Document], *, now: datetime, age: timedelta) -> int:
     """Drop the published entries of documents whose outbox has not changed for `age`; returns how many.
 
-    Only documents with nothing pending: those are the relay's. Each trim is a revision write, so a
-    change that lands meanwhile wins and the document is trimmed in a later round.
+    A document with an outbox intent left (shared.outbox) is the relay's and is skipped. Each trim is
+    a revision write, so a change that lands meanwhile wins and the document is trimmed in a later
+    round; a trimmed document has no `outbox_at` and is not met again until its next event.
     """
-    query = {OUTBOX_PENDING: False, OUTBOX_SENT: {"$gt": 0}, OUTBOX_AT: {"$lt": now - age}}
+    query = {OUTBOX_AT: {"$lt": now - age}}
+    intents = intents_of(collection)
     dropped = 0
     while True:
-        found = await collection.find(query, {OUTBOX: 1, OUTBOX_SENT: 1, REV: 1}, limit=BATCH).to_list()
+        found = await collection.find(query, {OUTBOX: 1, REV: 1}, limit=BATCH).to_list()
         trimmed = 0
         for doc in found:
-            sent = doc[OUTBOX_SENT]
-            unsent = doc.get(OUTBOX, [])[sent:]
-            if await write_revision(
-                collection, doc["_id"], doc.get(REV, 0), {OUTBOX: unsent, OUTBOX_SENT: 0}
-            ):
-                dropped, trimmed = dropped + sent, trimmed + 1
+            if await intents.find_one({"collection": collection.name, "doc": doc["_id"]}):
+                continue
+            cleared: Document = {OUTBOX: [], OUTBOX_AT: None}
+            if await write_revision(collection, doc["_id"], doc.get(REV, 0), cleared):
+                dropped, trimmed = dropped + len(doc.get(OUTBOX, [])), trimmed + 1
         if len(found) < BATCH or not trimmed:
             return dropped
         await asyncio.sleep(PAUSE)

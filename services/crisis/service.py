@@ -7,6 +7,7 @@ replicas escalate once, and an acknowledgement racing an escalation come out in 
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,7 +32,7 @@ from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher
 from shared.network import Network
-from shared.outbox import appended, publish_now_or_later, with_outbox
+from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
@@ -250,7 +251,10 @@ async def raise_alert(
             if case.deadline:
                 await store.schedule(db, org, case.id, case.deadline)
             # One write holds the case and its events: they cannot diverge.
-            await store.cases(db, org).insert_one({**with_outbox(store.case_to_doc(case), events), REV: 0})
+            insert = functools.partial(
+                store.cases(db, org).insert_one, {**with_outbox(store.case_to_doc(case), events), REV: 0}
+            )
+            await write_then_publish(db.cases, case.id, events, publisher, insert)
         except DuplicateKeyError:
             if case_id and (opened := await store.cases(db, org).find_one({"_id": case_id})):
                 return store.doc_to_case(opened), False  # this alert, delivered again
@@ -262,7 +266,6 @@ async def raise_alert(
                 if merged is not None:
                     return merged, False
             continue
-        await publish_now_or_later(events, publisher)
         return case, True
     raise RuntimeError(f"alert for {key} raced an open case {MAX_RACES} times in a row")
 
@@ -291,9 +294,10 @@ async def change_case(
         stamp, pending = appended(events) if events else ({}, None)
         if case.deadline and case.deadline != doc.get("deadline"):
             await store.schedule(db, org, case.id, case.deadline)
-        if await write_revision(db.cases, case_id, doc.get(REV, 0), {**after, **stamp}, pending):
-            if events:
-                await publish_now_or_later(events, publisher)
+        write = functools.partial(
+            write_revision, db.cases, case_id, doc.get(REV, 0), {**after, **stamp}, pending
+        )
+        if await write_then_publish(db.cases, case_id, events, publisher, write):
             return case
     raise RuntimeError(f"case {case_id} changed under us {MAX_RACES} times in a row")
 

@@ -1,5 +1,6 @@
 """Mentoring use cases."""
 
+import functools
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -7,7 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.envelope import Event
 from services.mentoring import model, store
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import appended, publish_now_or_later
+from shared.outbox import appended, write_then_publish
 from shared.revisions import REV, write_revision
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -39,9 +40,8 @@ async def request_mentor(
     match = None
     for match_score, mentor in model.ranked(mentors, request):
         proposal = model.propose(mentor, request, match_score)
-        if await _claim_slot(db, request.org, mentor.mentor_id, proposal.events):
+        if await _claim_slot(db, publisher, request.org, mentor.mentor_id, proposal.events):
             match = proposal
-            await publish_now_or_later(proposal.events, publisher)
             break
     doc = {
         "_id": request.id,
@@ -55,7 +55,9 @@ async def request_mentor(
     return match
 
 
-async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> bool:
+async def _claim_slot(
+    db: Db, publisher: EventPublisher, org: str, mentor_id: str, events: list[Event]
+) -> bool:
     """Take one of the mentor's free slots, with the events that announce it; False if none is left."""
     for _ in range(MAX_RACES):
         doc = await store.mentors(db, org).find_one({"mentor_id": mentor_id})
@@ -63,7 +65,8 @@ async def _claim_slot(db: Db, org: str, mentor_id: str, events: list[Event]) -> 
             return False
         stamp, pending = appended(events)
         taken = {"active_mentees": doc["active_mentees"] + 1, **stamp}
-        if await write_revision(db.mentors, doc["_id"], doc.get(REV, 0), taken, pending):
+        write = functools.partial(write_revision, db.mentors, doc["_id"], doc.get(REV, 0), taken, pending)
+        if await write_then_publish(db.mentors, doc["_id"], events, publisher, write):
             return True
     return False
 

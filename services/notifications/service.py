@@ -1,5 +1,6 @@
 """Notification use cases."""
 
+import functools
 import logging
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -8,7 +9,7 @@ from pymongo.errors import DuplicateKeyError
 from services.notifications import model, store
 from shared.auth.principal import Principal
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import publish_now_or_later, with_outbox
+from shared.outbox import with_outbox, write_then_publish
 from shared.storage import Document
 
 log = logging.getLogger(__name__)
@@ -26,13 +27,12 @@ async def deliver(
     for item in items:
         events = [model.delivered(item)]
         doc = with_outbox(store.to_doc(item), events)
+        insert = functools.partial(store.notifications(db, item.org).insert_one, doc)
         try:
-            await store.notifications(db, item.org).insert_one(doc)
+            await write_then_publish(db.notifications, item.id, events, publisher, insert)
             created += 1
         except DuplicateKeyError:
             log.debug("notification for %s/%s exists already", item.cause_event_id, item.recipient_id)
-            continue
-        await publish_now_or_later(events, publisher)
     return created
 
 

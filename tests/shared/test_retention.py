@@ -9,6 +9,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import retention
+from shared.outbox import intents_of
 from shared.revisions import claims_of, write_revision
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -66,15 +67,13 @@ def entry(event_id: str) -> dict[str, str]:
     return {"id": event_id, "type": "t.v1", "subject": "rn.org-a.t.v1", "payload": "{}"}
 
 
-def outbox_doc(doc_id: str, sent: int, total: int, *, at: datetime, rev: int = 4) -> dict[str, Any]:
+def outbox_doc(doc_id: str, total: int, *, at: datetime, rev: int = 4) -> dict[str, Any]:
     return {
         "_id": doc_id,
         "org": "org-a",
         "name": "Tuesday Group",
         "rev": rev,
         "outbox": [entry(f"{doc_id}-e{i}") for i in range(total)],
-        "outbox_sent": sent,
-        "outbox_pending": sent < total,
         "outbox_at": at,
     }
 
@@ -83,16 +82,23 @@ async def test_published_outbox_entries_of_a_quiet_document_are_dropped_and_noth
     scratch_db: Db,
 ) -> None:
     meetings = scratch_db.meetings
-    quiet = outbox_doc("quiet", 2, 2, at=OLD)
-    waiting = outbox_doc("waiting", 2, 3, at=OLD)  # the relay's: its unsent entry is not published yet
-    recent = outbox_doc("recent", 2, 2, at=YOUNG)
+    quiet = outbox_doc("quiet", 2, at=OLD)
+    waiting = outbox_doc("waiting", 3, at=OLD)  # the relay's: an intent says its last entry is not published
+    recent = outbox_doc("recent", 2, at=YOUNG)
     await meetings.insert_many([quiet, waiting, recent])
+    intent = {
+        "_id": "meetings:waiting:waiting-e2",
+        "collection": "meetings",
+        "doc": "waiting",
+        "events": ["waiting-e2"],
+    }
+    await intents_of(meetings).insert_one({**intent, "at": OLD})
 
     counts = await retention.shared_round(scratch_db, [meetings], now=NOW, claims_age=DAY, outbox_age=DAY)
 
     assert counts["meetings.outbox"] == 2
     trimmed = await meetings.find_one({"_id": "quiet"})
-    assert trimmed == {**quiet, "outbox": [], "outbox_sent": 0, "rev": 5}
+    assert trimmed == {**quiet, "outbox": [], "outbox_at": None, "rev": 5}
     assert await meetings.find_one({"_id": "waiting"}) == waiting
     assert await meetings.find_one({"_id": "recent"}) == recent
     assert await retention.trim_outboxes(meetings, now=NOW, age=DAY) == 0  # a trimmed one is not met again
@@ -100,19 +106,19 @@ async def test_published_outbox_entries_of_a_quiet_document_are_dropped_and_noth
 
 async def test_a_trim_never_overwrites_a_change_that_came_first(scratch_db: Db) -> None:
     meetings = scratch_db.meetings
-    await meetings.insert_one(outbox_doc("m", 2, 2, at=OLD))
+    await meetings.insert_one(outbox_doc("m", 2, at=OLD))
     # A writer claimed revision 4 to append an event, and had not applied it when the round read the document.
     appended = {
         "_id": "m:4",
         "at": NOW,
-        "set": {"outbox_pending": True, "outbox_at": NOW},
+        "set": {"outbox_at": NOW},
         "push": {"outbox": [entry("new")]},
     }
     await claims_of(meetings).insert_one(appended)
 
     assert await retention.trim_outboxes(meetings, now=NOW, age=DAY) == 0
     doc = await meetings.find_one({"_id": "m"})
-    assert doc is not None and doc["rev"] == 5 and doc["outbox_sent"] == 2
+    assert doc is not None and doc["rev"] == 5 and doc["outbox_at"] == NOW
     assert [e["id"] for e in doc["outbox"]] == ["m-e0", "m-e1", "new"]
 
 

@@ -1,5 +1,6 @@
 """Storage and the outbox against the real document store."""
 
+import functools
 from datetime import UTC, datetime, time, timedelta
 
 from nats.aio.client import Client as NatsClient
@@ -10,13 +11,15 @@ from deploy.local.stack import Stack
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import (
-    OUTBOX_AT,
-    adopt_unmarked,
+    ABANDONED,
+    INTENTS,
+    adopt_legacy,
     appended,
     entries,
-    publish_now_or_later,
+    intend,
     relay_once,
     with_outbox,
+    write_then_publish,
 )
 from shared.revisions import write_revision
 from shared.storage import OrgCollection
@@ -33,6 +36,16 @@ async def test_an_organization_sees_only_its_own_documents(scratch_db: AsyncData
     assert await b.count() == 1
 
 
+def scheduled(meeting_id: str, name: str) -> MeetingScheduled:
+    data = MeetingScheduledData(meeting_id=meeting_id, name=name, day=2, time=time(8), timezone="UTC")
+    return MeetingScheduled.create(source="meetings", org="org-a", subject=meeting_id, data=data)
+
+
+async def age_intents(db: AsyncDatabase, by: timedelta) -> None:
+    """As if every intent had been written `by` ago (the relay leaves young ones to their writer)."""
+    await db[INTENTS].update_many({"at": {"$exists": True}}, {"$set": {"at": datetime.now(UTC) - by}})
+
+
 async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
     stack: Stack, scratch_db: AsyncDatabase, admin_nc: NatsClient
 ) -> None:
@@ -40,24 +53,17 @@ async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
     publisher = EventPublisher(broker, [MeetingScheduled])
     await broker.start()
     try:
-        event = MeetingScheduled.create(
-            source="meetings",
-            org="org-a",
-            subject="m9",
-            data=MeetingScheduledData(
-                meeting_id="m9", name="Left behind", day=2, time=time(8), timezone="UTC"
-            ),
-        )
-        # The writer stored the document and died before publishing.
-        doc = with_outbox({"_id": "m9", "org": "org-a"}, [event])
-        doc[OUTBOX_AT] = datetime.now(UTC) - timedelta(minutes=1)
-        await scratch_db.meetings.insert_one(doc)
+        event = scheduled("m9", "Left behind")
+        # The writer recorded its intent, stored the document and died before publishing.
+        await intend(scratch_db.meetings, "m9", [event])
+        await scratch_db.meetings.insert_one(with_outbox({"_id": "m9", "org": "org-a"}, [event]))
+        assert await relay_once([scratch_db.meetings], publisher) == 0  # young: its writer may still publish
+        await age_intents(scratch_db, timedelta(minutes=1))
 
         assert await relay_once([scratch_db.meetings], publisher) == 1
-        assert await relay_once([scratch_db.meetings], publisher) == 0  # acknowledged now
-        # A restarted process remembers nothing, and the document says the event is sent: no second copy.
-        restarted = EventPublisher(broker, [MeetingScheduled])
-        assert await relay_once([scratch_db.meetings], restarted) == 0
+        # The intent is gone: neither this process nor a restarted one publishes a second copy.
+        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 0
+        assert await scratch_db[INTENTS].count_documents({}) == 0
 
         js = admin_nc.jetstream()  # the meetings user may publish, not read the stream back
         stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v1")
@@ -65,11 +71,6 @@ async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
         assert stored.headers and stored.headers["Nats-Msg-Id"] == event.id
     finally:
         await broker.stop()
-
-
-def scheduled(meeting_id: str, name: str) -> MeetingScheduled:
-    data = MeetingScheduledData(meeting_id=meeting_id, name=name, day=2, time=time(8), timezone="UTC")
-    return MeetingScheduled.create(source="meetings", org="org-a", subject=meeting_id, data=data)
 
 
 async def test_a_later_change_of_a_document_publishes_only_its_own_events_even_after_a_restart(
@@ -81,16 +82,16 @@ async def test_a_later_change_of_a_document_publishes_only_its_own_events_even_a
         first, second = scheduled("m10", "First"), scheduled("m10", "Second")
         writer = EventPublisher(broker, [MeetingScheduled])
         doc = with_outbox({"_id": "m10", "org": "org-a"}, [first])
-        doc[OUTBOX_AT] = datetime.now(UTC) - timedelta(minutes=1)
-        await scratch_db.meetings.insert_one(doc)
-        await publish_now_or_later([first], writer)
-        # The writer's relay marks what the writer published, without publishing it again.
-        assert await relay_once([scratch_db.meetings], writer) == 0
+        insert = functools.partial(scratch_db.meetings.insert_one, doc)
+        assert await write_then_publish(scratch_db.meetings, "m10", [first], writer, insert)
+        assert writer.acknowledged(first.id)
+        assert await scratch_db[INTENTS].count_documents({}) == 0  # published: nothing for the relay
 
-        # Another process appends an event, and dies before publishing it; it landed long after its stamp.
+        # Another process appends an event, and dies before publishing it.
         stamp, pending = appended([second])
-        stamp[OUTBOX_AT] = datetime.now(UTC) - timedelta(hours=1)
-        assert await write_revision(scratch_db.meetings, "m10", 1, stamp, pending)
+        await intend(scratch_db.meetings, "m10", [second])
+        assert await write_revision(scratch_db.meetings, "m10", 0, stamp, pending)
+        await age_intents(scratch_db, timedelta(hours=1))
 
         restarted = EventPublisher(broker, [MeetingScheduled])
         assert await relay_once([scratch_db.meetings], restarted) == 1
@@ -100,19 +101,50 @@ async def test_a_later_change_of_a_document_publishes_only_its_own_events_even_a
         await broker.stop()
 
 
-async def test_documents_from_before_sent_marks_publish_only_their_recent_events_again(
+async def test_an_intent_whose_write_never_landed_is_kept_while_it_may_and_then_dropped(
+    stack: Stack, scratch_db: AsyncDatabase
+) -> None:
+    broker = make_broker(stack.settings("meetings"))
+    await broker.start()
+    try:
+        publisher = EventPublisher(broker, [MeetingScheduled])
+        await intend(scratch_db.meetings, "m13", [scheduled("m13", "Never written")])
+        await age_intents(scratch_db, ABANDONED / 2)
+        assert await relay_once([scratch_db.meetings], publisher) == 0
+        assert await scratch_db[INTENTS].count_documents({}) == 1  # the write may still land
+        await age_intents(scratch_db, ABANDONED * 2)
+        assert await relay_once([scratch_db.meetings], publisher) == 0
+        assert await scratch_db[INTENTS].count_documents({}) == 0
+    finally:
+        await broker.stop()
+
+
+async def test_documents_with_sent_marks_get_intents_for_their_unsent_events_once(
     scratch_db: AsyncDatabase,
 ) -> None:
     old, recent = scheduled("m11", "Old"), scheduled("m11", "Recent")
-    old = old.model_copy(update={"time": datetime.now(UTC) - timedelta(days=2)})
-    # As the previous release wrote them: no rev, no sent mark.
-    legacy = {"_id": "m11", "org": "org-a", "outbox": entries([old, recent]), OUTBOX_AT: datetime.now(UTC)}
-    settled = {"_id": "m12", "org": "org-a", "outbox": entries([old]), OUTBOX_AT: old.time}
-    await scratch_db.meetings.insert_many([legacy, settled])
-
-    assert await adopt_unmarked([scratch_db.meetings], window=timedelta(minutes=2)) == 2
-    assert await adopt_unmarked([scratch_db.meetings], window=timedelta(minutes=2)) == 0
-    marks = {
-        d["_id"]: (d["rev"], d["outbox_sent"], d["outbox_pending"]) async for d in scratch_db.meetings.find()
+    # As the previous release wrote them: entries marked sent on the document.
+    waiting = {
+        "_id": "m11",
+        "org": "org-a",
+        "rev": 2,
+        "outbox": entries([old, recent]),
+        "outbox_sent": 1,
+        "outbox_pending": True,
     }
-    assert marks == {"m11": (0, 1, True), "m12": (0, 1, False)}  # only "Recent" waits for the relay
+    settled = {
+        "_id": "m12",
+        "org": "org-a",
+        "rev": 1,
+        "outbox": entries([old]),
+        "outbox_sent": 1,
+        "outbox_pending": False,
+    }
+    await scratch_db.meetings.insert_many([waiting, settled])
+
+    assert await adopt_legacy([scratch_db.meetings]) == 2
+    assert await adopt_legacy([scratch_db.meetings]) == 0
+    intents = [i async for i in scratch_db[INTENTS].find({"at": {"$exists": True}})]
+    assert [(i["doc"], i["events"]) for i in intents] == [("m11", [recent.id])]  # only "Recent" waits
+    marked = [d async for d in scratch_db.meetings.find({"outbox_pending": {"$exists": True}})]
+    assert marked == []
