@@ -1,11 +1,11 @@
 """What a notification says and who gets it, for each event that causes one. No I/O."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
 from contracts.envelope import Event
-from contracts.ids import new_id
 from contracts.mentoring import MatchProposed
 from contracts.notifications import NotificationDelivered, NotificationDeliveredData
 from shared.auth.principal import Principal, Role
@@ -30,12 +30,17 @@ class Notification:
     team_region: str | None = None
 
 
+def notification_id(cause_event_id: str, recipient_id: str) -> str:
+    """The same for every delivery of the cause: a redelivered event finds its notification by id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rn:notification:{cause_event_id}:{recipient_id}"))
+
+
 def for_escalation(event: CrisisEscalated, now: datetime) -> list[Notification]:
     d = event.data
     team_region = d.region if d.catch_all == "regional_team" else None
     return [
         Notification(
-            id=new_id(),
+            id=notification_id(event.id, responder),
             org=event.org,
             recipient_id=responder,
             category="crisis",
@@ -61,7 +66,7 @@ def for_follow_up(event: CrisisFollowUpScheduled, now: datetime) -> list[Notific
     d = event.data
     return [
         Notification(
-            id=new_id(),
+            id=notification_id(event.id, d.responder_id),
             org=event.org,
             recipient_id=d.responder_id,
             category="crisis",
@@ -80,7 +85,7 @@ def for_match(event: MatchProposed, now: datetime) -> list[Notification]:
     common = {"org": event.org, "category": "mentoring", "priority": "normal", "cause_event_id": event.id}
     return [
         Notification(
-            id=new_id(),
+            id=notification_id(event.id, d.mentor_id),
             recipient_id=d.mentor_id,
             title="New mentee proposed",
             body="A member was matched with you. Review the proposal.",
@@ -89,7 +94,7 @@ def for_match(event: MatchProposed, now: datetime) -> list[Notification]:
             **common,
         ),
         Notification(
-            id=new_id(),
+            id=notification_id(event.id, d.member_id),
             recipient_id=d.member_id,
             title="We found you a mentor",
             body="A mentor was proposed for you. They will reach out soon.",

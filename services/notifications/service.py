@@ -1,6 +1,5 @@
 """Notification use cases."""
 
-import functools
 import logging
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -9,7 +8,7 @@ from pymongo.errors import DuplicateKeyError
 from services.notifications import model, store
 from shared.auth.principal import Principal
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import with_outbox, write_then_publish
+from shared.outbox import OUTBOX, publish_entries, with_outbox
 from shared.storage import Document
 
 log = logging.getLogger(__name__)
@@ -20,19 +19,22 @@ async def deliver(
 ) -> int:
     """Store each in-app notification once and announce it; returns how many were new.
 
-    A redelivered cause event meets the unique index and changes nothing; if publishing the
-    announcement fails, the outbox relay publishes it later.
+    The cause event is acknowledged only after this returns, so it is its own outbox relay: if the
+    process dies, or publishing fails, between the write and the announcement, the cause is
+    delivered again, meets the stored notification (same id) and publishes the announcement from
+    it, with the same event id (JetStream drops a copy it already holds). No outbox intent needed.
     """
     created = 0
     for item in items:
-        events = [model.delivered(item)]
-        doc = with_outbox(store.to_doc(item), events)
-        insert = functools.partial(store.notifications(db, item.org).insert_one, doc)
+        notifications = store.notifications(db, item.org)
+        doc = with_outbox(store.to_doc(item), [model.delivered(item)])
         try:
-            await write_then_publish(db.notifications, item.id, events, publisher, insert)
+            await notifications.insert_one(doc)
             created += 1
         except DuplicateKeyError:
-            log.debug("notification for %s/%s exists already", item.cause_event_id, item.recipient_id)
+            log.debug("notification %s exists already: announced again", item.id)
+            doc = await notifications.find_one({"_id": item.id}) or {}
+        await publish_entries(doc.get(OUTBOX, []), publisher)
     return created
 
 
