@@ -30,11 +30,11 @@ from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from contracts.envelope import Event
 from shared.messaging.publisher import EventPublisher, PublishFailed
-from shared.revisions import REV
+from shared.revisions import REV, apply_pending, write_revision
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +74,23 @@ def intents_of(collection: AsyncCollection[Document]) -> AsyncCollection[Documen
     return collection.database[INTENTS]
 
 
-async def intend(collection: AsyncCollection[Document], doc_id: Any, events: Sequence[Event]) -> str:
-    """Before the write that holds `events`: the relay's record that they are to be published."""
-    intent = {
-        "_id": f"{collection.name}:{doc_id}:{events[0].id}",
+def intent(
+    collection: AsyncCollection[Document], doc_id: Any, event_ids: Sequence[str], at: datetime
+) -> Document:
+    return {
+        "_id": f"{collection.name}:{doc_id}:{event_ids[0]}",
         "collection": collection.name,
         "doc": doc_id,
-        "events": [e.id for e in events],
-        "at": datetime.now(UTC),
+        "events": list(event_ids),
+        "at": at,
     }
-    await intents_of(collection).insert_one(intent)
-    return str(intent["_id"])
+
+
+async def intend(collection: AsyncCollection[Document], doc_id: Any, events: Sequence[Event]) -> str:
+    """Before the write that holds `events`: the relay's record that they are to be published."""
+    record = intent(collection, doc_id, [e.id for e in events], datetime.now(UTC))
+    await intents_of(collection).insert_one(record)
+    return str(record["_id"])
 
 
 async def forget(collection: AsyncCollection[Document], intent_id: str) -> None:
@@ -128,20 +134,22 @@ async def write_then_publish(
     write: Callable[[], Awaitable[object]],
 ) -> bool:
     """Intent, write, publish; False when `write` returned False (a lost revision: nothing written,
-    nothing sent). An exception of `write` (a duplicate key, say) propagates, the intent forgotten.
+    nothing sent). An exception of `write` propagates; the intent is forgotten only for a duplicate
+    key, a refusal. Any other failure (a timeout, a lost connection, a cancelled task) may come after
+    the write landed, or after a revision claim that the next writer applies: the relay decides.
     """
     if not events:
         return await write() is not False
-    intent = await intend(collection, doc_id, events)
+    intent_id = await intend(collection, doc_id, events)
     try:
         written = await write()
-    except BaseException:
-        await forget(collection, intent)
+    except DuplicateKeyError:
+        await forget(collection, intent_id)
         raise
     if written is False:
-        await forget(collection, intent)
+        await forget(collection, intent_id)
         return False
-    await publish_now_or_later(events, publisher, collection, intent)
+    await publish_now_or_later(events, publisher, collection, intent_id)
     return True
 
 
@@ -165,15 +173,21 @@ async def relay_once(
         collection = by_name.get(intent["collection"])
         if collection is None:
             continue  # another service's, in a shared database
-        doc = await collection.find_one({"_id": intent["doc"]}, {OUTBOX: 1})
-        wanted = set(intent["events"])
-        waiting = [e for e in (doc or {}).get(OUTBOX, []) if e["id"] in wanted]
+        waiting = await _entries(collection, intent)
+        if not waiting and await apply_pending(collection, intent["doc"]):
+            waiting = await _entries(collection, intent)  # a claimed write whose writer died, applied now
         if waiting:
             sent += await publish_entries(waiting, publisher)
         elif intent["at"] > now - ABANDONED:
             continue  # the write may still land
         await intents.delete_one({"_id": intent["_id"]})
     return sent
+
+
+async def _entries(collection: AsyncCollection[Document], intent: Document) -> list[Document]:
+    doc = await collection.find_one({"_id": intent["doc"]}, {OUTBOX: 1})
+    wanted = set(intent["events"])
+    return [e for e in (doc or {}).get(OUTBOX, []) if e["id"] in wanted]
 
 
 async def relay_forever(
@@ -205,8 +219,10 @@ async def adopt_legacy(collections: Sequence[AsyncCollection[Document]]) -> int:
     documents it adopted.
 
     That release marked entries sent on the document (`outbox_sent`, and `outbox_pending` while some
-    were not); this one reads only intents. Run at start-up, before the relay: the marks are removed,
-    so a document is adopted once, and a collection found clean is not read again.
+    were not); this one reads only intents. Each adopted document is marked all sent, which this
+    release ignores and a replica of the previous release still running during an upgrade reads as
+    nothing to publish (removing the marks would make it publish the whole outbox again). Run at
+    start-up, before the relay; a collection found clean is not read again.
     """
     adopted = 0
     for collection in collections:
@@ -214,26 +230,21 @@ async def adopt_legacy(collections: Sequence[AsyncCollection[Document]]) -> int:
         if await intents_of(collection).find_one({"_id": done}):
             continue
         await collection.update_many({REV: {"$exists": False}}, {"$set": {REV: 0}})
-        async for doc in collection.find(
-            {LEGACY_PENDING: {"$exists": True}}, {OUTBOX: 1, LEGACY_SENT: 1, LEGACY_PENDING: 1}
-        ):
-            unsent = doc.get(OUTBOX, [])[doc.get(LEGACY_SENT, 0) :] if doc.get(LEGACY_PENDING) else []
+        complete = True
+        async for doc in collection.find({LEGACY_PENDING: True}, {OUTBOX: 1, LEGACY_SENT: 1, REV: 1}):
+            outbox = doc.get(OUTBOX, [])
+            unsent = [e["id"] for e in outbox[doc.get(LEGACY_SENT, 0) :]]
             if unsent:
+                record = intent(collection, doc["_id"], unsent, datetime.now(UTC) - RELAY_GRACE)
+                fields = {k: v for k, v in record.items() if k != "_id"}
                 await intents_of(collection).update_one(
-                    {"_id": f"{collection.name}:{doc['_id']}:{unsent[0]['id']}"},
-                    {
-                        "$setOnInsert": {
-                            "collection": collection.name,
-                            "doc": doc["_id"],
-                            "events": [e["id"] for e in unsent],
-                            "at": datetime.now(UTC) - RELAY_GRACE,
-                        }
-                    },
-                    upsert=True,
+                    {"_id": record["_id"]}, {"$setOnInsert": fields}, upsert=True
                 )
-            await collection.update_one(
-                {"_id": doc["_id"]}, {"$unset": {LEGACY_SENT: "", LEGACY_PENDING: ""}}
-            )
-            adopted += 1
-        await intents_of(collection).update_one({"_id": done}, {"$set": {"_id": done}}, upsert=True)
+            all_sent = {LEGACY_SENT: len(outbox), LEGACY_PENDING: False}
+            if await write_revision(collection, doc["_id"], doc.get(REV, 0), all_sent):
+                adopted += 1
+            else:
+                complete = False  # changed meanwhile (by an old replica): adopted at the next start
+        if complete:
+            await intents_of(collection).update_one({"_id": done}, {"$set": {"kind": "marker"}}, upsert=True)
     return adopted

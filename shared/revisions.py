@@ -63,6 +63,19 @@ async def write_revision(
     return True
 
 
+async def apply_pending(collection: AsyncCollection[Document], doc_id: Any) -> bool:
+    """Apply the claimed next revision of a document, if its winner died before applying it; returns
+    whether there was one. (Otherwise the document's next writer applies it, which may be hours away.)
+    """
+    doc = await collection.find_one({"_id": doc_id}, {REV: 1})
+    rev = int(doc.get(REV, 0)) if doc else None
+    claim = await claims_of(collection).find_one({"_id": f"{doc_id}:{rev}"}) if rev is not None else None
+    if claim is None:
+        return False
+    await _apply(collection, doc_id, rev or 0, claim)
+    return True
+
+
 async def _apply(collection: AsyncCollection[Document], doc_id: str, rev: int, claim: Document) -> None:
     update: Document = {"$set": {**claim["set"], REV: rev + 1}}
     if claim["push"]:

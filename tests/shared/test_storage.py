@@ -3,6 +3,7 @@
 import functools
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
 from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -21,7 +22,7 @@ from shared.outbox import (
     with_outbox,
     write_then_publish,
 )
-from shared.revisions import write_revision
+from shared.revisions import claims_of, write_revision
 from shared.storage import OrgCollection
 
 
@@ -142,9 +143,53 @@ async def test_documents_with_sent_marks_get_intents_for_their_unsent_events_onc
     }
     await scratch_db.meetings.insert_many([waiting, settled])
 
-    assert await adopt_legacy([scratch_db.meetings]) == 2
+    assert await adopt_legacy([scratch_db.meetings]) == 1  # "m12" has nothing unsent
     assert await adopt_legacy([scratch_db.meetings]) == 0
     intents = [i async for i in scratch_db[INTENTS].find({"at": {"$exists": True}})]
     assert [(i["doc"], i["events"]) for i in intents] == [("m11", [recent.id])]  # only "Recent" waits
-    marked = [d async for d in scratch_db.meetings.find({"outbox_pending": {"$exists": True}})]
-    assert marked == []
+    # Marked all sent, as a replica of the previous release still running reads it: nothing to publish.
+    marks = {d["_id"]: (d["outbox_sent"], d["outbox_pending"]) async for d in scratch_db.meetings.find()}
+    assert marks == {"m11": (2, False), "m12": (1, False)}
+
+
+async def test_a_write_that_fails_after_it_landed_keeps_its_intent_and_the_relay_publishes_it(
+    stack: Stack, scratch_db: AsyncDatabase
+) -> None:
+    broker = make_broker(stack.settings("meetings"))
+    await broker.start()
+    try:
+        event = scheduled("m14", "Landed, then the connection broke")
+
+        async def write() -> bool:
+            await scratch_db.meetings.insert_one(with_outbox({"_id": "m14", "org": "org-a"}, [event]))
+            raise OSError("connection reset")  # as a timeout or a lost connection after the server wrote
+
+        with pytest.raises(OSError):
+            await write_then_publish(scratch_db.meetings, "m14", [event], EventPublisher(broker, []), write)
+        assert await scratch_db[INTENTS].count_documents({}) == 1  # not forgotten: it may have landed
+        await age_intents(scratch_db, timedelta(minutes=1))
+        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 1
+    finally:
+        await broker.stop()
+
+
+async def test_the_relay_applies_a_claimed_write_whose_writer_died_and_publishes_its_events(
+    stack: Stack, scratch_db: AsyncDatabase
+) -> None:
+    broker = make_broker(stack.settings("meetings"))
+    await broker.start()
+    try:
+        event = scheduled("m15", "Claimed, never applied")
+        await scratch_db.meetings.insert_one({"_id": "m15", "org": "org-a", "rev": 0})
+        # The writer won revision 1 (its claim holds the write) and died before applying it.
+        stamp, pending = appended([event])
+        await intend(scratch_db.meetings, "m15", [event])
+        await claims_of(scratch_db.meetings).insert_one(
+            {"_id": "m15:0", "at": datetime.now(UTC), "set": stamp, "push": pending}
+        )
+        await age_intents(scratch_db, ABANDONED * 2)  # long after: nobody wrote the document since
+        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 1
+        doc = await scratch_db.meetings.find_one({"_id": "m15"})
+        assert doc is not None and doc["rev"] == 1 and [e["id"] for e in doc["outbox"]] == [event.id]
+    finally:
+        await broker.stop()
