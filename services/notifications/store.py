@@ -1,4 +1,5 @@
-"""Notification documents; the unique index makes a redelivered cause event a no-op."""
+"""Notification documents: one per cause event and recipient (its id and a unique index say so), so a
+redelivered cause event finds the one it made instead of making another."""
 
 from dataclasses import asdict
 from typing import Any

@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.crisis import CrisisEscalated, CrisisEscalatedData
 from services.notifications import model, service, store
 from shared.auth.principal import Principal, Role
+from shared.messaging.publisher import PublishFailed
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 Db = AsyncDatabase[dict[str, Any]]
@@ -65,3 +66,38 @@ async def test_nobody_else_reads_outside_their_organization(db: Db) -> None:
         # A region in the token does not widen the inbox of anyone but a regional responder.
         assert await ids(db, person("org-a", *roles, regions=("lakeshore",))) == [own.id], roles
     assert await ids(db, person("org-a", Role.REGIONAL_RESPONDER)) == [own.id]
+
+
+class Publisher:
+    """Records what would go to JetStream; `down` makes every publish fail, as when NATS is away."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        self.down, self.sent = down, []  # type: list[str]
+
+    def acknowledged(self, event_id: str) -> bool:
+        return False
+
+    async def publish_raw(self, event_type: str, subject: str, payload: bytes, event_id: str) -> None:
+        if self.down:
+            raise PublishFailed(event_id)
+        self.sent.append(event_id)
+
+
+async def test_a_redelivered_cause_announces_the_stored_notification_again_under_the_same_event_id(
+    db: Db,
+) -> None:
+    data = CrisisEscalatedData(case_id="case-r", level=1, severity="high", responder_ids=["r1"])
+    event = CrisisEscalated.create(source="crisis", org="org-r", subject="case-r", data=data)
+    items = model.for_escalation(event, NOW)
+    # The first delivery stores the notification and cannot announce it: the cause is not acknowledged.
+    with pytest.raises(PublishFailed):
+        await service.deliver(db, Publisher(down=True), items)  # type: ignore[arg-type]
+    stored = await store.notifications(db, "org-r").find({})
+    assert len(stored) == 1
+    announcement = stored[0]["outbox"][0]["id"]
+
+    # The cause comes again (a new process builds the same notification): announced, nothing doubled.
+    again = Publisher()
+    assert await service.deliver(db, again, model.for_escalation(event, NOW)) == 0  # type: ignore[arg-type]
+    assert again.sent == [announcement]
+    assert await store.notifications(db, "org-r").count() == 1
