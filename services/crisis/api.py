@@ -1,6 +1,5 @@
 """Crisis HTTP routes: intake, case actions, and what org admins manage (staff, rosters, protocol)."""
 
-import contextlib
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -26,7 +25,6 @@ from services.crisis.deps import (
 from shared.auth.principal import Principal, Role
 from shared.http import NotFound, Problem
 from shared.inputs import Instant, Strict, Text, WallTime
-from shared.messaging.publisher import PublishFailed
 from shared.telemetry import CASE_ID, CRISIS_LEVEL, tag_current_span
 
 router = APIRouter(tags=["crisis"])
@@ -230,21 +228,16 @@ async def create_alert(
     else:
         member_id, channel = caller.sub, "member"
     now = datetime.now(UTC)
-    if intake.surging:
-        with contextlib.suppress(PublishFailed):  # JetStream away: open it here, however long it takes
-            case_id = await service.accept_alert(
-                publisher, org=caller.org, member_id=member_id, severity=body.severity, channel=channel,
-                by=caller.sub,
-            )  # fmt: skip
-            response.status_code = 202
-            tag_current_span({CASE_ID: case_id})
-            return _received(case_id, caller.org, body.severity, now)
-    async with intake.opening_one():
-        case, created = await service.raise_alert(
-            db, publisher, directory, network, org=caller.org, member_id=member_id, severity=body.severity,
-            channel=channel, by=caller.sub, dedup_key=None, now=now,
-        )  # fmt: skip
-    if not created:
+    taken = await service.take_alert(
+        db, publisher, directory, network, intake, org=caller.org, member_id=member_id,
+        severity=body.severity, channel=channel, by=caller.sub, now=now,
+    )  # fmt: skip
+    tag_current_span({CASE_ID: taken.case_id})
+    if taken.case is None:
+        response.status_code = 202
+        return _received(taken.case_id, caller.org, body.severity, now)
+    case = taken.case
+    if not taken.created:
         response.status_code = 200
     tag_current_span({CASE_ID: case.id, CRISIS_LEVEL: case.level})
     return _public(case)
@@ -266,6 +259,7 @@ async def list_cases(
 @router.get("/crisis/cases/{case_id}")
 async def read_case(case_id: PathId, caller: CaseReader, db: Db) -> CaseDetail:
     """One case with its timeline; every read is written to the case's audit trail."""
+    case_id = await service.resolve_case_id(db, caller.org, case_id)
     org = await _case_org(db, caller, case_id)
     case = await service.read_case(db, org, case_id, caller.sub, datetime.now(UTC))
     if case is None:

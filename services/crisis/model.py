@@ -58,6 +58,11 @@ State = Literal["triggered", "acknowledged", "resolved", "cancelled"]
 OPEN_STATES: tuple[State, ...] = ("triggered", "acknowledged")
 
 
+def is_urgent(severity: Severity) -> bool:
+    """High and imminent alerts are opened before any routine one in a surge."""
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK["high"]
+
+
 def guidance_for(severity: Severity) -> str:
     """Shown with every answer: a person waiting for a responder always sees where to turn now."""
     return IMMINENT_GUIDANCE if severity == "imminent" else EMERGENCY_GUIDANCE

@@ -30,7 +30,7 @@ from contracts.ids import new_id
 from services.crisis import model, store
 from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
-from shared.messaging.publisher import EventPublisher
+from shared.messaging.publisher import EventPublisher, PublishFailed
 from shared.network import Network
 from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
@@ -41,6 +41,7 @@ Transition = Callable[[model.Case], list[Event]]
 Clock = Callable[[], datetime]
 MAX_RACES = 20
 TIMER_CONCURRENCY = 16  # deadlines firing at once, each a few reads and writes
+URGENT_FIRST = 5.0  # seconds a routine alert waits for urgent ones, well inside the ack wait
 
 
 class CaseNotFound(Exception):
@@ -198,29 +199,67 @@ class Intake:
                 self._no_urgent.set()
 
     async def after_urgent(self) -> None:
-        """Routine alerts wait while urgent ones are being opened."""
+        """Routine alerts wait while urgent ones are being opened, at most URGENT_FIRST: longer, and
+        JetStream would deliver the waiting alert again (its ack wait), using up its deliveries."""
         if self.urgent:
-            await self._no_urgent.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_urgent.wait(), URGENT_FIRST)
 
 
-def is_urgent(severity: Severity) -> bool:
-    return model.SEVERITY_RANK[severity] >= model.SEVERITY_RANK["high"]
+@dataclass(frozen=True)
+class Taken:
+    """What became of an alert: its case (None while it waits to be opened, in a surge), the id the
+    answer gives, and whether a case was opened for it (False: it joined the person's open case)."""
+
+    case: model.Case | None
+    case_id: str
+    created: bool
 
 
-async def accept_alert(
-    publisher: EventPublisher, *, org: str, member_id: str, severity: Severity, channel: Channel, by: str
-) -> str:
-    """Accept an alert to be opened by the alert consumers; returns the id its case opens under.
+async def take_alert(
+    db: Db,
+    publisher: EventPublisher,
+    directory: Directory,
+    network: Network,
+    intake: Intake,
+    *,
+    org: str,
+    member_id: str,
+    severity: Severity,
+    channel: Channel,
+    by: str,
+    now: datetime,
+) -> Taken:
+    """Open the case in the request, or in a surge accept the alert for the alert consumers.
 
-    Durable once this returns: JetStream acknowledged it, under its own id (a retried publish is
-    de-duplicated). Raises PublishFailed when JetStream does not answer.
+    Accepted is durable: JetStream acknowledged the alert under its own id. If JetStream does not
+    answer, the case is opened here after all, under the same id, so an alert JetStream stored
+    anyway finds it opened when it is consumed and changes nothing.
     """
-    data = CrisisAlertReceivedData(
-        case_id=new_id(), member_id=member_id, severity=severity, channel=channel, reported_by=by
-    )
-    kind = CrisisUrgentAlertReceived if is_urgent(severity) else CrisisAlertReceived
-    await publisher.publish(kind.create(source=model.SOURCE, org=org, subject=data.case_id, data=data))
-    return data.case_id
+    case_id = new_id()
+    if intake.surging:
+        data = CrisisAlertReceivedData(
+            case_id=case_id, member_id=member_id, severity=severity, channel=channel, reported_by=by
+        )
+        kind = CrisisUrgentAlertReceived if model.is_urgent(severity) else CrisisAlertReceived
+        try:
+            await publisher.publish(kind.create(source=model.SOURCE, org=org, subject=case_id, data=data))
+            return Taken(None, case_id, True)
+        except PublishFailed:
+            log.warning("an alert could not be queued in a surge; it is opened in its request")
+    async with intake.opening_one():
+        case, created = await raise_alert(
+            db, publisher, directory, network, org=org, member_id=member_id, severity=severity,
+            channel=channel, by=by, dedup_key=None, now=now, case_id=case_id,
+        )  # fmt: skip
+    return Taken(case, case.id, created)
+
+
+async def resolve_case_id(db: Db, org: str, case_id: str) -> str:
+    """The case an alert's id stands for: an alert accepted in a surge that joined the person's open
+    case answered with an id that names no case (see `raise_alert`)."""
+    alias = await store.case_aliases(db, org).find_one({"_id": case_id})
+    return str(alias["case_id"]) if alias else case_id
 
 
 async def raise_alert(
@@ -240,7 +279,7 @@ async def raise_alert(
 ) -> tuple[model.Case, bool]:
     """Open a case, or merge into the person's open case; returns the case and whether it is new.
 
-    With `case_id` (an alert accepted in a surge, see `accept_alert`) the case opens under that id,
+    With `case_id` (an alert accepted in a surge, see `take_alert`) the case opens under that id,
     and a second delivery of the same alert changes nothing.
     """
     key = dedup_key or member_id
@@ -281,6 +320,11 @@ async def raise_alert(
             with contextlib.suppress(model.InvalidTransition):
                 merged = await change_case(db, publisher, org, open_doc["_id"], merge) if open_doc else None
                 if merged is not None:
+                    if case_id:  # the answer named case_id: it now stands for the case it joined
+                        with contextlib.suppress(DuplicateKeyError):
+                            await store.case_aliases(db, org).insert_one(
+                                {"_id": case_id, "case_id": merged.id}
+                            )
                     return merged, False
             continue
         return case, True

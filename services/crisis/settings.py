@@ -19,12 +19,12 @@ class Settings(ServiceSettings):
     notes_keys: SecretStr = SecretStr("")
     # The version that seals new notes and secrets ("v2"); by default the highest in the keyring.
     notes_current_key: str | None = None
-    # How often the store is asked for the deadlines coming up next (each then fires on time), and
-    # how often due webhook deliveries are looked for.
     # Alerts opened in their own request at once; beyond that (a surge) an alert is accepted into
     # JetStream and answered at once (202, with its case id and the guidance), and the alert
     # consumers open it, urgent ones first. 0 accepts every alert that way.
     alerts_opened_at_once: int = Field(default=24, ge=0)
+    # How often the store is asked for the deadlines coming up next (each then fires on time), and
+    # how often due webhook deliveries are looked for.
     timer_interval_seconds: float = Field(default=1.0, gt=0, le=5)
     webhook_max_attempts: int = Field(default=6, ge=1, le=20)
     # Webhook retries wait base, 4xbase, 16xbase ... seconds (capped at ten minutes).

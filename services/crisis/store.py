@@ -55,6 +55,11 @@ def staff(db: AsyncDatabase[Document], org: str) -> OrgCollection:
     return OrgCollection(db.staff, org)
 
 
+def case_aliases(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+    """An alert accepted in a surge that joined the person's open case: its id -> that case's id."""
+    return OrgCollection(db.case_aliases, org)
+
+
 def audit(db: AsyncDatabase[Document], org: str) -> OrgCollection:
     return OrgCollection(db.audit, org)
 

@@ -98,6 +98,18 @@ async def test_in_a_surge_every_alert_is_accepted_at_once_and_opened(surge_stack
             assert (r.status_code, r.json()["severity"], r.json()["state"]) == (200, severity, "triggered")
             assert r.json()["notified"] == ["surge-coord"]  # escalated: the default protocol's catch-all
 
+        # A second alert of a person whose case is open joins that case; its answer's id leads there.
+        member = tokens("surge-m0", ORG, Role.MEMBER)
+        again = await http.post(f"{url}/crisis/alerts", json={"severity": "imminent"}, headers=member)
+        assert again.status_code == 202
+
+        async def joined() -> dict[str, object]:
+            r = await http.get(f"{url}/crisis/cases/{again.json()['id']}", headers=member)
+            return r.json() if r.status_code == 200 else {}  # type: ignore[no-any-return]
+
+        case = await eventually(joined, within=30)
+        assert (case["id"], case["severity"]) == (ids[0], "imminent")
+
 
 async def test_urgent_alerts_open_before_the_routine_ones_queued_ahead_of_them(surge_stack: Stack) -> None:
     stack, tokens = surge_stack, Tokens(surge_stack)
