@@ -51,10 +51,10 @@ class ServiceSettings(BaseSettings):
     max_deliver: int = Field(default=5, ge=2, le=50)
     retry_backoff_seconds: tuple[float, ...] = (0.5, 2.0, 10.0, 30.0)
 
-    # Only events whose writer died before publishing wait for the relay; each round reads every
-    # document written since the last (on FerretDB: a scan of the collection), so not too often.
-    # The relay marks entries sent well inside the streams' duplicate window (the same setting as
-    # the provisioning's): a mark after the window would let a replica publish an event twice.
+    # Only events whose writer died or could not publish wait for the relay; a round reads the
+    # intents left behind (shared.outbox), a handful. It must come well inside the streams'
+    # duplicate window (the same setting as the provisioning's): a relay copy of an event its writer
+    # did publish is dropped by JetStream only inside that window.
     outbox_relay_interval_seconds: float = Field(default=10.0, gt=0)
     stream_duplicate_window_seconds: float = Field(default=DUPLICATE_WINDOW_SECONDS, ge=4)
 
@@ -66,11 +66,11 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: float = Field(default=24.0, gt=0)
 
     @model_validator(mode="after")
-    def _relay_marks_inside_the_duplicate_window(self) -> Self:
+    def _relay_runs_inside_the_duplicate_window(self) -> Self:
         if self.outbox_relay_interval_seconds > self.stream_duplicate_window_seconds / 4:
             raise ValueError(
                 "RN_OUTBOX_RELAY_INTERVAL_SECONDS must be at most a quarter of "
-                "RN_STREAM_DUPLICATE_WINDOW_SECONDS: the relay marks events sent inside that window"
+                "RN_STREAM_DUPLICATE_WINDOW_SECONDS: the relay's copies must fall inside that window"
             )
         return self
 

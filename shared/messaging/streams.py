@@ -26,8 +26,8 @@ DEAD_LETTER_STREAM = "DEADLETTER"
 DEAD_LETTER_SUBJECTS = "deadletter.>"
 
 # Longer than the publisher's whole retry horizon, so a retried publish is always recognised, and
-# than the outbox relay's round and grace (shared.outbox), so the relay marks an entry sent before
-# JetStream forgets its id. Tests set a short one (RN_STREAM_DUPLICATE_WINDOW_SECONDS).
+# than the outbox relay's round and grace (shared.outbox), so a relay copy of an event its writer
+# published is recognised too. Tests set a short one (RN_STREAM_DUPLICATE_WINDOW_SECONDS).
 DUPLICATE_WINDOW_SECONDS = 120.0
 # When a consumer process dies mid-message, the server redelivers after this wait. Retries of
 # failed handlers are paced by the delays of their naks instead: a consumer-level BackOff list

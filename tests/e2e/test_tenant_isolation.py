@@ -22,6 +22,7 @@ from contracts.ids import new_id
 from deploy.local.stack import Stack
 from deploy.local.topology import SERVICES
 from shared.auth.principal import Role
+from shared.outbox import INTENTS
 from tests.conftest import Tokens
 from tests.helpers import joined
 
@@ -203,12 +204,18 @@ async def settled(network: Stack, a: OrganizationA, *, within: float = 30.0) -> 
         for _ in range(int(within)):
             await asyncio.sleep(1)
             now = await documents_of(client, a)
-            if now == last and not any(d.get("outbox_pending") for docs in now.values() for d in docs):
+            if now == last and not await outbox_intents_left(client):
                 return now
             last = now
     finally:
         await client.close()
     raise AssertionError(f"A's documents kept changing for {within} s")
+
+
+async def outbox_intents_left(client: AsyncMongoClient[dict[str, Any]]) -> int:
+    """Events written and not yet published, in any service (shared.outbox)."""
+    names = [n for n in await client.list_database_names() if n.startswith("rn_")]
+    return sum([await client[n][INTENTS].count_documents({"at": {"$exists": True}}) for n in names])
 
 
 async def documents_of(client: AsyncMongoClient[dict[str, Any]], a: OrganizationA) -> dict[str, list[Any]]:
