@@ -105,6 +105,7 @@ class Snapshot:
     notification_events: list[Document]
     cases: list[Document]
     notifications: list[Document]
+    aliases: dict[str, str]
 
 
 async def snapshot(stack: Stack, orgs: tuple[str, ...]) -> Snapshot:
@@ -118,6 +119,9 @@ async def snapshot(stack: Stack, orgs: tuple[str, ...]) -> Snapshot:
         notifications = await mongo.rn_notifications.notifications.find(
             ours, {"cause_event_id": 1, "recipient_id": 1}
         ).to_list()
+        # An alert accepted in a surge that joined the person's open case (a retry, say) answered
+        # with an id that now stands for that case.
+        aliases = {a["_id"]: a["case_id"] async for a in mongo.rn_crisis.case_aliases.find(ours)}
         js = nc.jetstream()
         streams = {d: [e for e in await read_stream(js, d) if e["org"] in orgs] for d in DOMAINS}
         return Snapshot(
@@ -126,6 +130,7 @@ async def snapshot(stack: Stack, orgs: tuple[str, ...]) -> Snapshot:
             notification_events=streams["notifications"],
             cases=cases,
             notifications=notifications,
+            aliases=aliases,
         )
     finally:
         await nc.close()
@@ -198,9 +203,9 @@ def _count_cases(snap: Snapshot, load: Load, figures: Figures) -> None:
     for alert in load.alerts:
         if not alert.case_id:
             figures.note(f"alert of {alert.member} never answered with a 2xx: {alert.last_failure}")
-        elif alert.case_id not in stored or not raised[alert.case_id]:
+        elif (case_id := snap.aliases.get(alert.case_id, alert.case_id)) not in stored or not raised[case_id]:
             figures.alerts_lost += 1
-            figures.note(f"accepted alert of {alert.member} (case {alert.case_id}) is not stored and raised")
+            figures.note(f"accepted alert of {alert.member} (case {case_id}) is not stored and raised")
     for case_id, case in stored.items():
         if raised[case_id] != 1:
             figures.note(f"case {case_id}: CrisisRaised stored {raised[case_id]} times")
