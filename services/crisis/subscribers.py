@@ -16,6 +16,7 @@ from shared.network import NetworkFile
 from shared.telemetry import CASE_ID, EVENT_ID, ORG, tag_current_span
 
 SERVICE = "crisis"
+URGENT_AT_ONCE = 8
 ALERT_REQUESTS = Subscription(SERVICE, CrisisAlertRequested)
 URGENT_ALERTS = Subscription(SERVICE, CrisisUrgentAlertReceived)
 ROUTINE_ALERTS = Subscription(SERVICE, CrisisAlertReceived)
@@ -40,7 +41,9 @@ def register(
             now=datetime.now(UTC), case_id=d.case_id,
         )  # fmt: skip
 
-    @subscribe(broker, URGENT_ALERTS)
+    # Several urgent alerts open side by side, routine ones one at a time and only while no urgent
+    # one is opening: in a surge the urgent backlog takes nearly all the service's time.
+    @subscribe(broker, URGENT_ALERTS, max_workers=URGENT_AT_ONCE)
     async def on_crisis_urgent_alert_received(event: CrisisUrgentAlertReceived) -> None:
         """Open the case of a high or imminent alert accepted in a surge, before any routine one."""
         async with intake.urgent_one():

@@ -59,8 +59,11 @@ def _require(broker: NatsBroker | None) -> NatsBroker:
     return broker
 
 
-def subscribe(broker: NatsBroker, sub: Subscription, *, batch_size: int = 16) -> Callable[[F], F]:
-    """Attach a handler to its provisioned durable pull consumer.
+def subscribe(
+    broker: NatsBroker, sub: Subscription, *, batch_size: int = 16, max_workers: int = 1
+) -> Callable[[F], F]:
+    """Attach a handler to its provisioned durable pull consumer, handling up to `max_workers`
+    messages at once (1: one after another).
 
     Failures are nacked with a delay (never terminated) and dead-lettered by the middleware
     when they cannot succeed; the consumer itself is created by `streams.provision`.
@@ -76,6 +79,7 @@ def subscribe(broker: NatsBroker, sub: Subscription, *, batch_size: int = 16) ->
             # FastStream's own default is `_INBOX.`, which the service's NATS user may not read.
             inbox_prefix=f"{inbox_prefix(sub.service)}.".encode(),
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_workers=max_workers,
             title=f"{sub.filter_subject}:{sub.durable}",
         )(handler)
         return handler
