@@ -16,6 +16,11 @@ round), so JetStream drops it. Two cases remain where an event is stored twice: 
 published and then lost the store for longer than the window before deleting the intent, or no
 relay of any replica ran for the whole window; consumers' idempotence absorbs those.
 
+A write that fails without a refusal (a timeout, a lost connection) keeps its intent: it may have
+landed, or won a revision claim (shared.revisions) that the relay applies before it calls an intent
+abandoned. A consumer that writes need not use intents at all when it acknowledges its message only
+after publishing: the redelivered message is its relay (services/notifications does so).
+
 Measured (`bench/crisis_latency.py`, local store): the previous design, sent marks on the document
 written by the relay, read every document of every outbox collection each round (1 ms of store CPU
 per crisis case, every 10 s, growing with every case ever opened) and cost a read and two writes
