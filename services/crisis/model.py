@@ -294,14 +294,19 @@ def raise_case(
     now: datetime,
     reported_by: str | None = None,
     case_id: str | None = None,
+    received_at: datetime | None = None,
 ) -> tuple[Case, list[Event]]:
-    """Open a case and escalate it to the first step that reaches somebody."""
+    """Open a case and escalate it to the first step that reaches somebody.
+
+    An alert accepted in a surge opens later than it was received: the case says when the person
+    reached out (`received_at`), its timers run from now.
+    """
     case = Case(
         id=case_id or new_id(),
         org=org,
         member_id=member_id,
         severity=severity,
-        opened_at=now,
+        opened_at=received_at or now,
         protocol=protocol,
         dedup_key=dedup_key,
         channel=channel,

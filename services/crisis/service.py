@@ -276,6 +276,7 @@ async def raise_alert(
     dedup_key: str | None,
     now: datetime,
     case_id: str | None = None,
+    received_at: datetime | None = None,
 ) -> tuple[model.Case, bool]:
     """Open a case, or merge into the person's open case; returns the case and whether it is new.
 
@@ -295,6 +296,7 @@ async def raise_alert(
         now=now,
         reported_by=by,
         case_id=case_id,
+        received_at=received_at,
     )
 
     def merge(open_case: model.Case) -> list[Event]:

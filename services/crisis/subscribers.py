@@ -38,7 +38,7 @@ def register(
         await service.raise_alert(
             db, publisher, directory, network.get(), org=event.org, member_id=d.member_id,
             severity=d.severity, channel=d.channel, by=d.reported_by, dedup_key=None,
-            now=datetime.now(UTC), case_id=d.case_id,
+            now=datetime.now(UTC), case_id=d.case_id, received_at=event.time,
         )  # fmt: skip
 
     # Several urgent alerts open side by side, routine ones one at a time and only while no urgent

@@ -312,3 +312,14 @@ def test_a_regional_team_may_name_only_regional_responders() -> None:
     check_regional_team(["r1", "r2"], {"r1", "r2", "r3"})
     with pytest.raises(NobodyToReach, match="ghost"):
         check_regional_team(["r1", "ghost"], {"r1"})
+
+
+def test_a_case_opened_from_a_queued_alert_says_when_the_person_reached_out_and_times_from_now() -> None:
+    received = MONDAY - timedelta(seconds=40)  # accepted in a surge, opened 40 s later
+    case, _ = raise_case(
+        org="org-a", member_id="m1", severity="high", channel="member", dedup_key="m1",
+        protocol=TWO_LEVELS, reach=REACH, now=MONDAY, case_id="c-queued", received_at=received,
+    )  # fmt: skip
+    assert (case.id, case.opened_at) == ("c-queued", received)
+    assert case.deadline == MONDAY + timedelta(minutes=5)  # level 1's full time, from now
+    assert case.timeline[0]["at"] == MONDAY
