@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from contracts.crisis import CancelReason, CatchAll, Channel, Outcome, Referral, Severity
-from services.crisis import model, service, store, webhooks
+from services.crisis import model, service, webhooks
 from services.crisis.deps import (
     AlertIntake,
     CaseDirectory,
@@ -326,10 +326,10 @@ async def list_notes(case_id: PathId, caller: Responder, db: Db, sealer: NotesSe
 @router.get("/crisis/cases/{case_id}/audit")
 async def list_audit(case_id: PathId, caller: OrgAdmin, db: Db) -> list[AuditEntry]:
     """Who read this case, and when (org admins)."""
-    if await store.cases(db, caller.org).find_one({"_id": case_id}) is None:
+    entries = await service.read_audit(db, caller.org, case_id)
+    if entries is None:
         raise NotFound("case")
-    docs = await store.audit(db, caller.org).find({"case_id": case_id}, limit=10_000)
-    return [AuditEntry(**{k: d[k] for k in ("case_id", "reader", "at", "action")}) for d in docs]
+    return [AuditEntry(**{k: d[k] for k in ("case_id", "reader", "at", "action")}) for d in entries]
 
 
 @router.put("/crisis/staff/{responder_id}", status_code=204)
@@ -385,11 +385,11 @@ async def read_on_call(
     roster_id: PathId, caller: Responder, db: Db, at: Annotated[Instant | None, Query()] = None
 ) -> OnCall:
     """Who is on call at `at` (default now); null when the slot is empty."""
-    doc = await store.rosters(db, caller.org).find_one({"roster_id": roster_id})
-    if doc is None:
+    roster = await service.load_roster(db, caller.org, roster_id)
+    if roster is None:
         raise NotFound("roster")
     when = at or datetime.now(UTC)
-    return OnCall(roster_id=roster_id, at=when, responder_id=store.doc_to_roster(doc).on_call(when))
+    return OnCall(roster_id=roster_id, at=when, responder_id=roster.on_call(when))
 
 
 @router.put("/crisis/protocol", status_code=204)
@@ -485,7 +485,7 @@ async def update_webhook(
 @router.delete("/crisis/webhook", status_code=204)
 async def delete_webhook(caller: OrgAdmin, db: Db) -> None:
     """Stop posting escalations; deliveries still pending give up with a timeline line."""
-    await store.webhooks(db, caller.org).delete_many()
+    await webhooks.delete_endpoint(db, caller.org)
 
 
 @router.get("/crisis/webhook/attempts")
@@ -493,7 +493,4 @@ async def list_webhook_attempts(
     caller: OrgAdmin, db: Db, case_id: Annotated[Text | None, Query(max_length=64)] = None
 ) -> list[dict[str, Any]]:
     """Every delivery attempt, newest first: status code or error, per escalation event."""
-    query: dict[str, Any] = {"case_id": case_id} if case_id else {}
-    docs = await store.webhook_attempts(db, caller.org).find(query, limit=1000)
-    fields = ("delivery_id", "case_id", "attempt", "at", "status", "error", "ok")
-    return sorted(({k: d.get(k) for k in fields} for d in docs), key=lambda d: d["at"], reverse=True)
+    return await webhooks.attempts(db, caller.org, case_id)

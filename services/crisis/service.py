@@ -44,10 +44,6 @@ TIMER_CONCURRENCY = 16  # deadlines firing at once, each a few reads and writes
 URGENT_FIRST = 5.0  # seconds a routine alert waits for urgent ones, well inside the ack wait
 
 
-class CaseNotFound(Exception):
-    pass
-
-
 # Who works the cases of their own organization (the regional team works those that reached it).
 STAFF_ROLES = (Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
 
@@ -103,6 +99,18 @@ async def load_reach(db: Db, network: Network, org: str) -> model.Reach:
         regional_team=tuple(team["responder_ids"]) if team else (),
         region=region,
     )
+
+
+async def load_roster(db: Db, org: str, roster_id: str) -> model.Roster | None:
+    doc = await store.rosters(db, org).find_one({"roster_id": roster_id})
+    return store.doc_to_roster(doc) if doc else None
+
+
+async def read_audit(db: Db, org: str, case_id: str) -> list[dict[str, Any]] | None:
+    """Who read the case and when; None if the organization has no such case."""
+    if await store.cases(db, org).find_one({"_id": case_id}) is None:
+        return None
+    return await store.audit(db, org).find({"case_id": case_id}, limit=10_000)
 
 
 async def own_protocol(db: Db, org: str) -> model.Protocol | None:

@@ -72,6 +72,19 @@ async def _save_endpoint(db: Db, sealer: Sealer, org: str, url: str) -> str:
     return secret
 
 
+async def delete_endpoint(db: Db, org: str) -> None:
+    """Stop posting; deliveries still pending give up with a timeline line."""
+    await store.webhooks(db, org).delete_many()
+
+
+async def attempts(db: Db, org: str, case_id: str | None) -> list[dict[str, Any]]:
+    """Every delivery attempt (of one case, if given), newest first."""
+    query: dict[str, Any] = {"case_id": case_id} if case_id else {}
+    docs = await store.webhook_attempts(db, org).find(query, limit=1000)
+    fields = ("delivery_id", "case_id", "attempt", "at", "status", "error", "ok")
+    return sorted(({k: d.get(k) for k in fields} for d in docs), key=lambda d: d["at"], reverse=True)
+
+
 async def enqueue(db: Db, event: CrisisEscalated, now: datetime) -> bool:
     """A delivery for an escalation, if the organization has an endpoint; idempotent per event."""
     if await store.webhooks(db, event.org).find_one({}) is None:
