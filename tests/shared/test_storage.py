@@ -1,9 +1,11 @@
 """Storage and the outbox against the real document store."""
 
 import functools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -24,6 +26,15 @@ from shared.outbox import (
 )
 from shared.revisions import claims_of, write_revision
 from shared.storage import OrgCollection
+
+
+@pytest.fixture
+async def broker(stack: Stack) -> AsyncIterator[NatsBroker]:
+    """A started broker of the meetings service, whose events these tests publish."""
+    started = make_broker(stack.settings("meetings"))
+    await started.start()
+    yield started
+    await started.stop()
 
 
 async def test_an_organization_sees_only_its_own_documents(scratch_db: AsyncDatabase) -> None:
@@ -48,76 +59,61 @@ async def age_intents(db: AsyncDatabase, by: timedelta) -> None:
 
 
 async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
-    stack: Stack, scratch_db: AsyncDatabase, admin_nc: NatsClient
+    broker: NatsBroker, scratch_db: AsyncDatabase, admin_nc: NatsClient
 ) -> None:
-    broker = make_broker(stack.settings("meetings"))
     publisher = EventPublisher(broker, [MeetingScheduled])
-    await broker.start()
-    try:
-        event = scheduled("m9", "Left behind")
-        # The writer recorded its intent, stored the document and died before publishing.
-        await intend(scratch_db.meetings, "m9", [event])
-        await scratch_db.meetings.insert_one(with_outbox({"_id": "m9", "org": "org-a"}, [event]))
-        assert await relay_once([scratch_db.meetings], publisher) == 0  # young: its writer may still publish
-        await age_intents(scratch_db, timedelta(minutes=1))
+    event = scheduled("m9", "Left behind")
+    # The writer recorded its intent, stored the document and died before publishing.
+    await intend(scratch_db.meetings, "m9", [event])
+    await scratch_db.meetings.insert_one(with_outbox({"_id": "m9", "org": "org-a"}, [event]))
+    assert await relay_once([scratch_db.meetings], publisher) == 0  # young: its writer may still publish
+    await age_intents(scratch_db, timedelta(minutes=1))
 
-        assert await relay_once([scratch_db.meetings], publisher) == 1
-        # The intent is gone: neither this process nor a restarted one publishes a second copy.
-        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 0
-        assert await scratch_db[INTENTS].count_documents({}) == 0
+    assert await relay_once([scratch_db.meetings], publisher) == 1
+    # The intent is gone: neither this process nor a restarted one publishes a second copy.
+    assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 0
+    assert await scratch_db[INTENTS].count_documents({}) == 0
 
-        js = admin_nc.jetstream()  # the meetings user may publish, not read the stream back
-        stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v1")
-        assert MeetingScheduled.model_validate_json(stored.data or b"").id == event.id
-        assert stored.headers and stored.headers["Nats-Msg-Id"] == event.id
-    finally:
-        await broker.stop()
+    js = admin_nc.jetstream()  # the meetings user may publish, not read the stream back
+    stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v1")
+    assert MeetingScheduled.model_validate_json(stored.data or b"").id == event.id
+    assert stored.headers and stored.headers["Nats-Msg-Id"] == event.id
 
 
 async def test_a_later_change_of_a_document_publishes_only_its_own_events_even_after_a_restart(
-    stack: Stack, scratch_db: AsyncDatabase
+    broker: NatsBroker, scratch_db: AsyncDatabase
 ) -> None:
-    broker = make_broker(stack.settings("meetings"))
-    await broker.start()
-    try:
-        first, second = scheduled("m10", "First"), scheduled("m10", "Second")
-        writer = EventPublisher(broker, [MeetingScheduled])
-        doc = with_outbox({"_id": "m10", "org": "org-a"}, [first])
-        insert = functools.partial(scratch_db.meetings.insert_one, doc)
-        assert await write_then_publish(scratch_db.meetings, "m10", [first], writer, insert)
-        assert writer.acknowledged(first.id)
-        assert await scratch_db[INTENTS].count_documents({}) == 0  # published: nothing for the relay
+    first, second = scheduled("m10", "First"), scheduled("m10", "Second")
+    writer = EventPublisher(broker, [MeetingScheduled])
+    doc = with_outbox({"_id": "m10", "org": "org-a"}, [first])
+    insert = functools.partial(scratch_db.meetings.insert_one, doc)
+    assert await write_then_publish(scratch_db.meetings, "m10", [first], writer, insert)
+    assert writer.acknowledged(first.id)
+    assert await scratch_db[INTENTS].count_documents({}) == 0  # published: nothing for the relay
 
-        # Another process appends an event, and dies before publishing it.
-        stamp, pending = appended([second])
-        await intend(scratch_db.meetings, "m10", [second])
-        assert await write_revision(scratch_db.meetings, "m10", 0, stamp, pending)
-        await age_intents(scratch_db, timedelta(hours=1))
+    # Another process appends an event, and dies before publishing it.
+    stamp, pending = appended([second])
+    await intend(scratch_db.meetings, "m10", [second])
+    assert await write_revision(scratch_db.meetings, "m10", 0, stamp, pending)
+    await age_intents(scratch_db, timedelta(hours=1))
 
-        restarted = EventPublisher(broker, [MeetingScheduled])
-        assert await relay_once([scratch_db.meetings], restarted) == 1
-        assert restarted.acknowledged(second.id) and not restarted.acknowledged(first.id)
-        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 0
-    finally:
-        await broker.stop()
+    restarted = EventPublisher(broker, [MeetingScheduled])
+    assert await relay_once([scratch_db.meetings], restarted) == 1
+    assert restarted.acknowledged(second.id) and not restarted.acknowledged(first.id)
+    assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 0
 
 
 async def test_an_intent_whose_write_never_landed_is_kept_while_it_may_and_then_dropped(
-    stack: Stack, scratch_db: AsyncDatabase
+    broker: NatsBroker, scratch_db: AsyncDatabase
 ) -> None:
-    broker = make_broker(stack.settings("meetings"))
-    await broker.start()
-    try:
-        publisher = EventPublisher(broker, [MeetingScheduled])
-        await intend(scratch_db.meetings, "m13", [scheduled("m13", "Never written")])
-        await age_intents(scratch_db, ABANDONED / 2)
-        assert await relay_once([scratch_db.meetings], publisher) == 0
-        assert await scratch_db[INTENTS].count_documents({}) == 1  # the write may still land
-        await age_intents(scratch_db, ABANDONED * 2)
-        assert await relay_once([scratch_db.meetings], publisher) == 0
-        assert await scratch_db[INTENTS].count_documents({}) == 0
-    finally:
-        await broker.stop()
+    publisher = EventPublisher(broker, [MeetingScheduled])
+    await intend(scratch_db.meetings, "m13", [scheduled("m13", "Never written")])
+    await age_intents(scratch_db, ABANDONED / 2)
+    assert await relay_once([scratch_db.meetings], publisher) == 0
+    assert await scratch_db[INTENTS].count_documents({}) == 1  # the write may still land
+    await age_intents(scratch_db, ABANDONED * 2)
+    assert await relay_once([scratch_db.meetings], publisher) == 0
+    assert await scratch_db[INTENTS].count_documents({}) == 0
 
 
 async def test_documents_with_sent_marks_get_intents_for_their_unsent_events_once(
@@ -153,43 +149,33 @@ async def test_documents_with_sent_marks_get_intents_for_their_unsent_events_onc
 
 
 async def test_a_write_that_fails_after_it_landed_keeps_its_intent_and_the_relay_publishes_it(
-    stack: Stack, scratch_db: AsyncDatabase
+    broker: NatsBroker, scratch_db: AsyncDatabase
 ) -> None:
-    broker = make_broker(stack.settings("meetings"))
-    await broker.start()
-    try:
-        event = scheduled("m14", "Landed, then the connection broke")
+    event = scheduled("m14", "Landed, then the connection broke")
 
-        async def write() -> bool:
-            await scratch_db.meetings.insert_one(with_outbox({"_id": "m14", "org": "org-a"}, [event]))
-            raise OSError("connection reset")  # as a timeout or a lost connection after the server wrote
+    async def write() -> bool:
+        await scratch_db.meetings.insert_one(with_outbox({"_id": "m14", "org": "org-a"}, [event]))
+        raise OSError("connection reset")  # as a timeout or a lost connection after the server wrote
 
-        with pytest.raises(OSError):
-            await write_then_publish(scratch_db.meetings, "m14", [event], EventPublisher(broker, []), write)
-        assert await scratch_db[INTENTS].count_documents({}) == 1  # not forgotten: it may have landed
-        await age_intents(scratch_db, timedelta(minutes=1))
-        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 1
-    finally:
-        await broker.stop()
+    with pytest.raises(OSError):
+        await write_then_publish(scratch_db.meetings, "m14", [event], EventPublisher(broker, []), write)
+    assert await scratch_db[INTENTS].count_documents({}) == 1  # not forgotten: it may have landed
+    await age_intents(scratch_db, timedelta(minutes=1))
+    assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 1
 
 
 async def test_the_relay_applies_a_claimed_write_whose_writer_died_and_publishes_its_events(
-    stack: Stack, scratch_db: AsyncDatabase
+    broker: NatsBroker, scratch_db: AsyncDatabase
 ) -> None:
-    broker = make_broker(stack.settings("meetings"))
-    await broker.start()
-    try:
-        event = scheduled("m15", "Claimed, never applied")
-        await scratch_db.meetings.insert_one({"_id": "m15", "org": "org-a", "rev": 0})
-        # The writer won revision 1 (its claim holds the write) and died before applying it.
-        stamp, pending = appended([event])
-        await intend(scratch_db.meetings, "m15", [event])
-        await claims_of(scratch_db.meetings).insert_one(
-            {"_id": "m15:0", "at": datetime.now(UTC), "set": stamp, "push": pending}
-        )
-        await age_intents(scratch_db, ABANDONED * 2)  # long after: nobody wrote the document since
-        assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 1
-        doc = await scratch_db.meetings.find_one({"_id": "m15"})
-        assert doc is not None and doc["rev"] == 1 and [e["id"] for e in doc["outbox"]] == [event.id]
-    finally:
-        await broker.stop()
+    event = scheduled("m15", "Claimed, never applied")
+    await scratch_db.meetings.insert_one({"_id": "m15", "org": "org-a", "rev": 0})
+    # The writer won revision 1 (its claim holds the write) and died before applying it.
+    stamp, pending = appended([event])
+    await intend(scratch_db.meetings, "m15", [event])
+    await claims_of(scratch_db.meetings).insert_one(
+        {"_id": "m15:0", "at": datetime.now(UTC), "set": stamp, "push": pending}
+    )
+    await age_intents(scratch_db, ABANDONED * 2)  # long after: nobody wrote the document since
+    assert await relay_once([scratch_db.meetings], EventPublisher(broker, [MeetingScheduled])) == 1
+    doc = await scratch_db.meetings.find_one({"_id": "m15"})
+    assert doc is not None and doc["rev"] == 1 and [e["id"] for e in doc["outbox"]] == [event.id]
