@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -28,6 +28,7 @@ from contracts.crisis import (
 from contracts.envelope import Event
 from contracts.ids import new_id
 from services.crisis import model, store
+from shared import scheduler
 from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher, PublishFailed
@@ -373,11 +374,6 @@ async def change_case(
     raise RuntimeError(f"case {case_id} changed under us {MAX_RACES} times in a row")
 
 
-async def due_by(db: Db, horizon: datetime) -> list[dict[str, Any]]:
-    """The scheduled deadlines (store.schedule) that come before `horizon`, soonest first."""
-    return await db.deadlines.find({"at": {"$lte": horizon}}, sort=[("at", 1)], limit=1000).to_list()
-
-
 async def schedule_open_cases(db: Db) -> None:
     """Give every open case's deadline its entry: cases saved before the deadlines collection existed."""
     query = {"deadline": {"$ne": None}, "state": {"$in": list(model.OPEN_STATES)}}
@@ -407,45 +403,30 @@ async def run_timers(
     interval: float,
     clock: Clock = utcnow,
 ) -> None:
-    """The scheduler loop: deadlines are in the database, so a restart loses none of them.
+    """The escalation deadlines (store.schedule) fired by the shared scheduler: a restart loses none.
 
-    Each round asks the store for the deadlines of the next `interval` and gives each its own
-    task that sleeps until the deadline, so timers fire on time, side by side, while the store is
-    asked only once per interval. It asks the small `deadlines` collection, not the cases: on
-    FerretDB a range query scans its whole collection, and cases are large and never deleted.
+    The loop asks the small `deadlines` collection, not the cases: on FerretDB a range query scans
+    its whole collection, and cases are large and never deleted.
     """
-    pending: dict[str, asyncio.Task[None]] = {}
-    slots = asyncio.Semaphore(TIMER_CONCURRENCY)
 
-    async def fire_at(entry: dict[str, Any]) -> None:
-        try:
-            await asyncio.sleep(max((entry["at"] - clock()).total_seconds(), 0))
-            async with slots:
-                await fire(db, publisher, directory, network(), entry["org"], entry["case_id"], clock())
-                # Fired, or found stale (the case moved on): either way this entry is done.
-                await db.deadlines.delete_one({"_id": entry["_id"]})
-        except Exception:
-            log.exception("escalation timer of case %s failed; the next round tries again", entry["case_id"])
-        finally:
-            pending.pop(entry["_id"], None)
+    async def fire_entry(entry: dict[str, Any]) -> None:
+        # Fired, or found stale (the case moved on): either way the scheduler may drop the entry.
+        await fire(db, publisher, directory, network(), entry["org"], entry["case_id"], clock())
 
     # Beside the loop, not before it: the backfill reads every case, and timers due right after a
     # restart must not wait for it (measured: 1.1 s of lateness once the service answered again).
     backfill = asyncio.create_task(_backfill(db, retry_seconds=interval))
     try:
-        while True:
-            started = clock()
-            try:
-                for entry in await due_by(db, started + timedelta(seconds=interval)):
-                    if entry["_id"] not in pending:
-                        pending[entry["_id"]] = asyncio.create_task(fire_at(entry))
-            except Exception:
-                log.exception("escalation timer round failed; trying again")
-            await asyncio.sleep(max(interval - (clock() - started).total_seconds(), 0))
+        await scheduler.run(
+            db.deadlines,
+            fire_entry,
+            interval=interval,
+            clock=clock,
+            concurrency=TIMER_CONCURRENCY,
+            name="escalation deadline",
+        )
     finally:
         backfill.cancel()
-        for task in pending.values():
-            task.cancel()
 
 
 async def _backfill(db: Db, retry_seconds: float) -> None:

@@ -1,6 +1,5 @@
 """Crisis documents in MongoDB, and their mapping to the domain model."""
 
-import contextlib
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -8,9 +7,9 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from services.crisis.model import Case, Level, Override, Protocol, Roster
+from shared import scheduler
 from shared.outbox import OUTBOX_FIELDS
 from shared.revisions import REV
 from shared.storage import OrgCollection
@@ -95,14 +94,11 @@ async def regional_responders(db: AsyncDatabase[Document], orgs: list[str], ids:
 async def schedule(db: AsyncDatabase[Document], org: str, case_id: str, at: datetime) -> None:
     """Record that a case has a deadline at `at`, before the case write that sets it.
 
-    The case document stays the truth; an entry only makes the timer loop look at the case then.
-    Written first, an entry exists for every deadline a case can have; one whose case write never
-    happened, or whose case has moved on, finds nothing due and is dropped.
+    The case document stays the truth; an entry only makes the timer loop (shared.scheduler) look
+    at the case then. Written first, an entry exists for every deadline a case can have; one whose
+    case write never happened, or whose case has moved on, finds nothing due and is dropped.
     """
-    with contextlib.suppress(DuplicateKeyError):
-        await db.deadlines.insert_one(
-            {"_id": f"{case_id}@{at.isoformat()}", "org": org, "case_id": case_id, "at": at}
-        )
+    await scheduler.schedule(db.deadlines, f"{case_id}@{at.isoformat()}", at, org=org, case_id=case_id)
 
 
 def case_to_doc(case: Case) -> Document:

@@ -5,7 +5,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.crisis import service
+from services.crisis import service, store
+from shared import scheduler
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -24,6 +25,16 @@ async def test_every_open_case_with_a_deadline_is_scheduled_once_however_often_t
     await service.schedule_open_cases(scratch_db)
     await service.schedule_open_cases(scratch_db)  # it runs at every start
 
-    entries = await service.due_by(scratch_db, AT)
+    entries = await scheduler.due_by(scratch_db.deadlines, AT)
     assert sorted((e["case_id"], e["org"]) for e in entries) == [("acknowledged", "o"), ("triggered", "o")]
-    assert await service.due_by(scratch_db, AT - timedelta(seconds=1)) == []
+    assert await scheduler.due_by(scratch_db.deadlines, AT - timedelta(seconds=1)) == []
+
+
+async def test_an_entry_keeps_the_id_and_fields_of_the_entries_already_stored(
+    scratch_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """Deadlines written before the shared scheduler existed must still be found, fired and deleted."""
+    await store.schedule(scratch_db, "o", "case-1", AT)
+
+    (entry,) = await scratch_db.deadlines.find({}).to_list()
+    assert entry == {"_id": f"case-1@{AT.isoformat()}", "org": "o", "case_id": "case-1", "at": AT}
