@@ -8,6 +8,8 @@ UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 DOCSTORE := .bin/docstore
+MAILPIT_VERSION := v1.33.1
+MAILPIT := .bin/mailpit
 # The docs pages' scripts and styles (Swagger UI, the AsyncAPI viewer), served by the services: no CDN.
 WEB_ASSETS := .bin/web/.installed
 # `docker compose config` checks docker-compose.yml; the docker client here has no compose plugin,
@@ -20,7 +22,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis compose-check clean
 
-install: $(VENV)/.synced $(DOCSTORE) $(WEB_ASSETS)
+install: $(VENV)/.synced $(DOCSTORE) $(MAILPIT) $(WEB_ASSETS)
 
 compose-plugin:
 	@if docker compose version >/dev/null 2>&1 || [ -x $(COMPOSE_PLUGIN) ] || ! command -v docker >/dev/null; then :; else \
@@ -62,6 +64,15 @@ $(DOCSTORE): $(DOCSTORE_SRC)/main.go $(DOCSTORE_SRC)/go.mod $(DOCSTORE_SRC)/go.s
 	cd $(DOCSTORE_SRC) && go mod edit -modfile=$(CURDIR)/.bin/docstore.mod \
 	    -replace github.com/FerretDB/FerretDB=$(CURDIR)/$(FERRETDB_SRC) && \
 	  go build -trimpath -modfile=$(CURDIR)/.bin/docstore.mod -o ../../../$(DOCSTORE) .
+
+# Mailpit, the local mail server `make run` and the tests send email to (SMTP in; web UI and API out),
+# from the Go module proxy. Its web UI's scripts are built with npm upstream and are not in the Go module,
+# so the page at :8025 stays blank; the API (/api/v1/messages) answers. A new version: rm .bin/mailpit.
+$(MAILPIT):
+	mkdir -p .bin/gobin
+	GOBIN=$(CURDIR)/.bin/gobin go install -ldflags "-X github.com/axllent/mailpit/config.Version=$(MAILPIT_VERSION)" \
+	  github.com/axllent/mailpit@$(MAILPIT_VERSION)
+	mv .bin/gobin/mailpit $@
 
 # From the npm registry with npm (Node.js is on the machine): only the files the pages load, pinned by sha512.
 $(WEB_ASSETS): deploy/local/webassets.py $(VENV)/.synced
