@@ -5,15 +5,13 @@ and nothing else deletes from them. Claims and published outbox entries are the 
 (shared.retention).
 """
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.crisis.settings import Settings
-from shared.retention import BATCH, PAUSE, Counts, delete_ids, delete_old, run_forever
-from shared.revisions import REV, claims_of
+from shared.retention import Counts, delete_old, delete_with_claims, run_forever
 
 Db = AsyncDatabase[dict[str, Any]]
 FINISHED = ["delivered", "failed"]
@@ -37,20 +35,8 @@ async def delete_finished_deliveries(db: Db, *, before: datetime) -> int:
     JetStream's duplicate window by far (settings). A finished delivery's `next_at` is the end of
     the lease of its last attempt: it finished before that.
     """
-    deliveries = db.webhook_deliveries
     query = {"state": {"$in": FINISHED}, "next_at": {"$lt": before}}
-    deleted = 0
-    while True:
-        found = await deliveries.find(query, {REV: 1}, limit=BATCH).to_list()
-        # The claims first: a delivery created again under the same event id (a replayed dead
-        # letter) would otherwise meet them and take its predecessor's writes (shared.revisions).
-        claims = [f"{d['_id']}:{n}" for d in found for n in range(d.get(REV, 0) + 1)]
-        await delete_ids(claims_of(deliveries), claims, {})
-        went = await delete_ids(deliveries, (d["_id"] for d in found), query)
-        deleted += went
-        if len(found) < BATCH or not went:
-            return deleted
-        await asyncio.sleep(PAUSE)
+    return await delete_with_claims(db.webhook_deliveries, query)
 
 
 async def run_retention(db: Db, settings: Settings) -> None:
