@@ -469,7 +469,10 @@ class WebhookUpdate(Strict):
 
 class WebhookPublic(BaseModel):
     url: str
-    secret: str = Field(description="signs every delivery (X-RN-Signature); shown only now")
+    secret: str = Field(
+        description="signs every delivery (Standard Webhooks: webhook-id, webhook-timestamp, "
+        "webhook-signature); shown only now"
+    )
 
 
 @router.put("/crisis/webhook")

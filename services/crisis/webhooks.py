@@ -1,17 +1,18 @@
-"""Signed webhooks: each escalation POSTed to the organization's endpoint until it says 2xx.
+"""Webhooks of escalations: each posted to the organization's endpoint until it says 2xx.
 
-Deliveries are documents (one per escalation event, keyed by the event id so a redelivered event
+Signing, the vetting of addresses and the sending itself are shared.webhooks (Standard Webhooks
+headers; `webhook-id` is the escalation event's id, the same on every retry). What is crisis's own:
+deliveries are documents (one per escalation event, keyed by the event id so a redelivered event
 adds nothing) leased by revision (shared.revisions) by a loop, like escalation deadlines: a
 restart loses none, two replicas never make the same attempt twice. Every attempt is logged; a
 delivery that runs out of attempts writes a line in the case timeline, where responders look.
+
+Endpoints registered before deliveries were signed this way keep their secret (`whsec_` + URL-safe
+base64), which shared.webhooks signs with as its own bytes; registering again issues a standard one.
 """
 
 import asyncio
-import hashlib
-import hmac
 import logging
-import secrets
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,51 +21,25 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.crisis import CrisisEscalated
 from services.crisis import model, service, store
-from shared import egress
+from shared import webhooks
 from shared.crypto import Sealer
-from shared.http import Problem
 from shared.messaging.publisher import EventPublisher
 from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
 Db = service.Db
-SIGNATURE_HEADER = "X-RN-Signature"
-TIMESTAMP_HEADER = "X-RN-Timestamp"
 LEASE = timedelta(seconds=30)  # a claimed attempt that never reports back is tried again after this
-MAX_DELAY = timedelta(minutes=10)
-
-
-def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """HMAC-SHA256 over `<timestamp>.<body>`: a receiver checks both, so an old request cannot be replayed."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def retry_delay(attempt: int, base_seconds: float) -> timedelta:
-    """Wait before attempt `attempt + 1`: base, 4xbase, 16xbase ..., capped."""
-    return min(timedelta(seconds=base_seconds * 4 ** (attempt - 1)), MAX_DELAY)
 
 
 async def register_endpoint(db: Db, sealer: Sealer, org: str, url: str, *, allow_private: bool) -> str:
-    """Save the endpoint if it is somewhere we send to (https, a public host); 422 says why not.
-
-    A name that does not resolve is refused too: it cannot be checked, and an admin who mistyped it
-    learns now, not from a failed delivery in the middle of a crisis.
-    """
-    try:
-        await egress.vet_url(url, allow_private=allow_private)
-    except egress.Refused as exc:
-        raise Problem(422, "Invalid webhook", str(exc)) from exc
+    """Save the endpoint if it is somewhere we send to (https, a public host); 422 says why not."""
+    await webhooks.vet(url, allow_private=allow_private)
     return await _save_endpoint(db, sealer, org, url)
 
 
 async def _save_endpoint(db: Db, sealer: Sealer, org: str, url: str) -> str:
     """Register (or replace) the organization's endpoint; returns the new signing secret, shown once."""
-    secret = new_secret()
+    secret = webhooks.new_secret()
     sealed = sealer.seal(org, "webhook", secret)
     await store.webhooks(db, org).find_one_and_update(
         {}, {"$set": {"url": url, "secret": sealed}}, upsert=True
@@ -143,28 +118,16 @@ async def _attempt(
 ) -> None:
     org, attempt = delivery["org"], delivery["attempts"]
     endpoint = await store.webhooks(db, org).find_one({})
-    status: int | None = None
-    error: str | None = None
     if endpoint is None:
-        error = "endpoint removed"
+        outcome = webhooks.Outcome(None, "endpoint removed")
     else:
-        body = delivery["body"].encode()
-        timestamp = int(time.time())
         secret = sealer.open(org, "webhook", endpoint["secret"])
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(secret, timestamp, body),
-            "X-RN-Event-Id": delivery["_id"],
-        }
-        try:
-            response = await client.post(endpoint["url"], content=body, headers=headers)
-            status = response.status_code
-        except egress.Refused as exc:  # checked again at every send: the name may point inside now
-            error = f"refused: {exc}"
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
-    ok = status is not None and 200 <= status < 300
+        body = delivery["body"].encode()
+        # Signed with the time it leaves, not the round's: a round's attempts go one after another,
+        # each up to the timeout, and receivers refuse a timestamp more than five minutes off.
+        sent_at = service.utcnow()
+        outcome = await webhooks.post(client, endpoint["url"], secret, delivery["_id"], body, sent_at)
+    status, error, ok = outcome.status, outcome.error, outcome.ok
     await store.webhook_attempts(db, org).insert_one(
         {"delivery_id": delivery["_id"], "case_id": delivery["case_id"],
          "attempt": attempt, "at": now, "status": status, "error": error, "ok": ok}
@@ -174,7 +137,7 @@ async def _attempt(
         await write_revision(deliveries, delivery["_id"], rev, {"state": "delivered"})
         return
     if attempt < max_attempts and endpoint is not None:
-        next_at = now + retry_delay(attempt, backoff_base)
+        next_at = now + webhooks.retry_delay(attempt, backoff_base)
         await write_revision(deliveries, delivery["_id"], rev, {"next_at": next_at})
         return
     await write_revision(deliveries, delivery["_id"], rev, {"state": "failed"})
@@ -197,12 +160,7 @@ async def run_deliveries(
     backoff_base: float,
     allow_private: bool,
 ) -> None:
-    # No redirects and no proxies from the environment: either would send somewhere not vetted.
-    transport = egress.EgressTransport(allow_private=allow_private)
-    client = httpx.AsyncClient(
-        transport=transport, timeout=request_timeout, follow_redirects=False, trust_env=False
-    )
-    async with client:
+    async with webhooks.client(allow_private=allow_private, timeout=request_timeout) as client:
         while True:
             try:
                 await deliver_due(

@@ -129,7 +129,7 @@ async def test_every_event_leaves_the_outbox_once_however_old_its_case(
     catch_alls = {e["id"] for e in stream if e["type"] == "crisis.escalated.v1" and e["data"]["catch_all"]}
 
     async def delivered() -> Counter[str]:
-        ids = Counter(h.get("x-rn-event-id") for h, _ in receiver.received)
+        ids = Counter(h.get("webhook-id") for h, _ in receiver.received)
         return ids if catch_alls <= set(ids) else Counter()
 
     at_webhook = await eventually(delivered, within=30)
