@@ -1,6 +1,9 @@
 """`make run`: the whole network on this machine until Ctrl-C.
 
-Data lives in `.data/` (NATS JetStream files, the document store's SQLite files, dev keys),
+Besides nats-server, the document store and the services, it runs Mailpit (every email the network
+sends, at http://127.0.0.1:8025) and the local SMS receiver (every SMS, at http://127.0.0.1:8190/messages).
+Data lives in `.data/` (NATS JetStream files, the document store's SQLite files, Mailpit's database,
+the SMS receiver's sms.jsonl, dev keys),
 so a second run finds everything the first one made. A process that dies is started again after a
 back-off (deploy/local/supervisor.py) while the others keep running; Ctrl-C stops them all.
 """
@@ -45,6 +48,9 @@ def main() -> None:
         stack.start_nats()
         print("starting the document store ..." if not stack.mongodb_url else "using MONGODB_URL", flush=True)
         stack.start_docstore()
+        print("starting Mailpit and the SMS receiver ...", flush=True)
+        stack.start_mailpit()
+        stack.start_sms_receiver()
         asyncio.run(stack.provision())
         print("starting services ...", flush=True)
         stack.start_services()
@@ -66,13 +72,16 @@ def main() -> None:
 
 def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> None:
     lines = ["", "Recovery Network is running. Ctrl-C stops it.", ""]
-    lines += [f"  {name:<14} {url}   (docs: {url}/docs)" for name, url in urls.items()]
+    lines += [f"  {name:<15} {url}   (docs: {url}/docs)" for name, url in urls.items()]
     lines += [
-        f"  {'nats':<14} {stack.nats_url}",
-        f"  {'database':<14} {stack.database_url}",
-        f"  {'logs':<14} {stack.log_dir}",
-        f"  {'console':<14} {urls['crisis']}/crisis/console   (paste a responder's token)",
-        f"  {'more tokens':<14} {mint_hint(stack.data_dir)}",
+        f"  {'nats':<15} {stack.nats_url}",
+        f"  {'database':<15} {stack.database_url}",
+        f"  {'mail (Mailpit)':<15} {stack.mailpit_url}   (API: {stack.mailpit_url}/api/v1/messages; "
+        f"SMTP 127.0.0.1:{stack.mailpit_smtp_port})",
+        f"  {'sms log':<15} {stack.sms_url}/messages",
+        f"  {'logs':<15} {stack.log_dir}",
+        f"  {'console':<15} {urls['crisis']}/crisis/console   (paste a responder's token)",
+        f"  {'more tokens':<15} {mint_hint(stack.data_dir)}",
         "",
         "Read-only NATS users for crisis teams' own systems (rn.<org>.crisis.>):",
     ]

