@@ -1,6 +1,7 @@
-"""Fixtures for tests on real infrastructure: nats-server and the document store on free ports.
+"""Fixtures for tests on real infrastructure: nats-server, the document store, Mailpit and the local
+SMS receiver on free ports.
 
-Both are started once per test session and torn down at its end. Set MONGODB_URL to run the
+They are started once per test session and torn down at its end. Set MONGODB_URL to run the
 same tests against a real MongoDB instead of the local FerretDB store.
 """
 
@@ -22,6 +23,7 @@ from deploy.local.stack import REPO, Stack, free_port
 from deploy.local.topology import SERVICES
 from shared.auth.devkeys import mint_token
 from shared.auth.principal import Role
+from tests.helpers import Mailpit, SmsReceiver
 
 OUTPUT = REPO / "test-output"
 
@@ -45,7 +47,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """nats-server and the document store, provisioned; services are started by `network`."""
+    """nats-server and the document store, provisioned, Mailpit and the SMS receiver; services are
+    started by `network`."""
     data = tmp_path_factory.mktemp("stack")
     network_file = data / "network.json"
     network_file.write_text(NETWORK)
@@ -59,6 +62,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         network_file=network_file,
         nats_port=free_port(),
         docstore_port=free_port(),
+        mailpit_smtp_port=free_port(),
+        mailpit_http_port=free_port(),
+        sms_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
         log_dir=logs,
         # The tests' webhook receivers listen on this machine, which a deployment refuses to post to.
@@ -68,6 +74,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         st.start_nats()
         st.start_docstore()
+        st.start_mailpit()
+        st.start_sms_receiver()
         asyncio.run(st.provision())
         yield st
     finally:
@@ -118,3 +126,19 @@ async def scratch_db(stack: Stack) -> AsyncIterator[AsyncDatabase[dict[str, Any]
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10.0) as client:
         yield client
+
+
+@pytest.fixture
+async def mailpit(stack: Stack, http: httpx.AsyncClient) -> Mailpit:
+    """The session's Mailpit: `await mailpit.wait_for(to="a@example.org")`, `await mailpit.message(id)`.
+    Shared by every test: look for your own addresses rather than counting everything."""
+    return Mailpit(stack.mailpit_url, http)
+
+
+@pytest.fixture
+async def sms(stack: Stack, http: httpx.AsyncClient) -> AsyncIterator[SmsReceiver]:
+    """The session's SMS receiver: its log (`await sms.wait_for("+15550001111")`) and fault controls
+    (`fail_next`, `undeliverable`), reset after the test so no failure outlives it."""
+    receiver = SmsReceiver(stack.sms_url, http)
+    yield receiver
+    await receiver.reset()
