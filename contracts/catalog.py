@@ -14,7 +14,7 @@ from contracts.crisis import (
 from contracts.envelope import Event
 from contracts.meetings import MeetingScheduled
 from contracts.mentoring import CrisisAlertRequested, MatchProposed
-from contracts.notifications import NotificationDelivered
+from contracts.notifications import NotificationDelivered, NotificationFailed
 
 EVENTS: tuple[type[Event], ...] = (
     MeetingScheduled,
@@ -30,4 +30,5 @@ EVENTS: tuple[type[Event], ...] = (
     CrisisCancelled,
     CrisisFollowUpScheduled,
     NotificationDelivered,
+    NotificationFailed,
 )

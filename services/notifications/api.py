@@ -1,16 +1,28 @@
-"""Notifications HTTP routes."""
+"""Notifications HTTP routes: the inbox (and its live stream), contacts and preferences, and the SMS
+provider's status callbacks."""
 
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+import phonenumbers
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, EmailStr, Field, field_validator
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from services.notifications import service
-from services.notifications.deps import Db
+from services.notifications import model, service
+from services.notifications.channels import sms
+from services.notifications.deps import Channels, CurrentSettings, Db, LiveHub, OrgAdmin, Publisher
+from services.notifications.model import Category, Language, Person
 from shared.auth.fastapi import CurrentPrincipal
+from shared.http import NotFound, Problem
+from shared.inputs import Strict, TimeOfDay
 
 router = APIRouter(tags=["notifications"])
+PersonalChannel = Literal["in_app", "email", "sms"]
+# A live stream also looks at the store this often: notifications written by another replica.
+POLL_SECONDS = 2.0
 
 
 class NotificationPublic(BaseModel):
@@ -21,12 +33,230 @@ class NotificationPublic(BaseModel):
     body: str
     link: str
     created_at: datetime
+    read_at: datetime | None
+
+
+class UnreadCount(BaseModel):
+    unread: int
+
+
+class MarkedRead(BaseModel):
+    marked: int
+
+
+def _public(n: model.Notification) -> NotificationPublic:
+    return NotificationPublic.model_validate(n, from_attributes=True)
 
 
 @router.get("/me/notifications")
 async def list_my_notifications(
-    caller: CurrentPrincipal, db: Db, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    caller: CurrentPrincipal,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    unread: bool = False,
 ) -> list[NotificationPublic]:
     """The caller's in-app inbox, newest first (a regional responder's includes their regions' cases)."""
-    items = await service.inbox(db, caller, limit)
-    return [NotificationPublic.model_validate(n, from_attributes=True) for n in items]
+    return [_public(n) for n in await service.inbox(db, caller, limit, unread_only=unread)]
+
+
+@router.get("/me/notifications/unread-count")
+async def count_my_unread(caller: CurrentPrincipal, db: Db) -> UnreadCount:
+    """How many of the caller's notifications are unread."""
+    return UnreadCount(unread=await service.unread_count(db, caller))
+
+
+@router.post("/me/notifications/read-all")
+async def mark_all_read(caller: CurrentPrincipal, db: Db) -> MarkedRead:
+    """Mark every unread notification of the caller read."""
+    return MarkedRead(marked=await service.mark_all_read(db, caller, service.utcnow()))
+
+
+@router.post("/me/notifications/{notification_id}/read", status_code=204)
+async def mark_read(caller: CurrentPrincipal, db: Db, notification_id: str) -> Response:
+    """Mark one of the caller's notifications read."""
+    if not await service.mark_read(db, caller, notification_id, service.utcnow()):
+        raise NotFound("Notification not found")
+    return Response(status_code=204)
+
+
+@router.get("/me/notifications/stream", response_class=EventSourceResponse)
+async def stream_my_notifications(
+    request: Request,
+    caller: CurrentPrincipal,
+    db: Db,
+    hub: LiveHub,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Server-sent events: each new notification as it is written (event `notification`). A client
+    that reconnects with Last-Event-ID gets what it missed; without one, the last day's."""
+    after = service.parse_cursor(last_event_id)
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        nonlocal after
+        while not await request.is_disconnected():
+            for n in await service.since(db, caller, after):
+                after = (n.created_at, n.id)
+                yield ServerSentEvent(
+                    data=_public(n).model_dump_json(), event="notification", id=service.cursor(n)
+                )
+            await hub.wait(caller.sub, POLL_SECONDS)
+
+    return EventSourceResponse(events(), ping=15, send_timeout=30)
+
+
+# ---- contacts and preferences -------------------------------------------------------------------
+
+
+class ContactPublic(BaseModel):
+    email: str | None
+    phone: str | None
+    language: Language
+    timezone: str
+
+
+class ContactUpdate(Strict):
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, description="any format with a country code; kept as E.164")
+    language: Language = "en"
+    timezone: str = Field(default="UTC", description="an IANA time zone, e.g. America/Chicago")
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException as exc:
+            raise ValueError(f"not a phone number with a country code (+1 ...): {exc}") from exc
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("not a valid phone number")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as America/Chicago"
+            ) from exc
+        return value
+
+
+class QuietHoursBody(Strict):
+    start: TimeOfDay = Field(description="HH:MM in the person's time zone")
+    end: TimeOfDay
+
+
+class DigestBody(Strict):
+    categories: list[Category] = Field(description="low-priority messages of these come once a day")
+    hour: int = Field(ge=0, le=23, description="the hour it comes, in the person's time zone")
+
+
+class PreferencesUpdate(Strict):
+    channels: dict[Category, list[PersonalChannel]] = Field(
+        default_factory=dict, description="per category, the channels wanted; crisis messages ignore it"
+    )
+    quiet_hours: QuietHoursBody | None = None
+    digest: DigestBody | None = None
+
+
+class PreferencesPublic(BaseModel):
+    channels: dict[str, list[str]]
+    quiet_hours: dict[str, str] | None
+    digest: dict[str, Any] | None
+
+
+def _contact(p: Person) -> ContactPublic:
+    return ContactPublic(email=p.email, phone=p.phone, language=p.language, timezone=p.timezone)
+
+
+def _preferences(p: Person) -> PreferencesPublic:
+    return PreferencesPublic(
+        channels={c: list(chs) for c, chs in p.channels.items()},
+        quiet_hours={
+            "start": p.quiet_hours.start.isoformat("minutes"),
+            "end": p.quiet_hours.end.isoformat("minutes"),
+        }
+        if p.quiet_hours
+        else None,
+        digest={"categories": sorted(p.digest.categories), "hour": p.digest.hour} if p.digest else None,
+    )
+
+
+def _contact_changes(body: ContactUpdate) -> dict[str, Any]:
+    return {"email": body.email, "phone": body.phone, "language": body.language, "timezone": body.timezone}
+
+
+@router.get("/me/contact")
+async def read_my_contact(caller: CurrentPrincipal, db: Db) -> ContactPublic:
+    """Where the caller is reached: email, phone, language and time zone."""
+    return _contact(await service.own_person(db, caller))
+
+
+@router.put("/me/contact")
+async def update_my_contact(caller: CurrentPrincipal, db: Db, body: ContactUpdate) -> ContactPublic:
+    """Set where the caller is reached (the phone is kept in E.164)."""
+    return _contact(await service.update_own(db, caller, **_contact_changes(body)))
+
+
+@router.get("/me/preferences")
+async def read_my_preferences(caller: CurrentPrincipal, db: Db) -> PreferencesPublic:
+    """The caller's channels per category, quiet hours and digest."""
+    return _preferences(await service.own_person(db, caller))
+
+
+@router.put("/me/preferences")
+async def update_my_preferences(
+    caller: CurrentPrincipal, db: Db, body: PreferencesUpdate
+) -> PreferencesPublic:
+    """Set channels per category, quiet hours and the daily digest (crisis messages ignore all three)."""
+    person = await service.update_own(
+        db,
+        caller,
+        channels={category: tuple(chs) for category, chs in body.channels.items()},
+        quiet_hours=model.QuietHours(body.quiet_hours.start, body.quiet_hours.end)
+        if body.quiet_hours
+        else None,
+        digest=model.Digest(frozenset(body.digest.categories), body.digest.hour) if body.digest else None,
+    )
+    return _preferences(person)
+
+
+@router.get("/org/people/{person_id}/contact")
+async def read_staff_contact(admin: OrgAdmin, db: Db, person_id: str) -> ContactPublic:
+    """An org admin reads where a person of their organization is reached."""
+    person = await service.staff_person(db, admin, person_id)
+    if person is None:
+        raise NotFound("Person not found")
+    return _contact(person)
+
+
+@router.put("/org/people/{person_id}/contact")
+async def update_staff_contact(admin: OrgAdmin, db: Db, person_id: str, body: ContactUpdate) -> ContactPublic:
+    """An org admin sets where a person of their organization is reached (a responder's phone)."""
+    updated = await service.update_staff(db, admin, person_id, **_contact_changes(body))
+    if updated is None:
+        raise NotFound("Person not found")
+    return _contact(updated)
+
+
+# ---- the SMS provider's status callbacks ------------------------------------------------------
+
+
+@router.post("/notifications/sms/status", status_code=204, include_in_schema=True)
+async def receive_sms_status(
+    request: Request, db: Db, publisher: Publisher, senders: Channels, settings: CurrentSettings,
+    x_twilio_signature: Annotated[str, Header()],
+) -> Response:  # fmt: skip
+    """The SMS provider says a message was delivered or failed (signed with the account's auth token)."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if not sms.verify(settings.sms_auth_token, settings.sms_status_url, form, x_twilio_signature):
+        raise Problem(403, "Invalid signature", "the status callback is not signed by the SMS provider")
+    sid, status = form.get("MessageSid"), form.get("MessageStatus")
+    if not sid or not status:
+        raise Problem(422, "Invalid status callback", "MessageSid and MessageStatus are required")
+    await service.sms_status(db, publisher, senders, sid, status, service.utcnow())
+    return Response(status_code=204)

@@ -1,45 +1,554 @@
-"""Notification use cases."""
+"""Notification use cases: turn an event into messages, deliver them once per channel, and the inbox.
 
+An event's messages are rendered and written to the recipients' inboxes first (the record that is
+always there), then each pushed channel is a delivery with its own idempotency key, claimed by
+revision before every attempt (shared.revisions): a redelivered event, a restart or a second replica
+finds the key taken and sends nothing twice. A failed attempt is retried with back-off by the durable
+scheduler (shared.scheduler); a crisis message that fails on a channel falls back to the next at
+once. Every attempt is logged, and reported by `NotificationDelivered` / `NotificationFailed`.
+"""
+
+import asyncio
+import contextlib
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from services.notifications import model, store
+from contracts.envelope import Event
+from contracts.notifications import (
+    Channel,
+    NotificationDelivered,
+    NotificationDeliveredData,
+    NotificationFailed,
+    NotificationFailedData,
+)
+from services.notifications import catalogue, model, store, templates
+from services.notifications.channels import Adapter, Outcome, Outgoing
+from services.notifications.live import Hub
+from services.notifications.model import Notification, Person
+from shared import scheduler
 from shared.auth.principal import Principal
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import OUTBOX, publish_entries, with_outbox
-from shared.storage import Document
+from shared.outbox import OUTBOX, publish_entries, with_outbox, write_then_publish
+from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
+Db = store.Db
+Document = dict[str, Any]
+SOURCE = "notifications"
+# A claimed attempt whose sender never reports back (it died) is tried again after this.
+LEASE = timedelta(seconds=30)
+PUBLISH_CONCURRENCY = 64
 
 
-async def deliver(
-    db: AsyncDatabase[Document], publisher: EventPublisher, items: list[model.Notification]
-) -> int:
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Senders:
+    """The channel adapters, and where the links in messages point (by their first path segment)."""
+
+    adapters: Mapping[Channel, Adapter]
+    link_bases: Mapping[str, str]
+
+    def url(self, link: str) -> str:
+        base = self.link_bases.get(link.strip("/").split("/", 1)[0], "")
+        return base.rstrip("/") + link
+
+
+# ---- from an event to messages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    notification: Notification
+    person: Person
+    message: catalogue.Message
+
+
+def prepare(event: Event, people: Mapping[str, Person], senders: Senders, now: datetime) -> list[Prepared]:
+    """Render every message the event causes, in each recipient's language and time zone.
+
+    All or nothing: a template that fails raises `templates.TemplateError` before anything is written.
+    """
+    out = []
+    for message in catalogue.messages(event):
+        person = _addressee(people.get(message.recipient_id), message, event.org)
+        rendered = _render(message.template, person, message.context, senders.url(message.link))
+        notification = Notification(
+            id=model.notification_id(f"{event.id}:{message.template}", message.recipient_id),
+            org=event.org,
+            recipient_id=message.recipient_id,
+            template=message.template,
+            category=message.category,
+            priority=message.priority,
+            title=rendered.subject,
+            body=rendered.text,
+            link=message.link,
+            cause_event_id=event.id,
+            created_at=now,
+            team_region=message.team_region,
+        )
+        out.append(Prepared(notification, person, message))
+    return out
+
+
+def _addressee(person: Person | None, message: catalogue.Message, org: str) -> Person:
+    """The person's contacts, if they are theirs to use here: set in the event's organization, or the
+    person is on the regional team the message is for (they belong to another organization)."""
+    if person is not None and (person.org == org or message.team_region is not None):
+        return person
+    return model.unknown_person(message.recipient_id, org)
+
+
+def _render(template: str, person: Person, context: Mapping[str, Any], url: str) -> templates.Rendered:
+    return templates.render(template, person.language, {**context, "url": url}, zone=person.timezone)
+
+
+async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, event: Event) -> int:
+    """Everything an event causes; returns how many inbox items were new. Safe to repeat."""
+    recipients = sorted({m.recipient_id for m in catalogue.messages(event)})
+    if not recipients:
+        return 0
+    now = utcnow()
+    prepared = prepare(event, await store.people(db, recipients), senders, now)
+    created = await write_inbox(db, publisher, [p.notification for p in prepared])
+    hub.wake(recipients)
+    await asyncio.gather(*(dispatch(db, publisher, senders, p, now) for p in prepared))
+    return created
+
+
+async def write_inbox(db: Db, publisher: EventPublisher, items: list[Notification]) -> int:
     """Store each in-app notification once and announce it; returns how many were new.
 
     The cause event is acknowledged only after this returns, so it is its own outbox relay: if the
     process dies, or publishing fails, between the write and the announcement, the cause is
-    delivered again, meets the stored notification (same id) and publishes the announcement from
-    it, with the same event id (JetStream drops a copy it already holds). No outbox intent needed.
+    delivered again, meets the stored notifications (same ids) and publishes the announcements
+    stored with them, with the same event ids (JetStream drops a copy it already holds).
     """
-    created = 0
-    for item in items:
-        notifications = store.notifications(db, item.org)
-        doc = with_outbox(store.to_doc(item), [model.delivered(item)])
-        try:
-            await notifications.insert_one(doc)
-            created += 1
-        except DuplicateKeyError:
-            log.debug("notification %s exists already: announced again", item.id)
-            doc = await notifications.find_one({"_id": item.id}) or {}
-        await publish_entries(doc.get(OUTBOX, []), publisher)
+    docs = [with_outbox(store.notification_to_doc(n), [_inbox_delivered(n)]) for n in items]
+    created = len(docs)
+    try:
+        await db.notifications.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        duplicates = [e for e in exc.details.get("writeErrors", []) if e.get("code") == 11000]
+        if len(duplicates) != len(exc.details.get("writeErrors", [])):
+            raise
+        created -= len(duplicates)
+        stored = {
+            d["_id"]: d
+            for d in await db.notifications.find({"_id": {"$in": [doc["_id"] for doc in docs]}}).to_list()
+        }
+        docs = [stored.get(doc["_id"], doc) for doc in docs]
+    slots = asyncio.Semaphore(PUBLISH_CONCURRENCY)
+
+    async def announce(doc: Document) -> None:
+        async with slots:
+            await publish_entries(doc.get(OUTBOX, []), publisher)
+
+    await asyncio.gather(*(announce(doc) for doc in docs))
     return created
 
 
-async def inbox(db: AsyncDatabase[Document], caller: Principal, limit: int) -> list[model.Notification]:
-    """The caller's notifications, newest first: their organization's (from the token, never the
-    request), and for a regional responder those addressed to them from their regions' cases."""
-    docs = await store.inbox(db, caller.org, caller.sub, model.team_regions(caller), limit)
-    return [store.from_doc(d) for d in docs]
+def _inbox_delivered(n: Notification) -> Event:
+    return NotificationDelivered.create(
+        source=SOURCE,
+        org=n.org,
+        subject=n.id,
+        data=NotificationDeliveredData(
+            notification_id=n.id, recipient_id=n.recipient_id, channel="in_app", attempt=1,
+            category=n.category, priority=n.priority, cause_event_id=n.cause_event_id,
+        ),
+    )  # fmt: skip
+
+
+# ---- deliveries on the pushed channels ------------------------------------------------------------
+
+
+async def dispatch(db: Db, publisher: EventPublisher, senders: Senders, p: Prepared, now: datetime) -> None:
+    """The pushed channels of one message: now, after quiet hours, or in the next digest."""
+    plan = model.plan(p.person, p.notification.category, p.notification.priority, now)
+    planned = plan.send_now + plan.deferred
+    for channel in plan.send_now:
+        await create_delivery(db, p.notification, p.message, channel, planned, now)
+    for channel in plan.deferred:
+        assert plan.defer_until is not None
+        await create_delivery(db, p.notification, p.message, channel, planned, plan.defer_until)
+    if plan.digest_at is not None:
+        await add_to_digest(db, p.person, p.notification, plan.digest_at)
+    await asyncio.gather(
+        *(
+            attempt(db, publisher, senders, model.delivery_id(p.notification.id, c), now)
+            for c in plan.send_now
+        )
+    )
+
+
+async def create_delivery(
+    db: Db,
+    n: Notification,
+    message: catalogue.Message,
+    channel: Channel,
+    planned: tuple[Channel, ...],
+    at: datetime,
+) -> None:
+    """The idempotency key of (notification, channel), due `at`; nothing if it exists already.
+
+    A scheduler entry goes with it: at `at` for a deferred delivery, and for one sent now a check
+    after the lease, which finds it done, or finds that its sender died and sends it.
+    """
+    delivery_id = model.delivery_id(n.id, channel)
+    doc = {
+        "_id": delivery_id, "org": n.org, "notification_id": n.id, "recipient_id": n.recipient_id,
+        "channel": channel, "template": message.template, "context": message.context, "link": n.link,
+        "category": n.category, "priority": n.priority, "cause_event_id": n.cause_event_id,
+        "team_region": n.team_region, "planned": list(planned),
+        "state": "pending", "attempts": 0, "next_at": at, "created_at": utcnow(), REV: 0,
+    }  # fmt: skip
+    await scheduler.schedule(
+        db.schedule, f"delivery:{delivery_id}:0", max(at, utcnow() + LEASE), delivery_id=delivery_id
+    )
+    with contextlib.suppress(DuplicateKeyError):
+        await db.deliveries.insert_one(doc)
+
+
+async def attempt(
+    db: Db, publisher: EventPublisher, senders: Senders, delivery_id: str, now: datetime
+) -> None:
+    """Claim the delivery and send it, if it is due and nobody else has it."""
+    doc = await db.deliveries.find_one({"_id": delivery_id})
+    if doc is None or doc["state"] in ("delivered", "failed", "sent"):
+        return
+    busy_until = doc["next_at"] if doc["state"] == "pending" else doc.get("lease_until", now)
+    if busy_until > now:  # not due yet, or another sender holds it: look again then
+        await _check_at(db, doc, busy_until)
+        return
+    number = doc["attempts"] + 1
+    claim = {"state": "sending", "attempts": number, "lease_until": now + LEASE}
+    if not await write_revision(db.deliveries, delivery_id, doc[REV], claim):
+        return  # another replica claimed this attempt
+    doc = {**doc, **claim, REV: doc[REV] + 1}
+    person = _addressee(
+        await store.person(db, doc["recipient_id"]),
+        catalogue.Message(doc["template"], doc["category"], doc["priority"], doc["recipient_id"],
+                          doc["link"], doc["context"], doc.get("team_region")),
+        doc["org"],
+    )  # fmt: skip
+    outcome = await _send(senders, doc, person)
+    await settle(db, publisher, senders, doc, person, outcome, utcnow())
+
+
+async def _send(senders: Senders, doc: Document, person: Person) -> Outcome:
+    adapter = senders.adapters.get(doc["channel"])
+    if adapter is None:
+        return Outcome(ok=False, reason="channel not configured", retry=False)
+    try:
+        rendered = _render(doc["template"], person, doc["context"], senders.url(doc["link"]))
+    except templates.TemplateError as exc:
+        log.error("delivery %s cannot be rendered: %s", doc["_id"], exc)
+        return Outcome(ok=False, reason="template error", retry=False)
+    return await adapter.send(Outgoing(doc["_id"], doc["org"], person, rendered, senders.url(doc["link"])))
+
+
+async def _check_at(db: Db, doc: Document, at: datetime) -> None:
+    await scheduler.schedule(db.schedule, f"delivery:{doc['_id']}:{doc[REV]}", at, delivery_id=doc["_id"])
+
+
+async def settle(
+    db: Db,
+    publisher: EventPublisher,
+    senders: Senders,
+    doc: Document,
+    person: Person,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """Record an attempt's outcome, and decide what comes next: done, a retry, a fallback."""
+    number, priority, channel = doc["attempts"], doc["priority"], doc["channel"]
+    if outcome.ok and outcome.provider_id:
+        # Accepted: the provider's status callback says delivered or failed (sms_status).
+        await _log_attempt(db, publisher, doc, number, "accepted", None, now)
+        await write_revision(
+            db.deliveries, doc["_id"], doc[REV], {"state": "sent", "provider_id": outcome.provider_id}
+        )
+        return
+    if outcome.ok:
+        await _log_attempt(db, publisher, doc, number, "delivered", _delivered(doc, number), now)
+        await write_revision(db.deliveries, doc["_id"], doc[REV], {"state": "delivered"})
+        return
+    final = not outcome.retry or number >= model.max_attempts(priority)
+    # A crisis message does not wait for retries of a failing channel: the next one starts now.
+    next_channel = (
+        model.fallback(person, channel, tuple(doc["planned"]))
+        if final or doc["category"] == "crisis"
+        else None
+    )
+    failed = _failed(doc, number, outcome.reason or "failed", final, next_channel)
+    await _log_attempt(db, publisher, doc, number, "failed", failed, now, reason=outcome.reason)
+    if final:
+        await write_revision(db.deliveries, doc["_id"], doc[REV], {"state": "failed"})
+    else:
+        next_at = now + model.retry_delay(priority, number)
+        if await write_revision(
+            db.deliveries, doc["_id"], doc[REV], {"state": "pending", "next_at": next_at}
+        ):
+            await _check_at(db, {**doc, REV: doc[REV] + 1}, next_at)
+    if next_channel is not None:
+        await fall_back(db, publisher, senders, doc, next_channel, now)
+
+
+async def fall_back(
+    db: Db, publisher: EventPublisher, senders: Senders, doc: Document, channel: Channel, now: datetime
+) -> None:
+    """Send the message on `channel` too (once: the new delivery's key is taken like any other)."""
+    n = store.notification_from_doc(await db.notifications.find_one({"_id": doc["notification_id"]}) or {})
+    message = catalogue.Message(doc["template"], n.category, n.priority, n.recipient_id, n.link,
+                                doc["context"], n.team_region)  # fmt: skip
+    await create_delivery(db, n, message, channel, (*doc["planned"], channel), now)
+    await attempt(db, publisher, senders, model.delivery_id(n.id, channel), now)
+
+
+async def _log_attempt(
+    db: Db,
+    publisher: EventPublisher,
+    doc: Document,
+    number: int,
+    outcome: str,
+    event: Event | None,
+    now: datetime,
+    *,
+    reason: str | None = None,
+) -> None:
+    """One line of the attempt log, and the event that reports it (relayed if this process dies)."""
+    line = {
+        "_id": f"{doc['_id']}:{number}:{outcome}", "org": doc["org"], "delivery_id": doc["_id"],
+        "notification_id": doc["notification_id"], "channel": doc["channel"], "attempt": number,
+        "outcome": outcome, "reason": reason, "at": now,
+    }  # fmt: skip
+    events = [event] if event else []
+
+    async def write() -> None:
+        await db.attempts.insert_one(with_outbox(line, events))
+
+    with contextlib.suppress(DuplicateKeyError):  # the same outcome reported twice (a callback retried)
+        await write_then_publish(db.attempts, line["_id"], events, publisher, write)
+
+
+def _outcome_fields(doc: Document, number: int) -> dict[str, Any]:
+    return {
+        "notification_id": doc["notification_id"], "recipient_id": doc["recipient_id"],
+        "channel": doc["channel"], "attempt": number, "category": doc["category"],
+        "priority": doc["priority"], "cause_event_id": doc["cause_event_id"],
+    }  # fmt: skip
+
+
+def _delivered(doc: Document, number: int) -> Event:
+    data = NotificationDeliveredData(**_outcome_fields(doc, number))
+    return NotificationDelivered.create(
+        source=SOURCE, org=doc["org"], subject=doc["notification_id"], data=data
+    )
+
+
+def _failed(doc: Document, number: int, reason: str, final: bool, fallback: Channel | None) -> Event:
+    data = NotificationFailedData(
+        **_outcome_fields(doc, number), reason=reason, final=final, fallback=fallback
+    )
+    return NotificationFailed.create(source=SOURCE, org=doc["org"], subject=doc["notification_id"], data=data)
+
+
+async def sms_status(
+    db: Db, publisher: EventPublisher, senders: Senders, provider_id: str, status: str, now: datetime
+) -> bool:
+    """The SMS provider's report on a message it accepted; False if no delivery has that id."""
+    doc = await db.deliveries.find_one({"provider_id": provider_id})
+    if doc is None:
+        return False
+    if doc["state"] != "sent" or status not in ("delivered", "failed", "undelivered"):
+        return True  # an intermediate status, or a report already taken into account
+    number = doc["attempts"]
+    if status == "delivered":
+        if await write_revision(db.deliveries, doc["_id"], doc[REV], {"state": "delivered"}):
+            await _log_attempt(db, publisher, doc, number, "delivered", _delivered(doc, number), now)
+        return True
+    person = _addressee(
+        await store.person(db, doc["recipient_id"]),
+        catalogue.Message(doc["template"], doc["category"], doc["priority"], doc["recipient_id"],
+                          doc["link"], doc["context"], doc.get("team_region")),
+        doc["org"],
+    )  # fmt: skip
+    # The provider could not deliver to the number: trying the same number again is no use.
+    await settle(db, publisher, senders, doc, person, Outcome(ok=False, reason=status, retry=False), now)
+    return True
+
+
+# ---- digests ------------------------------------------------------------------------------------
+
+
+async def add_to_digest(db: Db, person: Person, n: Notification, send_at: datetime) -> None:
+    key = model.digest_key(person, send_at)
+    await scheduler.schedule(db.schedule, f"digest:{key}", send_at, digest_id=key)
+    await db.digests.update_one(
+        {"_id": key},
+        {"$setOnInsert": {"org": person.org, "person_id": person.id, "send_at": send_at},
+         "$addToSet": {"items": n.id}},
+        upsert=True,
+    )  # fmt: skip
+
+
+async def send_digest(
+    db: Db, publisher: EventPublisher, senders: Senders, digest_id: str, now: datetime
+) -> None:
+    """The digest as one email (the messages are in the inbox already); once, as any delivery."""
+    digest = await db.digests.find_one({"_id": digest_id})
+    if digest is None:
+        return
+    items = await db.notifications.find({"_id": {"$in": digest["items"]}}, sort=[("created_at", 1)]).to_list()
+    person = await store.person(db, digest["person_id"])
+    if not items or person is None or "email" not in model.reachable(person):
+        return
+    context = {
+        "items": [
+            {"title": i["title"], "url": senders.url(i["link"]), "created_at": i["created_at"]} for i in items
+        ]
+    }
+    delivery_id = f"digest:{digest_id}:email"
+    doc = {
+        "_id": delivery_id, "org": digest["org"], "notification_id": f"digest:{digest_id}",
+        "recipient_id": person.id, "channel": "email", "template": catalogue.DIGEST_TEMPLATE,
+        "context": context, "link": "/me/notifications", "category": "digest", "priority": "low",
+        "cause_event_id": digest_id, "team_region": None, "planned": ["email"],
+        "state": "pending", "attempts": 0, "next_at": now, "created_at": now, REV: 0,
+    }  # fmt: skip
+    with contextlib.suppress(DuplicateKeyError):
+        await db.deliveries.insert_one(doc)
+    await attempt(db, publisher, senders, delivery_id, now)
+
+
+# ---- the scheduler's entries ----------------------------------------------------------------------
+
+
+async def fire(db: Db, publisher: EventPublisher, senders: Senders, entry: Document) -> None:
+    """A scheduler entry: a delivery to try or check, or a digest to send. Idempotent, as it must be."""
+    if "delivery_id" in entry:
+        await attempt(db, publisher, senders, entry["delivery_id"], utcnow())
+    elif "digest_id" in entry:
+        await send_digest(db, publisher, senders, entry["digest_id"], utcnow())
+
+
+# ---- the inbox ----------------------------------------------------------------------------------
+
+
+def inbox_filter(caller: Principal) -> Document:
+    """The caller's own inbox: their organization's (from the token, never the request), and for a
+    regional responder those addressed to them from their regions' cases."""
+    return store.inbox_filter(caller.org, caller.sub, model.team_regions(caller))
+
+
+async def inbox(db: Db, caller: Principal, limit: int, *, unread_only: bool = False) -> list[Notification]:
+    query = {**inbox_filter(caller), **({"read_at": None} if unread_only else {})}
+    docs = await db.notifications.find(query, sort=[("created_at", -1), ("_id", -1)], limit=limit).to_list()
+    return [store.notification_from_doc(d) for d in docs]
+
+
+async def unread_count(db: Db, caller: Principal) -> int:
+    return await db.notifications.count_documents({**inbox_filter(caller), "read_at": None})
+
+
+async def mark_read(db: Db, caller: Principal, notification_id: str, now: datetime) -> bool:
+    """False if the caller has no such notification (whoever else may have it)."""
+    found = await db.notifications.find_one({**inbox_filter(caller), "_id": notification_id}, {"read_at": 1})
+    if found is None:
+        return False
+    if found.get("read_at") is None:
+        await db.notifications.update_one(
+            {"_id": notification_id, "read_at": None}, {"$set": {"read_at": now}}
+        )
+    return True
+
+
+async def mark_all_read(db: Db, caller: Principal, now: datetime) -> int:
+    result = await db.notifications.update_many(
+        {**inbox_filter(caller), "read_at": None}, {"$set": {"read_at": now}}
+    )
+    return result.modified_count
+
+
+def cursor(n: Notification) -> str:
+    """A live stream's event id: where a reconnecting page resumes (Last-Event-ID)."""
+    return f"{n.created_at.astimezone(UTC).isoformat()}|{n.id}"
+
+
+def parse_cursor(value: str | None) -> tuple[datetime, str] | None:
+    if not value or "|" not in value:
+        return None
+    at, _, notification = value.partition("|")
+    try:
+        parsed = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), notification
+
+
+async def since(
+    db: Db, caller: Principal, after: tuple[datetime, str] | None, limit: int = 100
+) -> list[Notification]:
+    """The caller's notifications after a cursor, oldest first (all of the last day without one)."""
+    start = after[0] if after else utcnow() - timedelta(days=1)
+    query = {**inbox_filter(caller), "created_at": {"$gte": start}}
+    docs = await db.notifications.find(
+        query, sort=[("created_at", 1), ("_id", 1)], limit=limit + 50
+    ).to_list()
+    items = [store.notification_from_doc(d) for d in docs]
+    if after:
+        items = [n for n in items if (n.created_at, n.id) > after]
+    return items[:limit]
+
+
+# ---- contacts and preferences ---------------------------------------------------------------------
+
+
+async def own_person(db: Db, caller: Principal) -> Person:
+    """The caller's settings (defaults if they set none): their own, whoever set them."""
+    found = await store.person(db, caller.sub)
+    return (
+        found
+        if found is not None and found.org == caller.org
+        else model.unknown_person(caller.sub, caller.org)
+    )
+
+
+async def save_person(db: Db, person: Person, set_by: str) -> None:
+    doc = store.person_to_doc(person)
+    await db.people.update_one(
+        {"_id": person.id}, {"$set": {**doc, "set_by": set_by, "updated_at": utcnow()}}, upsert=True
+    )
+
+
+async def update_own(db: Db, caller: Principal, **changes: Any) -> Person:
+    """A person's own change: theirs whatever was set before, and in their organization (the token's)."""
+    person = replace(await own_person(db, caller), org=caller.org, **changes)
+    await save_person(db, person, caller.sub)
+    return person
+
+
+async def staff_person(db: Db, admin: Principal, person_id: str) -> Person | None:
+    """A person of the admin's organization (or nobody's yet); None for anyone else's."""
+    found = await store.person(db, person_id)
+    if found is None:
+        return model.unknown_person(person_id, admin.org)
+    return found if found.org == admin.org else None
+
+
+async def update_staff(db: Db, admin: Principal, person_id: str, **changes: Any) -> Person | None:
+    """An org admin's change to a person of their organization; None for anyone else's."""
+    person = await staff_person(db, admin, person_id)
+    if person is None:
+        return None
+    person = replace(person, **changes)
+    await save_person(db, person, admin.sub)
+    return person

@@ -1,57 +1,116 @@
-"""Notification documents: one per cause event and recipient (its id and a unique index say so), so a
-redelivered cause event finds the one it made instead of making another."""
+"""Notification documents, and how the model's objects are kept.
+
+- `notifications`: the in-app inbox, one per (cause event, message, recipient): its id says so, so a
+  redelivered cause finds the one it made instead of making another.
+- `people`: contacts and preferences, one per person (`_id` is their user id).
+- `deliveries`: one per (notification, channel) beyond the inbox: the idempotency key, claimed by
+  revision (shared.revisions) before each attempt, so a redelivery or a second replica never sends
+  it twice. `attempts`: one per attempt with its outcome, and the event that reports it.
+- `digests`: a person's low-priority messages waiting for their daily digest.
+- `schedule`: the durable scheduler's entries (shared.scheduler): deferred and retried deliveries,
+  digests.
+"""
 
 from dataclasses import asdict
+from datetime import time
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notifications.model import Notification
+from services.notifications.model import Digest, Notification, Person, QuietHours
 from shared.outbox import OUTBOX_FIELDS
 from shared.storage import OrgCollection
 
 Document = dict[str, Any]
+Db = AsyncDatabase[Document]
 
 
-async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    await db.notifications.create_index(
-        [("org", ASCENDING), ("cause_event_id", ASCENDING), ("recipient_id", ASCENDING)], unique=True
-    )
+async def ensure_indexes(db: Db) -> None:
     await db.notifications.create_index(
         [("org", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)]
     )
     await db.notifications.create_index(
         [("recipient_id", ASCENDING), ("team_region", ASCENDING), ("created_at", DESCENDING)]
     )
+    await db.deliveries.create_index([("provider_id", ASCENDING)])
+    await db.attempts.create_index([("org", ASCENDING), ("notification_id", ASCENDING)])
 
 
-def notifications(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+def notifications(db: Db, org: str) -> OrgCollection:
     return OrgCollection(db.notifications, org)
 
 
-async def inbox(
-    db: AsyncDatabase[Document], org: str, recipient_id: str, team_regions: frozenset[str], limit: int
-) -> list[Document]:
+def inbox_filter(org: str, recipient_id: str, team_regions: frozenset[str]) -> Document:
     """The recipient's notifications in their organization, and those addressed to them as a member
-    of the crisis team of one of `team_regions`, whatever organization's case caused them."""
-    newest = [("created_at", DESCENDING)]
+    of the crisis team of one of `team_regions`, whatever organization's case caused them.
+
+    The one read across organizations: the recipient and the region are both required, so it
+    cannot reach a notification addressed to somebody else or to another region's team.
+    """
     if not team_regions:
-        return await notifications(db, org).find({"recipient_id": recipient_id}, sort=newest, limit=limit)
-    # The one read across organizations: the recipient and the region are both required, so it
-    # cannot reach a notification addressed to somebody else or to another region's team.
-    query: Document = {
+        return {"org": org, "recipient_id": recipient_id}
+    return {
         "recipient_id": recipient_id,
         "$or": [{"org": org}, {"team_region": {"$in": sorted(team_regions)}}],
     }
-    return await db.notifications.find(query, sort=newest, limit=limit).to_list()
 
 
-def to_doc(n: Notification) -> Document:
+def notification_to_doc(n: Notification) -> Document:
     doc = asdict(n)
     doc["_id"] = doc.pop("id")
     return doc
 
 
-def from_doc(doc: Document) -> Notification:
+def notification_from_doc(doc: Document) -> Notification:
     return Notification(id=doc["_id"], **{k: v for k, v in doc.items() if k not in OUTBOX_FIELDS})
+
+
+def person_to_doc(p: Person) -> Document:
+    return {
+        "_id": p.id,
+        "org": p.org,
+        "email": p.email,
+        "phone": p.phone,
+        "language": p.language,
+        "timezone": p.timezone,
+        "channels": {category: list(channels) for category, channels in p.channels.items()},
+        "quiet_hours": (
+            {"start": p.quiet_hours.start.isoformat("minutes"), "end": p.quiet_hours.end.isoformat("minutes")}
+            if p.quiet_hours
+            else None
+        ),
+        "digest": {"categories": sorted(p.digest.categories), "hour": p.digest.hour} if p.digest else None,
+    }
+
+
+def person_from_doc(doc: Document) -> Person:
+    quiet, digest = doc.get("quiet_hours"), doc.get("digest")
+    return Person(
+        id=doc["_id"],
+        org=doc["org"],
+        email=doc.get("email"),
+        phone=doc.get("phone"),
+        language=doc.get("language", "en"),
+        timezone=doc.get("timezone", "UTC"),
+        channels={category: tuple(chs) for category, chs in (doc.get("channels") or {}).items()},
+        quiet_hours=QuietHours(time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"]))
+        if quiet
+        else None,
+        digest=Digest(frozenset(digest["categories"]), digest["hour"]) if digest else None,
+    )
+
+
+async def people(db: Db, ids: list[str]) -> dict[str, Person]:
+    """The people an event's messages go to, by id, in one read.
+
+    Across organizations on purpose: a regional team's responder belongs to another organization
+    than the case. Only delivery reads this way; the routes read a person within the caller's own.
+    """
+    docs = await db.people.find({"_id": {"$in": ids}}).to_list()
+    return {d["_id"]: person_from_doc(d) for d in docs}
+
+
+async def person(db: Db, person_id: str) -> Person | None:
+    doc = await db.people.find_one({"_id": person_id})
+    return person_from_doc(doc) if doc else None

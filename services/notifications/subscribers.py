@@ -1,15 +1,18 @@
-"""Event handlers of the notifications service."""
+"""Event handlers of the notifications service: each event of the catalogue becomes its messages."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from faststream.nats import NatsBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
+from contracts.envelope import Event
 from contracts.mentoring import MatchProposed
-from services.notifications import model, service
+from services.notifications import service
+from services.notifications.live import Hub
+from services.notifications.templates import TemplateError
 from shared.messaging.broker import subscribe
+from shared.messaging.deadletter import UnusableMessage
 from shared.messaging.publisher import EventPublisher
 from shared.messaging.streams import Subscription
 from shared.telemetry import CASE_ID, CRISIS_LEVEL, EVENT_ID, ORG, tag_current_span
@@ -19,25 +22,39 @@ ESCALATIONS = Subscription(SERVICE, CrisisEscalated)
 MATCHES = Subscription(SERVICE, MatchProposed)
 FOLLOW_UPS = Subscription(SERVICE, CrisisFollowUpScheduled)
 SUBSCRIPTIONS = (ESCALATIONS, MATCHES, FOLLOW_UPS)
+# Escalations fan out to several responders and wait on SMTP and the SMS provider: a few side by side.
+WORKERS = 8
 
 
-def register(broker: NatsBroker, db: AsyncDatabase[dict[str, Any]], publisher: EventPublisher) -> None:
-    @subscribe(broker, ESCALATIONS)
+def register(
+    broker: NatsBroker,
+    db: AsyncDatabase[dict[str, Any]],
+    publisher: EventPublisher,
+    senders: service.Senders,
+    hub: Hub,
+) -> None:
+    async def notify(event: Event) -> None:
+        try:
+            await service.handle(db, publisher, senders, hub, event)
+        except TemplateError as exc:  # no retry can render it: dead-lettered with the reason, at once
+            raise UnusableMessage(str(exc)) from exc
+
+    @subscribe(broker, ESCALATIONS, max_workers=WORKERS)
     async def on_crisis_escalated(event: CrisisEscalated) -> None:
-        """Every responder of the level gets a critical in-app notification."""
+        """Every responder of the level hears at once, on every channel they have (critical)."""
         tag_current_span(
             {ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id, CRISIS_LEVEL: event.data.level}
         )
-        await service.deliver(db, publisher, model.for_escalation(event, datetime.now(UTC)))
+        await notify(event)
 
-    @subscribe(broker, FOLLOW_UPS)
+    @subscribe(broker, FOLLOW_UPS, max_workers=WORKERS)
     async def on_crisis_follow_up_scheduled(event: CrisisFollowUpScheduled) -> None:
         """The responder who resolved a case is reminded of the caring contact within 24 hours."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id})
-        await service.deliver(db, publisher, model.for_follow_up(event, datetime.now(UTC)))
+        await notify(event)
 
-    @subscribe(broker, MATCHES)
+    @subscribe(broker, MATCHES, max_workers=WORKERS)
     async def on_match_proposed(event: MatchProposed) -> None:
         """The mentor and the member both hear about a proposed match."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
-        await service.deliver(db, publisher, model.for_match(event, datetime.now(UTC)))
+        await notify(event)

@@ -21,4 +21,4 @@ def test_every_event_is_published_by_some_service_and_every_subscription_is_list
     notifications = json.loads(generate()["notifications.json"])
     addresses = {c["address"] for c in notifications["channels"].values()}
     assert "rn.*.crisis.escalated.v1" in addresses
-    assert "rn.{org}.notifications.delivered.v1" in addresses
+    assert "rn.{org}.notifications.delivered.v2" in addresses

@@ -108,6 +108,6 @@ async def test_each_event_service_serves_its_asyncapi_document(
 ) -> None:
     r = await http.get(f"{network.url('notifications')}/asyncapi.json")
     addresses = {c["address"] for c in r.json()["channels"].values()}
-    assert {"rn.*.crisis.escalated.v1", "rn.{org}.notifications.delivered.v1"} <= addresses
+    assert {"rn.*.crisis.escalated.v1", "rn.{org}.notifications.delivered.v2"} <= addresses
     page = await http.get(f"{network.url('crisis')}/asyncapi/", follow_redirects=True)
     assert page.status_code == 200 and "html" in page.headers["content-type"]

@@ -167,7 +167,7 @@ async def arrived(stack: Stack, load: Load, orgs: tuple[str, ...]) -> bool:
         and stored["crisis.escalated.v1"] >= steps
         and matches >= sum(1 for r in load.requests if r.match_id)
         and notifications >= steps + 2 * matches
-        and stored["notifications.delivered.v1"] >= notifications
+        and stored["notifications.delivered.v2"] >= notifications
     )
 
 
@@ -263,7 +263,7 @@ def _count_notifications(snap: Snapshot, figures: Figures) -> None:
             figures.notifications_doubled += extra
             figures.note(f"notification doubled or unexplained: {key} x{n}")
     announced = Counter(
-        e["data"]["notification_id"] for e in _of_type(snap.notification_events, "notifications.delivered.v1")
+        e["data"]["notification_id"] for e in _of_type(snap.notification_events, "notifications.delivered.v2")
     )
     stored = Counter(n["_id"] for n in snap.notifications)
     figures.deliveries_missing = sum((stored - announced).values())

@@ -1,18 +1,28 @@
-"""The inbox against the real document store: who reads which notifications."""
+"""Delivery and the inbox against the real document store, with recording channel adapters and a
+publisher that collects events: once per channel, retries, fallback, quiet hours, digests, and who
+reads which notifications."""
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.crisis import CrisisEscalated, CrisisEscalatedData
+from contracts.crisis import (
+    CrisisEscalated,
+    CrisisEscalatedData,
+    CrisisFollowUpScheduled,
+    CrisisFollowUpScheduledData,
+)
+from contracts.mentoring import MatchProposed, MatchProposedData
 from services.notifications import model, service, store
+from services.notifications.channels import Outcome, Outgoing
+from services.notifications.live import Hub
 from shared.auth.principal import Principal, Role
 from shared.messaging.publisher import PublishFailed
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
 Db = AsyncDatabase[dict[str, Any]]
 
 
@@ -22,57 +32,12 @@ async def db(scratch_db: Db) -> Db:
     return scratch_db
 
 
-async def escalated(db: Db, org: str, to: str, minutes: int, **data: object) -> model.Notification:
-    fields = {"case_id": f"case-{org}-{minutes}", "level": 1, "severity": "high", "responder_ids": [to]}
-    event = CrisisEscalated.create(
-        source="crisis", org=org, subject="x", data=CrisisEscalatedData.model_validate({**fields, **data})
-    )
-    (note,) = model.for_escalation(event, NOW + timedelta(minutes=minutes))
-    await store.notifications(db, org).insert_one(store.to_doc(note))
-    return note
-
-
-def person(org: str, *roles: Role, regions: tuple[str, ...] = ()) -> Principal:
-    return Principal(sub="pat", org=org, roles=frozenset(roles), regions=frozenset(regions))
-
-
-async def ids(db: Db, caller: Principal) -> list[str]:
-    return [n.id for n in await service.inbox(db, caller, 50)]
-
-
-async def test_a_regional_responder_reads_their_regions_team_escalations_of_any_organization(
-    db: Db,
-) -> None:
-    own = await escalated(db, "org-a", "pat", 1)
-    team = await escalated(db, "org-b", "pat", 2, catch_all="regional_team", region="lakeshore")
-    # Addressed to pat too, and as close to readable as each can be, but not theirs to read here.
-    level = await escalated(db, "org-b", "pat", 3, region="lakeshore")  # B's own staff member pat
-    elsewhere = await escalated(db, "org-b", "pat", 4, catch_all="regional_team", region="hills")
-    somebody = await escalated(db, "org-b", "sam", 5, catch_all="regional_team", region="lakeshore")
-
-    regional = person("org-a", Role.REGIONAL_RESPONDER, regions=("lakeshore",))
-    assert await ids(db, regional) == [team.id, own.id]
-    assert await ids(db, person("org-c", Role.REGIONAL_RESPONDER, regions=("lakeshore",))) == [team.id]
-    assert await ids(db, replace(regional, sub="sam")) == [somebody.id]
-    both = person("org-a", Role.REGIONAL_RESPONDER, regions=("lakeshore", "hills"))
-    assert await ids(db, both) == [elsewhere.id, team.id, own.id]
-    assert level.id in await ids(db, person("org-b", Role.RESPONDER))
-
-
-async def test_nobody_else_reads_outside_their_organization(db: Db) -> None:
-    own = await escalated(db, "org-a", "pat", 1)
-    await escalated(db, "org-b", "pat", 2, catch_all="regional_team", region="lakeshore")
-    for roles in ((Role.RESPONDER,), (Role.ORG_ADMIN,), (Role.NETWORK_ADMIN,)):
-        # A region in the token does not widen the inbox of anyone but a regional responder.
-        assert await ids(db, person("org-a", *roles, regions=("lakeshore",))) == [own.id], roles
-    assert await ids(db, person("org-a", Role.REGIONAL_RESPONDER)) == [own.id]
-
-
 class Publisher:
     """Records what would go to JetStream; `down` makes every publish fail, as when NATS is away."""
 
     def __init__(self, *, down: bool = False) -> None:
-        self.down, self.sent = down, []  # type: list[str]
+        self.down = down
+        self.sent: list[tuple[str, bytes]] = []
 
     def acknowledged(self, event_id: str) -> bool:
         return False
@@ -80,24 +45,261 @@ class Publisher:
     async def publish_raw(self, event_type: str, subject: str, payload: bytes, event_id: str) -> None:
         if self.down:
             raise PublishFailed(event_id)
-        self.sent.append(event_id)
+        self.sent.append((event_type, payload))
+
+    def types(self) -> list[str]:
+        return [t for t, _ in self.sent]
+
+
+@dataclass
+class Adapter:
+    """A channel that records what it sends and answers the outcomes it is given, in turn."""
+
+    channel: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    sent: list[Outgoing] = field(default_factory=list)
+    delay: float = 0.0
+
+    async def send(self, out: Outgoing) -> Outcome:
+        self.sent.append(out)
+        await asyncio.sleep(self.delay)
+        return self.outcomes.pop(0) if self.outcomes else Outcome(ok=True)
+
+
+def senders(**adapters: Adapter) -> service.Senders:
+    chosen = {"email": Adapter("email"), "sms": Adapter("sms"), **adapters}
+    return service.Senders(adapters=chosen, link_bases={"crisis": "https://crisis.test"})  # type: ignore[arg-type]
+
+
+def escalation(org: str = "org-a", responders: tuple[str, ...] = ("pat",), **data: object) -> CrisisEscalated:
+    fields = {
+        "case_id": f"case-{org}",
+        "level": 1,
+        "severity": "high",
+        "responder_ids": list(responders),
+        **data,
+    }
+    return CrisisEscalated.create(
+        source="crisis", org=org, subject="c", data=CrisisEscalatedData.model_validate(fields)
+    )
+
+
+async def pat(db: Db, org: str = "org-a", **fields: Any) -> model.Person:
+    person = model.Person(id="pat", org=org, email="pat@example.org", phone="+13125550100", **fields)
+    await service.save_person(db, person, "pat")
+    return person
+
+
+async def test_an_escalation_reaches_the_responder_on_every_channel_they_have(db: Db) -> None:
+    await pat(db, language="es")
+    channels, publisher = senders(), Publisher()
+    assert await service.handle(db, publisher, channels, Hub(), escalation()) == 1
+    sms, email = channels.adapters["sms"], channels.adapters["email"]
+    assert [o.person.phone for o in sms.sent] == ["+13125550100"]  # type: ignore[attr-defined]
+    (out,) = email.sent  # type: ignore[attr-defined]
+    assert out.rendered.subject.startswith("Escalamiento de crisis")
+    assert "https://crisis.test/crisis/console#case-case-org-a" in out.rendered.text
+    (note,) = await service.inbox(db, principal("org-a"), 10)
+    assert note.priority == "critical" and note.title == out.rendered.subject
+    assert publisher.types().count("notifications.delivered.v2") == 3  # in-app, sms, email
+
+
+async def test_a_redelivered_event_and_a_second_replica_send_nothing_twice(db: Db) -> None:
+    await pat(db)
+    channels = senders(email=Adapter("email", delay=0.2), sms=Adapter("sms", delay=0.2))
+    event = escalation()
+    # Two replicas handle the same event at the same time, then it is redelivered once more.
+    await asyncio.gather(*(service.handle(db, Publisher(), channels, Hub(), event) for _ in range(2)))
+    await service.handle(db, Publisher(), channels, Hub(), event)
+    assert len(channels.adapters["email"].sent) == 1  # type: ignore[attr-defined]
+    assert len(channels.adapters["sms"].sent) == 1  # type: ignore[attr-defined]
+    assert await db.notifications.count_documents({}) == 1
 
 
 async def test_a_redelivered_cause_announces_the_stored_notification_again_under_the_same_event_id(
     db: Db,
 ) -> None:
-    data = CrisisEscalatedData(case_id="case-r", level=1, severity="high", responder_ids=["r1"])
-    event = CrisisEscalated.create(source="crisis", org="org-r", subject="case-r", data=data)
-    items = model.for_escalation(event, NOW)
-    # The first delivery stores the notification and cannot announce it: the cause is not acknowledged.
+    event = escalation(responders=("r1",))
     with pytest.raises(PublishFailed):
-        await service.deliver(db, Publisher(down=True), items)  # type: ignore[arg-type]
-    stored = await store.notifications(db, "org-r").find({})
-    assert len(stored) == 1
-    announcement = stored[0]["outbox"][0]["id"]
-
-    # The cause comes again (a new process builds the same notification): announced, nothing doubled.
+        await service.handle(db, Publisher(down=True), senders(), Hub(), event)
+    (stored,) = await db.notifications.find({}).to_list()
+    announcement = stored["outbox"][0]["id"]
     again = Publisher()
-    assert await service.deliver(db, again, model.for_escalation(event, NOW)) == 0  # type: ignore[arg-type]
-    assert again.sent == [announcement]
-    assert await store.notifications(db, "org-r").count() == 1
+    assert await service.handle(db, again, senders(), Hub(), event) == 0
+    assert [announcement] == [e["id"] for e in stored["outbox"]]
+    assert len(again.sent) == 1 and announcement.encode() in again.sent[0][1]
+
+
+async def test_a_crisis_message_whose_sms_fails_falls_back_to_email_at_once_and_retries_the_sms(
+    db: Db,
+) -> None:
+    await pat(db, channels={"crisis": ("sms",)})
+    sms = Adapter("sms", outcomes=[Outcome(ok=False, reason="http 500")])
+    channels, publisher = senders(sms=sms), Publisher()
+    data = CrisisFollowUpScheduledData(
+        case_id="c", responder_id="pat", member_id="m", due_by=datetime.now(UTC)
+    )
+    follow_up = CrisisFollowUpScheduled.create(source="crisis", org="org-a", subject="c", data=data)
+    await service.handle(db, publisher, channels, Hub(), follow_up)
+    assert len(channels.adapters["email"].sent) == 1  # type: ignore[attr-defined]
+    attempts = await db.attempts.find({}, sort=[("at", 1)]).to_list()
+    assert [(a["channel"], a["outcome"], a["reason"]) for a in attempts] == [
+        ("sms", "failed", "http 500"),
+        ("email", "delivered", None),
+    ]
+    assert "notifications.failed.v1" in publisher.types()
+    # The sms is tried again after its back-off, by the scheduler.
+    (sms_delivery,) = await db.deliveries.find({"channel": "sms"}).to_list()
+    assert sms_delivery["state"] == "pending" and sms_delivery["attempts"] == 1
+    later = sms_delivery["next_at"] + timedelta(seconds=1)
+    await service.attempt(db, publisher, channels, sms_delivery["_id"], later)
+    assert len(sms.sent) == 2
+    assert (await db.deliveries.find_one({"_id": sms_delivery["_id"]}))["state"] == "delivered"  # type: ignore[index]
+
+
+async def test_a_message_the_provider_refuses_for_good_is_not_retried(db: Db) -> None:
+    await pat(db)
+    sms = Adapter("sms", outcomes=[Outcome(ok=False, reason="http 400", retry=False)])
+    await service.handle(db, Publisher(), senders(sms=sms), Hub(), escalation())
+    (delivery,) = await db.deliveries.find({"channel": "sms"}).to_list()
+    assert delivery["state"] == "failed"
+
+
+async def test_a_message_in_quiet_hours_waits_for_their_end_and_then_goes_once(db: Db) -> None:
+    now = datetime.now(UTC)
+    start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=1)).time()
+    await pat(db, quiet_hours=model.QuietHours(time(start.hour), time(end.hour)))
+    data = MatchProposedData(match_id="x", request_id="q", mentor_id="pat", member_id="m", score=1.0)
+    channels, publisher = senders(), Publisher()
+    await service.handle(
+        db,
+        publisher,
+        channels,
+        Hub(),
+        MatchProposed.create(source="mentoring", org="org-a", subject="x", data=data),
+    )
+    assert channels.adapters["email"].sent == []  # type: ignore[attr-defined]
+    assert len(await service.inbox(db, principal("org-a"), 10)) == 1  # the inbox does not wake anyone
+    (delivery,) = await db.deliveries.find({}).to_list()
+    entries = await db.schedule.find({"delivery_id": delivery["_id"]}).to_list()
+    assert [e["at"] for e in entries] == [delivery["next_at"]]
+    # The scheduler fires the entry early (a second replica's clock): nothing yet.
+    await service.attempt(
+        db, publisher, channels, delivery["_id"], delivery["next_at"] - timedelta(minutes=1)
+    )
+    assert channels.adapters["email"].sent == []  # type: ignore[attr-defined]
+    for _ in range(2):  # fired twice, by two replicas: sent once
+        await service.attempt(
+            db, publisher, channels, delivery["_id"], delivery["next_at"] + timedelta(seconds=1)
+        )
+    assert len(channels.adapters["email"].sent) == 1  # type: ignore[attr-defined]
+
+
+async def test_low_priority_messages_wait_for_one_digest(db: Db) -> None:
+    person = await pat(db, digest=model.Digest(frozenset({"mentoring"}), 8))
+    channels, publisher = senders(), Publisher()
+    now = datetime.now(UTC)
+    notes = [
+        model.Notification(
+            id=f"n{i}", org="org-a", recipient_id="pat", template="match_proposed_member",
+            category="mentoring", priority="low", title=f"Message {i}", body="",
+            link="/mentoring/requests/q", cause_event_id=f"e{i}", created_at=now + timedelta(seconds=i),
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    await service.write_inbox(db, publisher, notes)
+    send_at = model.next_digest_at(person, now)
+    for note in notes:
+        await service.add_to_digest(db, person, note, send_at)
+    (entry,) = await db.schedule.find({"digest_id": {"$exists": True}}).to_list()
+    assert entry["at"] == send_at
+    for _ in range(2):
+        await service.fire(db, publisher, channels, entry)
+    (out,) = channels.adapters["email"].sent  # type: ignore[attr-defined]
+    assert out.rendered.subject == "Your Recovery Network digest: 3 messages"
+    assert next(line for line in out.rendered.text.splitlines() if line.startswith("- ")).startswith(
+        "- Message 0"
+    )
+
+
+def principal(org: str, *roles: Role, sub: str = "pat", regions: tuple[str, ...] = ()) -> Principal:
+    return Principal(
+        sub=sub, org=org, roles=frozenset(roles or (Role.RESPONDER,)), regions=frozenset(regions)
+    )
+
+
+async def ids(db: Db, caller: Principal) -> list[str]:
+    return [n.id for n in await service.inbox(db, caller, 50)]
+
+
+async def escalated(db: Db, org: str, to: str, **data: object) -> str:
+    event = escalation(org, (to,), **data)
+    await service.handle(db, Publisher(), senders(), Hub(), event)
+    await asyncio.sleep(0.002)  # the inbox is newest first: keep their times apart
+    return model.notification_id(f"{event.id}:crisis_escalated", to)
+
+
+async def test_a_regional_responder_reads_their_regions_team_escalations_of_any_organization(db: Db) -> None:
+    own = await escalated(db, "org-a", "pat")
+    team = await escalated(db, "org-b", "pat", catch_all="regional_team", region="lakeshore")
+    # Addressed to pat too, and as close to readable as each can be, but not theirs to read here.
+    level = await escalated(db, "org-b", "pat", region="lakeshore")  # B's own staff member pat
+    elsewhere = await escalated(db, "org-b", "pat", catch_all="regional_team", region="hills")
+    somebody = await escalated(db, "org-b", "sam", catch_all="regional_team", region="lakeshore")
+
+    regional = principal("org-a", Role.REGIONAL_RESPONDER, regions=("lakeshore",))
+    assert await ids(db, regional) == [team, own]
+    assert await ids(db, principal("org-c", Role.REGIONAL_RESPONDER, regions=("lakeshore",))) == [team]
+    assert await ids(db, principal("org-a", Role.REGIONAL_RESPONDER, sub="sam", regions=("lakeshore",))) == [
+        somebody
+    ]
+    both = principal("org-a", Role.REGIONAL_RESPONDER, regions=("lakeshore", "hills"))
+    assert await ids(db, both) == [elsewhere, team, own]
+    assert level in await ids(db, principal("org-b", Role.RESPONDER))
+
+
+async def test_nobody_else_reads_outside_their_organization(db: Db) -> None:
+    own = await escalated(db, "org-a", "pat")
+    await escalated(db, "org-b", "pat", catch_all="regional_team", region="lakeshore")
+    for roles in ((Role.RESPONDER,), (Role.ORG_ADMIN,), (Role.NETWORK_ADMIN,)):
+        # A region in the token does not widen the inbox of anyone but a regional responder.
+        assert await ids(db, principal("org-a", *roles, regions=("lakeshore",))) == [own], roles
+    assert await ids(db, principal("org-a", Role.REGIONAL_RESPONDER)) == [own]
+
+
+async def test_a_regional_responders_own_contacts_reach_them_for_another_organizations_case(db: Db) -> None:
+    await pat(db, org="org-a")
+    channels = senders()
+    await service.handle(
+        db, Publisher(), channels, Hub(), escalation("org-b", catch_all="regional_team", region="lakeshore")
+    )
+    assert len(channels.adapters["sms"].sent) == 1  # type: ignore[attr-defined]
+    # B's own ladder naming an id that has contacts in A: those contacts are not B's to use.
+    other = senders()
+    await service.handle(db, Publisher(), other, Hub(), escalation("org-b", case_id="c2"))
+    assert other.adapters["sms"].sent == [] and other.adapters["email"].sent == []  # type: ignore[attr-defined]
+
+
+async def test_reading_marks_and_counts_only_the_callers_own(db: Db) -> None:
+    first = await escalated(db, "org-a", "pat")
+    await escalated(db, "org-a", "pat")
+    await escalated(db, "org-a", "sam")
+    caller = principal("org-a")
+    assert await service.unread_count(db, caller) == 2
+    assert await service.mark_read(db, caller, first, datetime.now(UTC))
+    assert not await service.mark_read(db, principal("org-b"), first, datetime.now(UTC))
+    assert await service.unread_count(db, caller) == 1
+    assert await service.mark_all_read(db, caller, datetime.now(UTC)) == 1
+    assert await service.unread_count(db, caller) == 0
+    assert await service.unread_count(db, principal("org-a", sub="sam")) == 1
+
+
+async def test_a_live_stream_resumes_after_its_last_event_without_losing_or_repeating_one(db: Db) -> None:
+    caller = principal("org-a")
+    for _ in range(3):
+        await escalated(db, "org-a", "pat")
+    seen = await service.since(db, caller, None)
+    assert len(seen) == 3
+    cursor = service.parse_cursor(service.cursor(seen[1]))
+    later = await escalated(db, "org-a", "pat")
+    assert [n.id for n in await service.since(db, caller, cursor)] == [seen[2].id, later]

@@ -1,0 +1,141 @@
+"""The catalogue: who hears what about each event, and every message renders in every language."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts.crisis import (
+    CrisisEscalated,
+    CrisisEscalatedData,
+    CrisisFollowUpScheduled,
+    CrisisFollowUpScheduledData,
+)
+from contracts.envelope import Event
+from contracts.mentoring import MatchProposed, MatchProposedData
+from services.crisis.api import router as crisis_router
+from services.crisis.console import router as console_router
+from services.mentoring.api import router as mentoring_router
+from services.notifications import catalogue
+from services.notifications.model import LANGUAGES
+from services.notifications.templates import TemplateError, render
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def escalation(**data: object) -> CrisisEscalated:
+    fields = {
+        "case_id": "c1",
+        "level": 2,
+        "severity": "imminent",
+        "responder_ids": ["r1", "r2", "r1"],
+        **data,
+    }
+    return CrisisEscalated.create(
+        source="crisis", org="org-b", subject="c1", data=CrisisEscalatedData.model_validate(fields)
+    )
+
+
+def follow_up() -> CrisisFollowUpScheduled:
+    data = CrisisFollowUpScheduledData(case_id="c1", responder_id="r1", member_id="m1", due_by=NOW)
+    return CrisisFollowUpScheduled.create(source="crisis", org="org-b", subject="c1", data=data)
+
+
+def match() -> MatchProposed:
+    data = MatchProposedData(
+        match_id="x1", request_id="q1", mentor_id="mentor", member_id="member", score=0.8
+    )
+    return MatchProposed.create(source="mentoring", org="org-b", subject="x1", data=data)
+
+
+EXAMPLES: list[Event] = [
+    escalation(),
+    escalation(catch_all="regional_team", region="lakeshore"),
+    follow_up(),
+    match(),
+]
+
+
+def test_every_responder_of_the_level_hears_once_critically() -> None:
+    messages = catalogue.messages(escalation())
+    assert [m.recipient_id for m in messages] == ["r1", "r2"]
+    assert {(m.category, m.priority, m.template, m.team_region) for m in messages} == {
+        ("crisis", "critical", "crisis_escalated", None)
+    }
+
+
+def test_the_regional_teams_escalation_is_addressed_to_its_region() -> None:
+    (message,) = catalogue.messages(
+        escalation(responder_ids=["r9"], catch_all="regional_team", region="lakeshore")
+    )
+    assert message.team_region == "lakeshore"
+    (own,) = catalogue.messages(escalation(responder_ids=["r9"], region="lakeshore"))
+    assert own.team_region is None  # a level of the organization's own ladder: its own staff
+
+
+def test_the_caring_contact_goes_to_the_responder_who_resolved_and_a_match_to_both_sides() -> None:
+    assert [(m.recipient_id, m.priority) for m in catalogue.messages(follow_up())] == [("r1", "high")]
+    assert [(m.recipient_id, m.template) for m in catalogue.messages(match())] == [
+        ("mentor", "match_proposed_mentor"),
+        ("member", "match_proposed_member"),
+    ]
+
+
+def test_a_message_carries_no_personal_data_in_its_template_variables() -> None:
+    for event in EXAMPLES:
+        for message in catalogue.messages(event):
+            assert "member_id" not in message.context  # a crisis case's person is never named
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("event", EXAMPLES, ids=lambda e: e.type)
+def test_every_catalogue_message_renders_in_every_language(event: Event, language: str) -> None:
+    for message in catalogue.messages(event):
+        rendered = render(
+            message.template, language, {**message.context, "url": "https://x.test" + message.link}
+        )  # type: ignore[arg-type]
+        assert rendered.subject and "\n" not in rendered.subject
+        assert "https://x.test" + message.link in rendered.text
+        assert 'href="https://x.test' in rendered.html
+
+
+def test_the_digest_renders_in_every_language() -> None:
+    items = [{"title": "Meeting moved", "url": "https://x.test/meetings/1", "created_at": NOW}]
+    for language in LANGUAGES:
+        rendered = render(
+            catalogue.DIGEST_TEMPLATE, language, {"items": items, "url": ""}, zone="Europe/Madrid"
+        )  # type: ignore[arg-type]
+        assert "Meeting moved" in rendered.text and "13:00 CET" in rendered.text
+
+
+def test_html_is_escaped_and_plain_text_is_not() -> None:
+    context = {
+        "case_id": "<script>x</script>",
+        "level": 1,
+        "severity": "high",
+        "catch_all": None,
+        "url": "/a?b=1&c=2",
+    }
+    rendered = render("crisis_escalated", "en", context)
+    assert "<script>" not in rendered.html and "&lt;script&gt;" in rendered.html
+    assert "/a?b=1&amp;c=2" in rendered.html
+    assert "/a?b=1&c=2" in rendered.text
+
+
+def test_a_missing_variable_or_template_is_an_error_not_a_blank() -> None:
+    with pytest.raises(TemplateError, match="level"):
+        render("crisis_escalated", "en", {"case_id": "c", "severity": "high", "catch_all": None, "url": "/"})
+    with pytest.raises(TemplateError):
+        render("no_such_message", "en", {})
+
+
+def test_links_point_at_routes_that_exist() -> None:
+    paths = {route.path for r in (crisis_router, console_router, mentoring_router) for route in r.routes}  # type: ignore[attr-defined]
+    for event in EXAMPLES:
+        for message in catalogue.messages(event):
+            path = message.link.split("#")[0].split("?")[0]
+            assert any(_matches(pattern, path) for pattern in paths), message.link
+
+
+def _matches(pattern: str, path: str) -> bool:
+    want, got = pattern.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(got) and all(w.startswith("{") or w == g for w, g in zip(want, got, strict=True))
