@@ -104,6 +104,21 @@ async def stream_my_notifications(
     return EventSourceResponse(events(), ping=15, send_timeout=30)
 
 
+class AttemptPublic(BaseModel):
+    channel: str
+    attempt: int
+    outcome: Literal["delivered", "failed", "accepted"]
+    reason: str | None
+    at: datetime
+
+
+@router.get("/org/notifications/{notification_id}/attempts")
+async def list_delivery_attempts(admin: OrgAdmin, db: Db, notification_id: str) -> list[AttemptPublic]:
+    """Every attempt to deliver one of the organization's notifications, on every channel, oldest first."""
+    found = await service.attempts(db, admin.org, notification_id)
+    return [AttemptPublic.model_validate(a) for a in found]
+
+
 # ---- contacts and preferences -------------------------------------------------------------------
 
 

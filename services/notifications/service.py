@@ -509,6 +509,15 @@ async def since(
     return items[:limit]
 
 
+async def attempts(db: Db, org: str, notification_id: str) -> list[Document]:
+    """Every attempt to deliver one of the organization's notifications, oldest first."""
+    fields = ("channel", "attempt", "outcome", "reason", "at")
+    docs = await db.attempts.find(
+        {"org": org, "notification_id": notification_id}, sort=[("at", 1)]
+    ).to_list()
+    return [{k: d.get(k) for k in fields} for d in docs]
+
+
 # ---- contacts and preferences ---------------------------------------------------------------------
 
 

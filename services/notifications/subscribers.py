@@ -26,6 +26,19 @@ SUBSCRIPTIONS = (ESCALATIONS, MATCHES, FOLLOW_UPS)
 WORKERS = 8
 
 
+async def notify(
+    db: AsyncDatabase[dict[str, Any]],
+    publisher: EventPublisher,
+    senders: service.Senders,
+    hub: Hub,
+    event: Event,
+) -> None:
+    try:
+        await service.handle(db, publisher, senders, hub, event)
+    except TemplateError as exc:  # no retry can render it: dead-lettered with the reason, at once
+        raise UnusableMessage(str(exc)) from exc
+
+
 def register(
     broker: NatsBroker,
     db: AsyncDatabase[dict[str, Any]],
@@ -33,11 +46,6 @@ def register(
     senders: service.Senders,
     hub: Hub,
 ) -> None:
-    async def notify(event: Event) -> None:
-        try:
-            await service.handle(db, publisher, senders, hub, event)
-        except TemplateError as exc:  # no retry can render it: dead-lettered with the reason, at once
-            raise UnusableMessage(str(exc)) from exc
 
     @subscribe(broker, ESCALATIONS, max_workers=WORKERS)
     async def on_crisis_escalated(event: CrisisEscalated) -> None:
@@ -45,16 +53,16 @@ def register(
         tag_current_span(
             {ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id, CRISIS_LEVEL: event.data.level}
         )
-        await notify(event)
+        await notify(db, publisher, senders, hub, event)
 
     @subscribe(broker, FOLLOW_UPS, max_workers=WORKERS)
     async def on_crisis_follow_up_scheduled(event: CrisisFollowUpScheduled) -> None:
         """The responder who resolved a case is reminded of the caring contact within 24 hours."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id})
-        await notify(event)
+        await notify(db, publisher, senders, hub, event)
 
     @subscribe(broker, MATCHES, max_workers=WORKERS)
     async def on_match_proposed(event: MatchProposed) -> None:
         """The mentor and the member both hear about a proposed match."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
-        await notify(event)
+        await notify(db, publisher, senders, hub, event)
