@@ -40,3 +40,13 @@ async def test_a_multipart_email_is_read_back_with_its_text_and_html(stack: Stac
     assert await mailpit.messages(to=to) == []
     assert [m["Subject"] for m in await mailpit.messages(to=lookalike)] == ["Not yours"]
     await mailpit.clear(to=lookalike)
+
+
+async def test_mail_survives_a_restart_of_mailpit(stack: Stack, mailpit: Mailpit) -> None:
+    to = f"member-{new_id()[-8:]}@example.org"
+    await asyncio.to_thread(send_mail, stack.mailpit_smtp_port, to, "Kept")
+    await mailpit.wait_for(to=to, timeout=10)
+    stack.kill("mailpit")
+    stack.respawn("mailpit")  # as `make run`'s supervisor does, on the same database
+    assert [m["Subject"] for m in await mailpit.messages(to=to)] == ["Kept"]
+    await mailpit.clear(to=to)
