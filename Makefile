@@ -20,7 +20,7 @@ COMPOSE_PLUGIN := .bin/docker/cli-plugins/docker-compose
 export UV_NATIVE_TLS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis compose-check clean
+.PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis bench-notifications compose-check clean
 
 install: $(VENV)/.synced $(DOCSTORE) $(MAILPIT) $(WEB_ASSETS)
 
@@ -103,6 +103,9 @@ bench: install
 
 bench-crisis: install
 	$(PY) bench/crisis_latency.py
+
+bench-notifications: install
+	$(PY) bench/notifications_fanout.py
 
 compose-check: compose-plugin
 	$(PY) -m pytest tests/deploy/test_compose.py
