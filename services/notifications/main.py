@@ -8,7 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.notifications import NotificationDelivered, NotificationFailed
 from services import notifications
-from services.notifications import api, retention, service, store, subscribers
+from services.notifications import api, inbox, retention, service, store, subscribers
 from services.notifications.channels.email import Email
 from services.notifications.channels.sms import Sms
 from services.notifications.live import Hub
@@ -67,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         background=(timers, expire),
     )
+    app.include_router(inbox.router)
     app.state.senders, app.state.hub, app.state.settings = senders, hub, settings
     return app
