@@ -295,6 +295,11 @@ class Stack:
                 "RN_SMS_ACCOUNT_SID": self.sms_account_sid,
                 "RN_SMS_AUTH_TOKEN": self.sms_auth_token,
                 "RN_SMS_FROM": SMS_FROM,
+                # Links in messages open on the service that serves them (the inbox on this one).
+                "RN_LINK_BASES": json.dumps(
+                    {domain: self.url(domain) for domain in ("crisis", "meetings", "mentoring")}
+                    | {"me": self.url(name), "notifications": self.url(name)}
+                ),
             }
         env |= self.env
         if name == "insights":

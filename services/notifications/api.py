@@ -4,6 +4,7 @@ provider's status callbacks."""
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -44,19 +45,22 @@ class MarkedRead(BaseModel):
     marked: int
 
 
-def _public(n: model.Notification) -> NotificationPublic:
-    return NotificationPublic.model_validate(n, from_attributes=True)
+def _public(n: model.Notification, senders: service.Senders) -> NotificationPublic:
+    """With its link absolute: it may open on another service than the one that serves the inbox."""
+    public = NotificationPublic.model_validate(n, from_attributes=True)
+    return public.model_copy(update={"link": senders.url(n.link)})
 
 
 @router.get("/me/notifications")
 async def list_my_notifications(
     caller: CurrentPrincipal,
     db: Db,
+    senders: Channels,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     unread: bool = False,
 ) -> list[NotificationPublic]:
     """The caller's in-app inbox, newest first (a regional responder's includes their regions' cases)."""
-    return [_public(n) for n in await service.inbox(db, caller, limit, unread_only=unread)]
+    return [_public(n, senders) for n in await service.inbox(db, caller, limit, unread_only=unread)]
 
 
 @router.get("/me/notifications/unread-count")
@@ -85,20 +89,26 @@ async def stream_my_notifications(
     caller: CurrentPrincipal,
     db: Db,
     hub: LiveHub,
+    senders: Channels,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
     """Server-sent events: each new notification as it is written (event `notification`). A client
-    that reconnects with Last-Event-ID gets what it missed; without one, the last day's."""
+    that reconnects with Last-Event-ID gets what it missed, with the few seconds before it again
+    (skip the ids you have: see service.LOOKBACK); without one, the last day's."""
     after = service.parse_cursor(last_event_id)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         nonlocal after
+        sent: dict[str, datetime] = {}  # what this connection sent within LOOKBACK of its cursor
         while not await request.is_disconnected():
-            for n in await service.since(db, caller, after):
-                after = (n.created_at, n.id)
+            for n in await service.since(db, caller, after, sent.keys()):
+                sent[n.id] = n.created_at
+                after = max(after, (n.created_at, n.id)) if after else (n.created_at, n.id)
                 yield ServerSentEvent(
-                    data=_public(n).model_dump_json(), event="notification", id=service.cursor(n)
+                    data=_public(n, senders).model_dump_json(), event="notification", id=service.cursor(n)
                 )
+            if after:
+                sent = {i: at for i, at in sent.items() if at >= after[0] - service.LOOKBACK}
             await hub.wait(caller.sub, POLL_SECONDS)
 
     return EventSourceResponse(events(), ping=15, send_timeout=30)
@@ -116,6 +126,8 @@ class AttemptPublic(BaseModel):
 async def list_delivery_attempts(admin: OrgAdmin, db: Db, notification_id: str) -> list[AttemptPublic]:
     """Every attempt to deliver one of the organization's notifications, on every channel, oldest first."""
     found = await service.attempts(db, admin.org, notification_id)
+    if not found:  # also what another organization's admin gets: we never confirm it exists
+        raise NotFound("No delivery attempts for this notification")
     return [AttemptPublic.model_validate(a) for a in found]
 
 
@@ -267,7 +279,8 @@ async def receive_sms_status(
     x_twilio_signature: Annotated[str, Header()],
 ) -> Response:  # fmt: skip
     """The SMS provider says a message was delivered or failed (signed with the account's auth token)."""
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    # Parsed here rather than with request.form(): a flat form is all a provider sends.
+    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
     if not sms.verify(settings.sms_auth_token, settings.sms_status_url, form, x_twilio_signature):
         raise Problem(403, "Invalid signature", "the status callback is not signed by the SMS provider")
     sid, status = form.get("MessageSid"), form.get("MessageStatus")

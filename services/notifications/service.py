@@ -11,7 +11,7 @@ once. Every attempt is logged, and reported by `NotificationDelivered` / `Notifi
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -465,9 +465,8 @@ async def mark_read(db: Db, caller: Principal, notification_id: str, now: dateti
     if found is None:
         return False
     if found.get("read_at") is None:
-        await db.notifications.update_one(
-            {"_id": notification_id, "read_at": None}, {"$set": {"read_at": now}}
-        )
+        query = {**inbox_filter(caller), "_id": notification_id, "read_at": None}
+        await db.notifications.update_one(query, {"$set": {"read_at": now}})
     return True
 
 
@@ -494,19 +493,28 @@ def parse_cursor(value: str | None) -> tuple[datetime, str] | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), notification
 
 
+# A notification's time is taken before it is written, so one written late (events are handled side
+# by side, on two replicas) can carry an earlier time than one a stream has sent already. A stream
+# therefore looks this far back behind its cursor and skips the ids it has sent; a client that
+# resumes gets that stretch again and skips the ids it has (every event carries its id).
+LOOKBACK = timedelta(seconds=10)
+
+
 async def since(
-    db: Db, caller: Principal, after: tuple[datetime, str] | None, limit: int = 100
+    db: Db,
+    caller: Principal,
+    after: tuple[datetime, str] | None,
+    sent: Set[str] = frozenset(),
+    limit: int = 100,
 ) -> list[Notification]:
-    """The caller's notifications after a cursor, oldest first (all of the last day without one)."""
-    start = after[0] if after else utcnow() - timedelta(days=1)
+    """The caller's notifications from LOOKBACK before a cursor on (the last day's without one),
+    oldest first, but those in `sent`."""
+    start = after[0] - LOOKBACK if after else utcnow() - timedelta(days=1)
     query = {**inbox_filter(caller), "created_at": {"$gte": start}}
     docs = await db.notifications.find(
-        query, sort=[("created_at", 1), ("_id", 1)], limit=limit + 50
+        query, sort=[("created_at", 1), ("_id", 1)], limit=limit + len(sent)
     ).to_list()
-    items = [store.notification_from_doc(d) for d in docs]
-    if after:
-        items = [n for n in items if (n.created_at, n.id) > after]
-    return items[:limit]
+    return [n for n in map(store.notification_from_doc, docs) if n.id not in sent][:limit]
 
 
 async def attempts(db: Db, org: str, notification_id: str) -> list[Document]:

@@ -62,7 +62,7 @@ async def test_a_members_alert_reaches_the_on_call_responder_in_one_trace_and_no
 
     async def inbox() -> list[dict]:
         r = await http.get(f"{network.url('notifications')}/me/notifications", headers=responder)
-        return [n for n in r.json() if n["link"] == f"/crisis/cases/{case['id']}"]
+        return [n for n in r.json() if n["link"].endswith(f"/crisis/console#case-{case['id']}")]
 
     (note,) = await eventually(inbox)
     assert (note["category"], note["priority"]) == ("crisis", "critical")
@@ -227,8 +227,10 @@ async def test_resolving_a_case_reminds_the_responder_of_the_caring_contact(
 
     async def reminder() -> list[dict]:
         r = await http.get(f"{network.url('notifications')}/me/notifications", headers=responder)
-        link = f"/crisis/cases/{case['id']}"
-        return [n for n in r.json() if n["link"] == link and n["title"] == "Caring contact due"]
+        link = f"/crisis/console#case-{case['id']}"
+        return [
+            n for n in r.json() if n["link"].endswith(link) and n["title"].startswith("Caring contact due")
+        ]
 
     (note,) = await eventually(reminder)
     assert note["category"] == "crisis"

@@ -86,7 +86,7 @@ async def test_a_member_is_matched_with_the_best_mentor_of_their_own_organizatio
 
     async def mentor_inbox() -> list[dict]:
         r = await http.get(f"{network.url('notifications')}/me/notifications", headers=mentor)
-        return [n for n in r.json() if n["link"].endswith(proposal["match_id"])]
+        return [n for n in r.json() if n["link"].endswith(f"/mentoring/requests/{proposal['id']}")]
 
     assert len(await eventually(mentor_inbox)) == 1
 

@@ -185,7 +185,7 @@ async def inbox(
 ) -> list[dict[str, Any]]:
     r = await http.get(f"{notifications}/me/notifications", headers=headers)
     assert r.status_code == 200, r.text
-    return [n for n in r.json() if n["link"] == f"/crisis/cases/{case_id}"]
+    return [n for n in r.json() if n["link"].endswith(f"/crisis/console#case-{case_id}")]
 
 
 def notified(

@@ -44,6 +44,6 @@ async def test_an_escalation_raised_while_notifications_is_killed_arrives_once_a
 
     async def inbox() -> list[dict]:
         r = await http.get(f"{network.url('notifications')}/me/notifications", headers=responder)
-        return [n for n in r.json() if n["link"] == f"/crisis/cases/{case_id}"]
+        return [n for n in r.json() if n["link"].endswith(f"/crisis/console#case-{case_id}")]
 
     assert len(await eventually(inbox)) == 1

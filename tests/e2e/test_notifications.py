@@ -1,0 +1,270 @@
+"""Notifications across the running network: an escalation reaches a responder by SMS, email and
+in-app; a failing SMS provider shows in the attempt log while email carries the message; a message
+in quiet hours waits (across a kill -9 of notifications) and comes after them; a redelivered event
+and a second replica send nothing twice; bad contacts are refused with problem details.
+
+Real nats-server, document store, Mailpit (SMTP) and the local SMS provider, all as processes.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from contracts.crisis import CrisisEscalated, CrisisEscalatedData
+from contracts.envelope import Event
+from contracts.mentoring import MatchProposed, MatchProposedData
+from deploy.local.stack import Stack, free_port
+from shared.auth.principal import Role
+from tests.conftest import Tokens
+from tests.helpers import Mailpit, SmsReceiver, eventually, joined, put_staff
+
+pytestmark = pytest.mark.e2e
+
+ORG = "notify-a"
+LONG = 240  # minutes: the ladder does not move on while a test looks
+
+
+@pytest.fixture
+def org(network: Stack) -> Iterator[Stack]:
+    with joined(network.network_file, [], [{"id": ORG, "name": ORG, "region": "lakeshore"}]):
+        yield network
+
+
+async def set_contact(
+    http: httpx.AsyncClient, url: str, who: dict[str, str], **contact: Any
+) -> dict[str, Any]:
+    r = await http.put(f"{url}/me/contact", json=contact, headers=who)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def publish(nc: NatsClient, event: Event, msg_id: str | None = None) -> None:
+    """As the producing service would, or as a redelivery does (another message id, the same event)."""
+    ack = await nc.jetstream().publish(
+        event.nats_subject(), event.model_dump_json().encode(), headers={"Nats-Msg-Id": msg_id or event.id}
+    )
+    assert not ack.duplicate
+
+
+async def inbox(http: httpx.AsyncClient, url: str, who: dict[str, str]) -> list[dict[str, Any]]:
+    r = await http.get(f"{url}/me/notifications", headers=who)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_an_escalation_reaches_the_responder_by_sms_email_and_in_app(
+    org: Stack, tokens: Tokens, http: httpx.AsyncClient, mailpit: Mailpit, sms: SmsReceiver
+) -> None:
+    crisis, notifications = org.url("crisis"), org.url("notifications")
+    admin, responder = tokens("n-admin", ORG, Role.ORG_ADMIN), tokens("n-resp-1", ORG, Role.RESPONDER)
+    phone, email = "+13125550101", "n-resp-1@example.org"
+    # The admin sets the responder's phone; the responder their own email, in Spanish.
+    r = await http.put(
+        f"{notifications}/org/people/n-resp-1/contact", json={"phone": "+1 312 555 0101"}, headers=admin
+    )
+    assert r.status_code == 200 and r.json()["phone"] == phone, r.text
+    r = await http.get(f"{notifications}/me/contact", headers=responder)
+    assert r.json()["phone"] == phone
+    await set_contact(
+        http, notifications, responder, email=email, phone=phone, language="es", timezone="America/Chicago"
+    )
+
+    await put_staff(http, crisis, admin, {"n-resp-1": ["responder"], "n-admin": ["coordinator"]})
+    level = {"responder_ids": ["n-resp-1"], "timeout_minutes": LONG}
+    protocol = {"levels": [level], "catch_all": "coordinator", "catch_all_timeout_minutes": LONG,
+                "ack_timeout_minutes": LONG}  # fmt: skip
+    r = await http.put(f"{crisis}/crisis/protocol", json=protocol, headers=admin)
+    assert r.status_code == 204, r.text
+    member = tokens("n-member-1", ORG, Role.MEMBER)
+    r = await http.post(f"{crisis}/crisis/alerts", json={"severity": "high"}, headers=member)
+    assert r.status_code == 201, r.text
+    case_id = r.json()["id"]
+
+    (text,) = await sms.wait_for(phone)
+    assert text["body"].startswith("Escalamiento de crisis: nivel 1")
+    assert f"{crisis}/crisis/console#case-{case_id}" in text["body"]
+    (summary,) = await mailpit.wait_for(email)
+    mail = await mailpit.message(summary["ID"])
+    assert mail["Subject"] == text["body"].split(" http")[0]
+    assert f'href="{crisis}/crisis/console#case-{case_id}"' in mail["HTML"]
+    assert "Abra el caso" in mail["Text"]
+    (note,) = await eventually(lambda: inbox(http, notifications, responder))
+    assert (note["priority"], note["category"]) == ("critical", "crisis")
+    # The provider's signed status callback marks the SMS delivered; every channel is in the log.
+    attempts_url = f"{notifications}/org/notifications/{note['id']}/attempts"
+
+    async def settled() -> list[tuple[str, str]]:
+        found = [(a["channel"], a["outcome"]) for a in (await http.get(attempts_url, headers=admin)).json()]
+        return found if ("sms", "delivered") in found else []
+
+    assert set(await eventually(settled)) == {
+        ("sms", "accepted"),
+        ("sms", "delivered"),
+        ("email", "delivered"),
+    }
+    # Nobody of another organization reads the log.
+    other_admin = tokens("n-admin", "org-b", Role.ORG_ADMIN)
+    assert (await http.get(attempts_url, headers=other_admin)).status_code == 404
+
+
+def escalation(responders: list[str], case_id: str, **data: Any) -> CrisisEscalated:
+    fields = {"case_id": case_id, "level": 1, "severity": "high", "responder_ids": responders, **data}
+    return CrisisEscalated.create(
+        source="crisis", org=ORG, subject=case_id, data=CrisisEscalatedData.model_validate(fields)
+    )
+
+
+async def test_the_sms_provider_failing_shows_in_the_attempt_log_while_email_carries_the_message(
+    org: Stack,
+    tokens: Tokens,
+    http: httpx.AsyncClient,
+    admin_nc: NatsClient,
+    mailpit: Mailpit,
+    sms: SmsReceiver,
+) -> None:
+    notifications = org.url("notifications")
+    responder, admin = tokens("n-resp-2", ORG, Role.RESPONDER), tokens("n-admin", ORG, Role.ORG_ADMIN)
+    phone, email = "+13125550102", "n-resp-2@example.org"
+    await set_contact(http, notifications, responder, email=email, phone=phone)
+    await sms.fail_next(500, count=1)
+    await publish(admin_nc, escalation(["n-resp-2"], "case-sms-500"))
+
+    await mailpit.wait_for(email)
+    (note,) = await eventually(lambda: inbox(http, notifications, responder))
+    attempts_url = f"{notifications}/org/notifications/{note['id']}/attempts"
+
+    async def retried() -> list[dict[str, Any]]:
+        found = (await http.get(attempts_url, headers=admin)).json()
+        return found if any(a["channel"] == "sms" and a["outcome"] == "accepted" for a in found) else []
+
+    log = await eventually(retried, within=30)
+    outcomes = [(a["channel"], a["attempt"], a["outcome"], a["reason"]) for a in log]
+    assert ("sms", 1, "failed", "http 500") in outcomes
+    assert ("sms", 2, "accepted", None) in outcomes
+    assert ("email", 1, "delivered") in [(a["channel"], a["attempt"], a["outcome"]) for a in log]
+    # The retry, a few seconds later, went through: one SMS, one email, whatever failed before.
+    assert len(await sms.wait_for(phone)) == 1
+    assert len(await mailpit.messages(to=email)) == 1
+
+
+async def test_a_redelivered_event_and_a_second_replica_send_nothing_twice(
+    org: Stack,
+    tokens: Tokens,
+    http: httpx.AsyncClient,
+    admin_nc: NatsClient,
+    mailpit: Mailpit,
+    sms: SmsReceiver,
+) -> None:
+    notifications = org.url("notifications")
+    replica = org.start_replica("notifications", free_port())
+    try:
+        responders = [f"n-many-{i}" for i in range(4)]
+        for i, person in enumerate(responders):
+            await set_contact(http, notifications, tokens(person, ORG, Role.RESPONDER),
+                              email=f"{person}@example.org", phone=f"+1312555011{i}")  # fmt: skip
+        event = escalation(responders, "case-twice")
+        # The same event three times (a producer's retry after the duplicate window, a redelivery):
+        # JetStream keeps all three, the two replicas share them out.
+        for n in range(3):
+            await publish(admin_nc, event, msg_id=f"{event.id}-{n}")
+        for i, person in enumerate(responders):
+            await sms.wait_for(f"+1312555011{i}")
+            await mailpit.wait_for(f"{person}@example.org")
+        await asyncio.sleep(3)  # time for any second copy to show
+        for i, person in enumerate(responders):
+            assert len(await sms.messages(f"+1312555011{i}")) == 1, person
+            assert len(await mailpit.messages(to=f"{person}@example.org")) == 1, person
+            assert len(await inbox(http, notifications, tokens(person, ORG, Role.RESPONDER))) == 1, person
+    finally:
+        org.kill(replica)
+
+
+async def test_a_regional_responders_own_phone_gets_another_organizations_team_escalation(
+    org: Stack, tokens: Tokens, http: httpx.AsyncClient, admin_nc: NatsClient, sms: SmsReceiver
+) -> None:
+    notifications = org.url("notifications")
+    regional = tokens("n-regional", "org-a", Role.REGIONAL_RESPONDER, regions=("lakeshore",))
+    await set_contact(http, notifications, regional, phone="+13125550130")
+    await publish(
+        admin_nc, escalation(["n-regional"], "case-team", catch_all="regional_team", region="lakeshore")
+    )
+    await sms.wait_for("+13125550130")
+    assert len(await eventually(lambda: inbox(http, notifications, regional))) == 1
+    # A member of the case's organization, and a responder there, see none of it.
+    for who in (tokens("n-member-9", ORG, Role.MEMBER), tokens("n-resp-9", ORG, Role.RESPONDER)):
+        assert await inbox(http, notifications, who) == []
+
+
+async def test_a_message_in_quiet_hours_waits_across_a_kill_and_arrives_after_them(
+    org: Stack, tokens: Tokens, http: httpx.AsyncClient, admin_nc: NatsClient, mailpit: Mailpit
+) -> None:
+    notifications = org.url("notifications")
+    mentor = tokens("n-mentor", ORG, Role.MENTOR)
+    email = "n-mentor@example.org"
+    await set_contact(http, notifications, mentor, email=email, timezone="UTC")
+    now = datetime.now(UTC)
+    if now.second > 45:  # quiet hours end at the next minute: leave the test time to look before that
+        await asyncio.sleep(61 - now.second)
+        now = datetime.now(UTC)
+    end = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    quiet = {"start": (now - timedelta(hours=1)).strftime("%H:%M"), "end": end.strftime("%H:%M")}
+    r = await http.put(f"{notifications}/me/preferences", json={"quiet_hours": quiet}, headers=mentor)
+    assert r.status_code == 200, r.text
+    data = MatchProposedData(
+        match_id="m-quiet", request_id="q-quiet", mentor_id="n-mentor", member_id="n-mentee", score=1
+    )
+    await publish(admin_nc, MatchProposed.create(source="mentoring", org=ORG, subject="m-quiet", data=data))
+
+    await eventually(lambda: inbox(http, notifications, mentor))  # the inbox has it at once, silently
+    assert await mailpit.messages(to=email) == []
+    org.kill("notifications")  # the deferral is in the database, not in this process
+    org.respawn("notifications")
+    assert await mailpit.messages(to=email) == []
+    (summary,) = await mailpit.wait_for(email, timeout=90)
+    assert datetime.fromisoformat(summary["Created"]) >= end
+    assert summary["Subject"] == "A new mentee was proposed to you"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/me/contact", {"phone": "555-0100"}, "phone"),
+        ("/me/contact", {"phone": "+1 555 0100 000"}, "phone"),
+        ("/me/contact", {"email": "not an address"}, "email"),
+        ("/me/contact", {"timezone": "Mars/Olympus"}, "timezone"),
+        ("/me/contact", {"language": "fr"}, "language"),
+        ("/me/preferences", {"channels": {"gossip": ["email"]}}, "channels"),
+        ("/me/preferences", {"channels": {"meetings": ["pigeon"]}}, "channels"),
+        ("/me/preferences", {"quiet_hours": {"start": "25:00", "end": "07:00"}}, "quiet_hours"),
+        ("/me/preferences", {"digest": {"categories": ["meetings"], "hour": 24}}, "digest"),
+    ],
+)
+async def test_bad_contacts_and_preferences_are_refused_with_problem_details(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    r = await http.put(
+        f"{network.url('notifications')}{path}", json=body, headers=tokens("n-x", "org-a", Role.MEMBER)
+    )
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert any(field in ".".join(map(str, e["loc"])) for e in r.json()["errors"]), r.json()
+
+
+async def test_an_org_admin_sets_contacts_only_in_their_own_organization(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient
+) -> None:
+    url = network.url("notifications")
+    await set_contact(http, url, tokens("n-staff-b", "org-b", Role.RESPONDER), phone="+13125550140")
+    admin_a = tokens("n-admin", "org-a", Role.ORG_ADMIN)
+    r = await http.put(f"{url}/org/people/n-staff-b/contact", json={"phone": "+13125550141"}, headers=admin_a)
+    assert r.status_code == 404, r.text
+    assert (await http.get(f"{url}/org/people/n-staff-b/contact", headers=admin_a)).status_code == 404
+    r = await http.get(f"{url}/me/contact", headers=tokens("n-staff-b", "org-b", Role.RESPONDER))
+    assert r.json()["phone"] == "+13125550140"
+    member = tokens("n-member", "org-a", Role.MEMBER)
+    assert (await http.put(f"{url}/org/people/x/contact", json={}, headers=member)).status_code == 403
