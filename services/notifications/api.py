@@ -131,6 +131,34 @@ async def list_delivery_attempts(admin: OrgAdmin, db: Db, notification_id: str) 
     return [AttemptPublic.model_validate(a) for a in found]
 
 
+class WebhookUpdate(Strict):
+    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
+class WebhookPublic(BaseModel):
+    url: str
+    secret: str = Field(
+        description="signs every delivery (Standard Webhooks: webhook-id, webhook-timestamp, "
+        "webhook-signature); shown only now"
+    )
+
+
+@router.put("/org/notifications/webhook")
+async def update_notifications_webhook(
+    admin: OrgAdmin, db: Db, settings: CurrentSettings, body: WebhookUpdate
+) -> WebhookPublic:
+    """Register the organization's HTTPS endpoint for all its notifications; returns a new signing secret."""
+    allow_private = settings.webhook_allow_private_targets
+    secret = await service.register_webhook(db, admin.org, body.url, allow_private=allow_private)
+    return WebhookPublic(url=body.url, secret=secret)
+
+
+@router.delete("/org/notifications/webhook", status_code=204)
+async def delete_notifications_webhook(admin: OrgAdmin, db: Db) -> None:
+    """Stop posting the organization's notifications to its endpoint."""
+    await service.delete_webhook(db, admin.org)
+
+
 # ---- contacts and preferences -------------------------------------------------------------------
 
 

@@ -6,14 +6,16 @@ import httpx
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.notifications import NotificationDelivered, NotificationFailed
+from contracts.notifications import Channel, NotificationDelivered, NotificationFailed
 from services import notifications
 from services.notifications import api, inbox, retention, service, store, subscribers
+from services.notifications.channels import Adapter
 from services.notifications.channels.email import Email
 from services.notifications.channels.sms import Sms
+from services.notifications.channels.webhook import Webhook
 from services.notifications.live import Hub
 from services.notifications.settings import Settings
-from shared import scheduler
+from shared import scheduler, webhooks
 from shared.app import event_service_app
 from shared.messaging.publisher import EventPublisher
 
@@ -38,7 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sms_client, settings.sms_api_url, settings.sms_account_sid, settings.sms_auth_token,
         settings.sms_from, settings.sms_status_url,
     )  # fmt: skip
-    senders = service.Senders(adapters={"email": email, "sms": sms}, link_bases=settings.link_bases)
+    hooks = webhooks.client(
+        allow_private=settings.webhook_allow_private_targets, timeout=settings.send_timeout_seconds
+    )
+
+    # The webhook adapter reads the organization's endpoint: it gets the database with the app.
+    adapters: dict[Channel, Adapter] = {"email": email, "sms": sms}
+    senders = service.Senders(adapters=adapters, link_bases=settings.link_bases)
 
     async def timers(db: Db, publisher: EventPublisher) -> None:
         async def fire(entry: dict[str, Any]) -> None:
@@ -51,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )  # fmt: skip
         finally:
             await sms_client.aclose()
+            await hooks.aclose()
 
     async def expire(db: Db, _: EventPublisher) -> None:
         await retention.run_retention(db, settings)
@@ -68,5 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background=(timers, expire),
     )
     app.include_router(inbox.router)
+    adapters["webhook"] = Webhook(app.state.db, hooks)
     app.state.senders, app.state.hub, app.state.settings = senders, hub, settings
     return app

@@ -189,6 +189,8 @@ def plan(person: Person, category: Category, priority: Priority, now: datetime) 
 def fallback(person: Person, failed: Channel, planned: tuple[Channel, ...]) -> Channel | None:
     """The next channel to try after `failed` gave up: the first later one in FALLBACK_ORDER the
     person can be reached on and that is not already being sent. The inbox, always written, ends it."""
+    if failed not in FALLBACK_ORDER:  # an organization's webhook: its systems, not a person to reach
+        return None
     later = FALLBACK_ORDER[FALLBACK_ORDER.index(failed) + 1 :]
     for channel in later:
         if channel == "in_app":

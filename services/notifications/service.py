@@ -30,7 +30,7 @@ from services.notifications import catalogue, model, store, templates
 from services.notifications.channels import Adapter, Outcome, Outgoing
 from services.notifications.live import Hub
 from services.notifications.model import Notification, Person
-from shared import scheduler
+from shared import scheduler, webhooks
 from shared.auth.principal import Principal
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import OUTBOX, publish_entries, with_outbox, write_then_publish
@@ -119,7 +119,8 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
     prepared = prepare(event, await store.people(db, recipients), senders, now)
     created = await write_inbox(db, publisher, [p.notification for p in prepared])
     hub.wake(recipients)
-    await asyncio.gather(*(dispatch(db, publisher, senders, p, now) for p in prepared))
+    webhook = await store.has_webhook(db, event.org)
+    await asyncio.gather(*(dispatch(db, publisher, senders, p, now, webhook=webhook) for p in prepared))
     return created
 
 
@@ -170,9 +171,14 @@ def _inbox_delivered(n: Notification) -> Event:
 # ---- deliveries on the pushed channels ------------------------------------------------------------
 
 
-async def dispatch(db: Db, publisher: EventPublisher, senders: Senders, p: Prepared, now: datetime) -> None:
-    """The pushed channels of one message: now, after quiet hours, or in the next digest."""
+async def dispatch(
+    db: Db, publisher: EventPublisher, senders: Senders, p: Prepared, now: datetime, *, webhook: bool = False
+) -> None:
+    """The pushed channels of one message: now, after quiet hours, or in the next digest; and the
+    organization's webhook, if it has one, now (its systems keep no quiet hours)."""
     plan = model.plan(p.person, p.notification.category, p.notification.priority, now)
+    if webhook:
+        plan = replace(plan, send_now=(*plan.send_now, "webhook"))
     planned = plan.send_now + plan.deferred
     for channel in plan.send_now:
         await create_delivery(db, p.notification, p.message, channel, planned, now)
@@ -524,6 +530,24 @@ async def attempts(db: Db, org: str, notification_id: str) -> list[Document]:
         {"org": org, "notification_id": notification_id}, sort=[("at", 1)]
     ).to_list()
     return [{k: d.get(k) for k in fields} for d in docs]
+
+
+# ---- the organization's webhook ---------------------------------------------------------------
+
+
+async def register_webhook(db: Db, org: str, url: str, *, allow_private: bool) -> str:
+    """Save the organization's endpoint if it is somewhere we send to (422 says why not); returns its
+    new signing secret, shown once."""
+    await webhooks.vet(url, allow_private=allow_private)
+    secret = webhooks.new_secret()
+    doc = {"org": org, "url": url, "secret": secret, "updated_at": utcnow()}
+    await db.webhooks.update_one({"_id": org}, {"$set": doc}, upsert=True)
+    return secret
+
+
+async def delete_webhook(db: Db, org: str) -> None:
+    """Stop posting; deliveries still pending give up (their attempt says so)."""
+    await db.webhooks.delete_one({"_id": org})
 
 
 # ---- contacts and preferences ---------------------------------------------------------------------

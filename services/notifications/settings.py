@@ -28,6 +28,9 @@ class Settings(ServiceSettings):
     sms_auth_token: str = DEV_SMS_TOKEN
     sms_from: str = "+15550100000"
 
+    # Tests post to receivers on this machine, which a deployment refuses (shared.egress).
+    webhook_allow_private_targets: bool = False
+
     send_timeout_seconds: float = Field(default=10.0, gt=0)
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     # Retention: read in-app messages and attempt logs older than this are removed.
@@ -42,4 +45,6 @@ class Settings(ServiceSettings):
     def _no_dev_sms_token_in_production(self) -> Self:
         if self.environment == "production" and self.sms_auth_token == DEV_SMS_TOKEN:
             raise ValueError("set RN_SMS_AUTH_TOKEN to the SMS provider's auth token in production")
+        if self.environment == "production" and self.webhook_allow_private_targets:
+            raise ValueError("RN_WEBHOOK_ALLOW_PRIVATE_TARGETS would let webhooks reach internal hosts")
         return self

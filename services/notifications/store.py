@@ -7,6 +7,7 @@
   revision (shared.revisions) before each attempt, so a redelivery or a second replica never sends
   it twice. `attempts`: one per attempt with its outcome, and the event that reports it.
 - `digests`: a person's low-priority messages waiting for their daily digest.
+- `webhooks`: an organization's endpoint and signing secret, one per organization (`_id` is the org).
 - `schedule`: the durable scheduler's entries (shared.scheduler): deferred and retried deliveries,
   digests.
 """
@@ -114,3 +115,8 @@ async def people(db: Db, ids: list[str]) -> dict[str, Person]:
 async def person(db: Db, person_id: str) -> Person | None:
     doc = await db.people.find_one({"_id": person_id})
     return person_from_doc(doc) if doc else None
+
+
+async def has_webhook(db: Db, org: str) -> bool:
+    """Whether the organization has an endpoint for its notifications (`webhooks`, keyed by org)."""
+    return await db.webhooks.find_one({"_id": org}, {"_id": 1}) is not None
