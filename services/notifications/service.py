@@ -33,7 +33,7 @@ from services.notifications.model import Notification, Person
 from shared import scheduler, webhooks
 from shared.auth.principal import Principal
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import OUTBOX, publish_entries, with_outbox, write_then_publish
+from shared.outbox import OUTBOX, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ Document = dict[str, Any]
 SOURCE = "notifications"
 # A claimed attempt whose sender never reports back (it died) is tried again after this.
 LEASE = timedelta(seconds=30)
-PUBLISH_CONCURRENCY = 64
 
 
 def utcnow() -> datetime:
@@ -77,9 +76,14 @@ def prepare(event: Event, people: Mapping[str, Person], senders: Senders, now: d
     All or nothing: a template that fails raises `templates.TemplateError` before anything is written.
     """
     out = []
+    # The recipients of one entry share its words: rendered once per language and time zone.
+    rendered_as: dict[tuple[str, str, str, str], templates.Rendered] = {}
     for message in catalogue.messages(event):
         person = _addressee(people.get(message.recipient_id), message, event.org)
-        rendered = _render(message.template, person, message.context, senders.url(message.link))
+        key = (message.template, message.link, person.language, person.timezone)
+        if key not in rendered_as:
+            rendered_as[key] = _render(message.template, person, message.context, senders.url(message.link))
+        rendered = rendered_as[key]
         notification = Notification(
             id=model.notification_id(f"{event.id}:{message.template}", message.recipient_id),
             org=event.org,
@@ -146,13 +150,8 @@ async def write_inbox(db: Db, publisher: EventPublisher, items: list[Notificatio
             for d in await db.notifications.find({"_id": {"$in": [doc["_id"] for doc in docs]}}).to_list()
         }
         docs = [stored.get(doc["_id"], doc) for doc in docs]
-    slots = asyncio.Semaphore(PUBLISH_CONCURRENCY)
-
-    async def announce(doc: Document) -> None:
-        async with slots:
-            await publish_entries(doc.get(OUTBOX, []), publisher)
-
-    await asyncio.gather(*(announce(doc) for doc in docs))
+    # One entry per document: the order between documents does not matter, so all go at once.
+    await publisher.publish_many([entry for doc in docs for entry in doc.get(OUTBOX, [])])
     return created
 
 

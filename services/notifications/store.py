@@ -12,7 +12,7 @@
   digests.
 """
 
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import time
 from typing import Any
 
@@ -58,7 +58,8 @@ def inbox_filter(org: str, recipient_id: str, team_regions: frozenset[str]) -> D
 
 
 def notification_to_doc(n: Notification) -> Document:
-    doc = asdict(n)
+    # Field by field rather than dataclasses.asdict, whose deep copy was a tenth of a fan-out's CPU.
+    doc = {f.name: getattr(n, f.name) for f in fields(n)}
     doc["_id"] = doc.pop("id")
     return doc
 

@@ -7,12 +7,13 @@ by the stream's duplicate window instead of stored twice.
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.publisher.usecase import LogicPublisher
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry import propagate
 
 from contracts.envelope import Event
 from contracts.subjects import stream_name
@@ -38,6 +39,7 @@ class EventPublisher:
         timeout: float = 2.0,
         attempts: int = 4,
     ) -> None:
+        self._broker = broker
         self._timeout = timeout
         self._attempts = attempts
         # Ids this process has seen acknowledged, newest last: the outbox relay skips them.
@@ -67,20 +69,57 @@ class EventPublisher:
 
     async def publish_raw(self, event_type: str, subject: str, payload: bytes, event_id: str) -> None:
         """Publish an already serialised event (the outbox keeps them as text)."""
+        publisher = self._publisher(event_type)
+        stream = stream_name(event_type.split(".", 1)[0])
+        headers = {"Nats-Msg-Id": event_id, "content-type": "application/json"}
+
+        async def send() -> None:
+            await publisher.publish(
+                payload, subject=subject, headers=headers, stream=stream, timeout=self._timeout
+            )
+
+        await self._with_retries(event_id, send)
+
+    async def publish_many(self, entries: Sequence[Mapping[str, str]], concurrency: int = 64) -> None:
+        """Many serialised events at once (a fan-out's announcements, as outbox entries), side by side.
+
+        Straight through the broker's NATS connection, with the current trace context in their
+        headers, instead of one FastStream publish each: FastStream's wrapping of a publish (its
+        middleware and a span per message, then exporting those spans) cost about four times the
+        publish itself (bench/notifications_fanout.py). Same acknowledgement, retries and ids.
+        """
+        js = self._broker.connection.jetstream()
+        trace: dict[str, str] = {}
+        propagate.inject(trace)
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(entry: Mapping[str, str]) -> None:
+            self._publisher(entry["type"])  # only what this service declares (and AsyncAPI shows)
+            headers = {**trace, "Nats-Msg-Id": entry["id"], "content-type": "application/json"}
+            stream = stream_name(entry["type"].split(".", 1)[0])
+
+            async def send() -> None:
+                payload = entry["payload"].encode()
+                await js.publish(
+                    entry["subject"], payload, timeout=self._timeout, stream=stream, headers=headers
+                )
+
+            async with slots:
+                await self._with_retries(entry["id"], send)
+
+        await asyncio.gather(*(one(e) for e in entries if not self.acknowledged(e["id"])))
+
+    def _publisher(self, event_type: str) -> LogicPublisher:
         publisher = self._publishers.get(event_type)
         if publisher is None:
             raise ValueError(f"this service does not publish {event_type}")
-        stream = stream_name(event_type.split(".", 1)[0])
+        return publisher
+
+    async def _with_retries(self, event_id: str, send: Callable[[], Awaitable[None]]) -> None:
         delay = 0.1
         for attempt in range(1, self._attempts + 1):
             try:
-                await publisher.publish(
-                    payload,
-                    subject=subject,
-                    headers={"Nats-Msg-Id": event_id, "content-type": "application/json"},
-                    stream=stream,
-                    timeout=self._timeout,
-                )
+                await send()
                 self._remember(event_id)
                 return
             except (NatsTimeoutError, NoRespondersError, TimeoutError) as exc:

@@ -47,6 +47,10 @@ class Publisher:
             raise PublishFailed(event_id)
         self.sent.append((event_type, payload))
 
+    async def publish_many(self, entries: list[dict[str, str]]) -> None:
+        for e in entries:
+            await self.publish_raw(e["type"], e["subject"], e["payload"].encode(), e["id"])
+
     def types(self) -> list[str]:
         return [t for t, _ in self.sent]
 
