@@ -19,6 +19,7 @@ from typing import Any
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.envelope import Event
+from contracts.ids import id_for
 from contracts.notifications import (
     Channel,
     NotificationDelivered,
@@ -33,7 +34,8 @@ from services.notifications.model import Notification, Person
 from shared import scheduler, webhooks
 from shared.auth.principal import Principal
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import OUTBOX, with_outbox, write_then_publish
+from shared.outbox import entries as outbox_entries
+from shared.outbox import with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
@@ -133,37 +135,38 @@ async def write_inbox(db: Db, publisher: EventPublisher, items: list[Notificatio
 
     The cause event is acknowledged only after this returns, so it is its own outbox relay: if the
     process dies, or publishing fails, between the write and the announcement, the cause is
-    delivered again, meets the stored notifications (same ids) and publishes the announcements
-    stored with them, with the same event ids (JetStream drops a copy it already holds).
+    delivered again, meets the stored notifications (same ids) and announces them again with the
+    same event ids, rebuilt from them (`inbox_delivered`): JetStream drops a copy it already holds.
+    Nothing else is stored for it, which keeps the write of a large fan-out small.
     """
-    docs = [with_outbox(store.notification_to_doc(n), [_inbox_delivered(n)]) for n in items]
+    docs = [store.notification_to_doc(n) for n in items]
     created = len(docs)
     try:
         await db.notifications.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
-        duplicates = [e for e in exc.details.get("writeErrors", []) if e.get("code") == 11000]
-        if len(duplicates) != len(exc.details.get("writeErrors", [])):
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
             raise
-        created -= len(duplicates)
-        stored = {
-            d["_id"]: d
-            for d in await db.notifications.find({"_id": {"$in": [doc["_id"] for doc in docs]}}).to_list()
-        }
-        docs = [stored.get(doc["_id"], doc) for doc in docs]
-    # One entry per document: the order between documents does not matter, so all go at once.
-    await publisher.publish_many([entry for doc in docs for entry in doc.get(OUTBOX, [])])
+        created -= len(errors)
+        ids = [n.id for n in items]
+        items = [
+            store.notification_from_doc(d)
+            for d in await db.notifications.find({"_id": {"$in": ids}}).to_list()
+        ]
+    events = [inbox_delivered(n) for n in items]
+    await publisher.publish_many(outbox_entries(events))
     return created
 
 
-def _inbox_delivered(n: Notification) -> Event:
+def inbox_delivered(n: Notification) -> Event:
+    """The announcement of an inbox item, the same (id and all) whenever it is made from it."""
+    data = NotificationDeliveredData(
+        notification_id=n.id, recipient_id=n.recipient_id, channel="in_app", attempt=1,
+        category=n.category, priority=n.priority, cause_event_id=n.cause_event_id,
+    )  # fmt: skip
     return NotificationDelivered.create(
-        source=SOURCE,
-        org=n.org,
-        subject=n.id,
-        data=NotificationDeliveredData(
-            notification_id=n.id, recipient_id=n.recipient_id, channel="in_app", attempt=1,
-            category=n.category, priority=n.priority, cause_event_id=n.cause_event_id,
-        ),
+        source=SOURCE, org=n.org, subject=n.id, data=data,
+        id=id_for(n.created_at, f"{n.id}:in_app"), time=n.created_at,
     )  # fmt: skip
 
 

@@ -28,12 +28,10 @@ Db = AsyncDatabase[Document]
 
 
 async def ensure_indexes(db: Db) -> None:
-    await db.notifications.create_index(
-        [("org", ASCENDING), ("recipient_id", ASCENDING), ("created_at", DESCENDING)]
-    )
-    await db.notifications.create_index(
-        [("recipient_id", ASCENDING), ("team_region", ASCENDING), ("created_at", DESCENDING)]
-    )
+    # One inbox index serves both reads (their organization's, and a regional responder's across
+    # organizations): a person's inbox is small once it is narrowed to them, and on the local store
+    # every index is a cost on each of a fan-out's inserts.
+    await db.notifications.create_index([("recipient_id", ASCENDING), ("created_at", DESCENDING)])
     await db.deliveries.create_index([("provider_id", ASCENDING)])
     await db.attempts.create_index([("org", ASCENDING), ("notification_id", ASCENDING)])
 

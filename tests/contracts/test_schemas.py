@@ -90,3 +90,15 @@ def test_an_event_publishes_on_its_organizations_subject() -> None:
     event = CrisisEscalated.model_validate(_escalation())
     assert event.nats_subject() == "rn.org-a.crisis.escalated.v1"
     assert event.time.tzinfo is not None
+
+
+def test_an_id_made_again_for_the_same_time_and_key_is_the_same_and_sorts_by_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from contracts.ids import id_for
+
+    at = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    stored = at.replace(microsecond=123000)  # what a BSON date keeps of it
+    assert id_for(at, "n1") == id_for(stored, "n1") != id_for(at, "n2")
+    assert id_for(at, "n1")[14] == "7"  # a UUIDv7
+    assert id_for(at, "zz") < id_for(at + timedelta(milliseconds=1), "aa")
