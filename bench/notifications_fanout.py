@@ -274,7 +274,9 @@ async def raw_publish_ack(js: JetStreamContext, messages: int) -> float:
     )
 
 
-async def run(fanout: int, seconds: float, events: int | None, email_events: int | None) -> dict[str, Any]:
+async def run(
+    fanout: int, seconds: float, events: int | None, email_events: int | None, replicas: int = 1
+) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="rn-bench-notifications-"))
     sink = OtlpSink()
     await sink.start()
@@ -289,13 +291,17 @@ async def run(fanout: int, seconds: float, events: int | None, email_events: int
         service_ports={s.name: free_port() for s in SERVICES},
         env={"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": sink.url},
     )
-    results: dict[str, Any] = {"fanout": fanout, "target_per_s": TARGET_PER_S, "cores": os.cpu_count()}
+    results: dict[str, Any] = {
+        "fanout": fanout, "target_per_s": TARGET_PER_S, "cores": os.cpu_count(), "replicas": replicas
+    }  # fmt: skip
     try:
         stack.start_nats()
         stack.start_docstore()
         stack.start_mailpit()
         await stack.provision()
         stack.start_services(["notifications"])
+        for _ in range(replicas - 1):  # JetStream shares the consumer's messages out between them
+            stack.start_replica("notifications", free_port())
         nc = await nats.connect(stack.nats_url, user="admin", password=stack.passwords["admin"])
         js = nc.jetstream()
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.database_url)
@@ -377,7 +383,8 @@ def report(r: dict[str, Any]) -> str:
     a, e = r["in_app"], r["email"]
     pull, pub = r["raw_pull_ack_msgs_per_s"], r["raw_publish_ack_msgs_per_s"]
     lines = [
-        f"notifications fan-out: {r['fanout']} responders per CrisisEscalated, {r['cores']} cores",
+        f"notifications fan-out: {r['fanout']} responders per CrisisEscalated, {r['cores']} cores,"
+        f" {r['replicas']} notifications process(es)",
         "",
         f"{'measure':<44}{'count':>8}{'seconds':>9}{'per s':>10}{'/ pull+ack':>12}{'/ pub+ack':>11}",
         f"{'in-app deliveries (stored + announced)':<44}{a['arrived']:>8}{a['seconds']:>9.2f}"
@@ -421,8 +428,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="how long each phase should last")
     parser.add_argument("--events", type=int, help="in-app events (default: sized by a warm-up)")
     parser.add_argument("--email-events", type=int, help="email events (default: sized by a warm-up)")
+    parser.add_argument("--replicas", type=int, default=1, help="notifications processes (queue consumers)")
     args = parser.parse_args()
-    results = asyncio.run(run(args.fanout, args.seconds, args.events, args.email_events))
+    results = asyncio.run(run(args.fanout, args.seconds, args.events, args.email_events, args.replicas))
     print(report(results))
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
