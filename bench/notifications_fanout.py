@@ -51,7 +51,7 @@ from contracts.notifications import NotificationDelivered
 from deploy.local.stack import REPO, Stack, free_port
 from deploy.local.topology import SERVICES
 from services.notifications.model import Person
-from services.notifications.store import person_to_doc
+from services.notifications.store import person_key, person_to_doc
 
 ORG = "harbor-house"
 STREAM = "NOTIFICATIONS"
@@ -346,7 +346,16 @@ async def run(
         # ---- email: responders with an address ----
         with_email = [f"bench-email-{j}" for j in range(fanout)]
         await db.people.insert_many(
-            [person_to_doc(Person(id=p, org=ORG, email=f"{p}@bench.example")) for p in with_email]
+            [
+                {
+                    "_id": person_key(ORG, p),
+                    "org": ORG,
+                    "person_id": p,
+                    "confirmed": True,
+                    **person_to_doc(Person(id=p, org=ORG, email=f"{p}@bench.example")),
+                }
+                for p in with_email
+            ]
         )
         print(f"email warm-up: {WARMUP_EMAIL_EVENTS} events x {fanout} responders ...", flush=True)
         warm_mail = await fan_out(stack, js, WARMUP_EMAIL_EVENTS, with_email, in_mailpit, 0.1)

@@ -317,7 +317,7 @@ def create_app(account_sid: str, auth_token: str, data_dir: Path) -> FastAPI:
         }
         receiver.messages[sid] = message
         receiver.write(message)
-        log.info("accepted %s to %s", sid, to)
+        log.info("accepted %s", sid)  # no number: logs hold ids only
         schedule(sid)
         return JSONResponse(receiver.resource(message), status_code=201)
 

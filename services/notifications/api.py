@@ -248,7 +248,7 @@ def _contact_changes(body: ContactUpdate) -> dict[str, Any]:
 @router.get("/me/contact")
 async def read_my_contact(caller: CurrentPrincipal, db: Db) -> ContactPublic:
     """Where the caller is reached: email, phone, language and time zone."""
-    return _contact(await service.own_person(db, caller))
+    return _contact(await service.person_of(db, caller.org, caller.sub))
 
 
 @router.put("/me/contact")
@@ -260,7 +260,7 @@ async def update_my_contact(caller: CurrentPrincipal, db: Db, body: ContactUpdat
 @router.get("/me/preferences")
 async def read_my_preferences(caller: CurrentPrincipal, db: Db) -> PreferencesPublic:
     """The caller's channels per category, quiet hours and digest."""
-    return _preferences(await service.own_person(db, caller))
+    return _preferences(await service.person_of(db, caller.org, caller.sub))
 
 
 @router.put("/me/preferences")
@@ -282,20 +282,15 @@ async def update_my_preferences(
 
 @router.get("/org/people/{person_id}/contact")
 async def read_staff_contact(admin: OrgAdmin, db: Db, person_id: str) -> ContactPublic:
-    """An org admin reads where a person of their organization is reached."""
-    person = await service.staff_person(db, admin, person_id)
-    if person is None:
-        raise NotFound("Person not found")
-    return _contact(person)
+    """An org admin reads where their organization reaches a person."""
+    return _contact(await service.person_of(db, admin.org, person_id))
 
 
 @router.put("/org/people/{person_id}/contact")
 async def update_staff_contact(admin: OrgAdmin, db: Db, person_id: str, body: ContactUpdate) -> ContactPublic:
-    """An org admin sets where a person of their organization is reached (a responder's phone)."""
-    updated = await service.update_staff(db, admin, person_id, **_contact_changes(body))
-    if updated is None:
-        raise NotFound("Person not found")
-    return _contact(updated)
+    """An org admin sets where their organization reaches a person (a responder's phone); the
+    person's own settings in their organization win from then on, where they set them."""
+    return _contact(await service.update_staff(db, admin, person_id, **_contact_changes(body)))
 
 
 # ---- the SMS provider's status callbacks ------------------------------------------------------
@@ -305,14 +300,18 @@ async def update_staff_contact(admin: OrgAdmin, db: Db, person_id: str, body: Co
 async def receive_sms_status(
     request: Request, db: Db, publisher: Publisher, senders: Channels, settings: CurrentSettings,
     x_twilio_signature: Annotated[str, Header()],
+    delivery: Annotated[str, Query(max_length=200, description="the delivery the callback is about")],
 ) -> Response:  # fmt: skip
     """The SMS provider says a message was delivered or failed (signed with the account's auth token)."""
     # Parsed here rather than with request.form(): a flat form is all a provider sends.
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-    if not sms.verify(settings.sms_auth_token, settings.sms_status_url, form, x_twilio_signature):
+    # Signed over the URL the provider was given, query included: the delivery id cannot be swapped.
+    url = f"{settings.sms_status_url}?{request.url.query}"
+    if not sms.verify(settings.sms_auth_token, url, form, x_twilio_signature):
         raise Problem(403, "Invalid signature", "the status callback is not signed by the SMS provider")
     sid, status = form.get("MessageSid"), form.get("MessageStatus")
     if not sid or not status:
         raise Problem(422, "Invalid status callback", "MessageSid and MessageStatus are required")
-    await service.sms_status(db, publisher, senders, sid, status, service.utcnow())
+    if not await service.sms_status(db, publisher, senders, delivery, sid, status, service.utcnow()):
+        raise NotFound("Delivery not found")
     return Response(status_code=204)

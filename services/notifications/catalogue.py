@@ -95,11 +95,6 @@ CATALOGUE: tuple[Entry, ...] = (
 DIGEST_TEMPLATE = "digest"
 
 
-def events() -> tuple[type[Event], ...]:
-    """Every event type the catalogue has an entry for, once: the consumers to declare."""
-    return tuple(dict.fromkeys(entry.event for entry in CATALOGUE))
-
-
 def messages(event: Event) -> list[Message]:
     """Every message an event causes, one per entry and recipient (a recipient named twice hears once)."""
     out: list[Message] = []

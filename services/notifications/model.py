@@ -6,7 +6,7 @@ argument, so tests can put it anywhere (a DST change, the middle of the night).
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from contracts.notifications import Channel, Priority
@@ -14,8 +14,6 @@ from shared.auth.principal import Principal, Role
 
 Category = Literal["crisis", "mentoring", "meetings", "milestones", "account"]
 Language = Literal["en", "es"]
-CATEGORIES: tuple[Category, ...] = get_args(Category)
-CHANNELS: tuple[Channel, ...] = get_args(Channel)
 LANGUAGES: tuple[Language, ...] = get_args(Language)
 # The channels a person can choose; webhooks are an organization's, not a person's.
 PERSONAL_CHANNELS: tuple[Channel, ...] = ("in_app", "email", "sms")
@@ -216,8 +214,3 @@ def max_attempts(priority: Priority) -> int:
 def team_regions(caller: Principal) -> frozenset[str]:
     """The regions whose crisis-team notifications the caller reads besides their organization's own."""
     return caller.regions if caller.has_any(Role.REGIONAL_RESPONDER) else frozenset()
-
-
-def summary(n: Notification) -> dict[str, Any]:
-    """What a digest lists of one message."""
-    return {"title": n.title, "link": n.link, "created_at": n.created_at}

@@ -44,6 +44,8 @@ Document = dict[str, Any]
 SOURCE = "notifications"
 # A claimed attempt whose sender never reports back (it died) is tried again after this.
 LEASE = timedelta(seconds=30)
+# A send that takes longer gives up: well inside the lease, so nobody else claims it meanwhile.
+SEND_TIMEOUT = LEASE / 2
 
 
 def utcnow() -> datetime:
@@ -72,7 +74,13 @@ class Prepared:
     message: catalogue.Message
 
 
-def prepare(event: Event, people: Mapping[str, Person], senders: Senders, now: datetime) -> list[Prepared]:
+def prepare(
+    event: Event,
+    messages: list[catalogue.Message],
+    people: Mapping[str, Person],
+    senders: Senders,
+    now: datetime,
+) -> list[Prepared]:
     """Render every message the event causes, in each recipient's language and time zone.
 
     All or nothing: a template that fails raises `templates.TemplateError` before anything is written.
@@ -80,8 +88,8 @@ def prepare(event: Event, people: Mapping[str, Person], senders: Senders, now: d
     out = []
     # The recipients of one entry share its words: rendered once per language and time zone.
     rendered_as: dict[tuple[str, str, str, str], templates.Rendered] = {}
-    for message in catalogue.messages(event):
-        person = _addressee(people.get(message.recipient_id), message, event.org)
+    for message in messages:
+        person = people.get(message.recipient_id) or model.unknown_person(message.recipient_id, event.org)
         key = (message.template, message.link, person.language, person.timezone)
         if key not in rendered_as:
             rendered_as[key] = _render(message.template, person, message.context, senders.url(message.link))
@@ -104,25 +112,19 @@ def prepare(event: Event, people: Mapping[str, Person], senders: Senders, now: d
     return out
 
 
-def _addressee(person: Person | None, message: catalogue.Message, org: str) -> Person:
-    """The person's contacts, if they are theirs to use here: set in the event's organization, or the
-    person is on the regional team the message is for (they belong to another organization)."""
-    if person is not None and (person.org == org or message.team_region is not None):
-        return person
-    return model.unknown_person(message.recipient_id, org)
-
-
 def _render(template: str, person: Person, context: Mapping[str, Any], url: str) -> templates.Rendered:
     return templates.render(template, person.language, {**context, "url": url}, zone=person.timezone)
 
 
 async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, event: Event) -> int:
     """Everything an event causes; returns how many inbox items were new. Safe to repeat."""
-    recipients = sorted({m.recipient_id for m in catalogue.messages(event)})
-    if not recipients:
+    messages = catalogue.messages(event)
+    if not messages:
         return 0
+    recipients = sorted({m.recipient_id for m in messages})
+    team = sorted({m.recipient_id for m in messages if m.team_region is not None})
     now = utcnow()
-    prepared = prepare(event, await store.people(db, recipients), senders, now)
+    prepared = prepare(event, messages, await store.people(db, event.org, recipients, team), senders, now)
     created = await write_inbox(db, publisher, [p.notification for p in prepared])
     hub.wake(recipients)
     webhook = await store.has_webhook(db, event.org)
@@ -183,10 +185,10 @@ async def dispatch(
         plan = replace(plan, send_now=(*plan.send_now, "webhook"))
     planned = plan.send_now + plan.deferred
     for channel in plan.send_now:
-        await create_delivery(db, p.notification, p.message, channel, planned, now)
+        await create_delivery(db, new_delivery(p.notification, p.message, channel, planned, now))
     for channel in plan.deferred:
         assert plan.defer_until is not None
-        await create_delivery(db, p.notification, p.message, channel, planned, plan.defer_until)
+        await create_delivery(db, new_delivery(p.notification, p.message, channel, planned, plan.defer_until))
     if plan.digest_at is not None:
         await add_to_digest(db, p.person, p.notification, plan.digest_at)
     await asyncio.gather(
@@ -197,30 +199,25 @@ async def dispatch(
     )
 
 
-async def create_delivery(
-    db: Db,
-    n: Notification,
-    message: catalogue.Message,
-    channel: Channel,
-    planned: tuple[Channel, ...],
-    at: datetime,
-) -> None:
-    """The idempotency key of (notification, channel), due `at`; nothing if it exists already.
-
-    A scheduler entry goes with it: at `at` for a deferred delivery, and for one sent now a check
-    after the lease, which finds it done, or finds that its sender died and sends it.
-    """
-    delivery_id = model.delivery_id(n.id, channel)
-    doc = {
-        "_id": delivery_id, "org": n.org, "notification_id": n.id, "recipient_id": n.recipient_id,
-        "channel": channel, "template": message.template, "context": message.context, "link": n.link,
-        "category": n.category, "priority": n.priority, "cause_event_id": n.cause_event_id,
-        "team_region": n.team_region, "planned": list(planned),
+def new_delivery(
+    n: Notification, message: catalogue.Message, channel: Channel, planned: tuple[Channel, ...], at: datetime
+) -> Document:
+    """The idempotency key of (notification, channel), due `at`, with what it takes to send it."""
+    return {
+        "_id": model.delivery_id(n.id, channel), "org": n.org, "notification_id": n.id,
+        "recipient_id": n.recipient_id, "channel": channel, "template": message.template,
+        "context": message.context, "link": n.link, "category": n.category, "priority": n.priority,
+        "cause_event_id": n.cause_event_id, "team_region": n.team_region, "planned": list(planned),
         "state": "pending", "attempts": 0, "next_at": at, "created_at": utcnow(), REV: 0,
     }  # fmt: skip
-    await scheduler.schedule(
-        db.schedule, f"delivery:{delivery_id}:0", max(at, utcnow() + LEASE), delivery_id=delivery_id
-    )
+
+
+async def create_delivery(db: Db, doc: Document) -> None:
+    """Store a delivery, once (nothing if its key exists already), with its scheduler entry: at its
+    time for a deferred one, and for one sent now a check after the lease, which finds it done, or
+    finds that its sender died and sends it."""
+    at = max(doc["next_at"], utcnow() + LEASE)
+    await scheduler.schedule(db.schedule, f"delivery:{doc['_id']}:0", at, delivery_id=doc["_id"])
     with contextlib.suppress(DuplicateKeyError):
         await db.deliveries.insert_one(doc)
 
@@ -237,18 +234,35 @@ async def attempt(
         await _check_at(db, doc, busy_until)
         return
     number = doc["attempts"] + 1
-    claim = {"state": "sending", "attempts": number, "lease_until": now + LEASE}
+    lease_until = utcnow() + LEASE  # from the claim, not from when the caller started
+    claim = {"state": "sending", "attempts": number, "lease_until": lease_until}
     if not await write_revision(db.deliveries, delivery_id, doc[REV], claim):
-        return  # another replica claimed this attempt
+        return  # another sender claimed this attempt
     doc = {**doc, **claim, REV: doc[REV] + 1}
-    person = _addressee(
-        await store.person(db, doc["recipient_id"]),
-        catalogue.Message(doc["template"], doc["category"], doc["priority"], doc["recipient_id"],
-                          doc["link"], doc["context"], doc.get("team_region")),
-        doc["org"],
-    )  # fmt: skip
-    outcome = await _send(senders, doc, person)
+    # The claim's own safety net: if this process dies now, the scheduler tries again after the lease.
+    await _check_at(db, doc, lease_until)
+    person = await _recipient(db, doc)
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT.total_seconds()):
+            outcome = await _send(senders, doc, person)
+    except TimeoutError:
+        outcome = Outcome(ok=False, reason="timeout")
     await settle(db, publisher, senders, doc, person, outcome, utcnow())
+
+
+def _message(doc: Document) -> catalogue.Message:
+    """The catalogue message a delivery carries."""
+    return catalogue.Message(
+        doc["template"], doc["category"], doc["priority"], doc["recipient_id"], doc["link"],
+        doc["context"], doc.get("team_region"),
+    )  # fmt: skip
+
+
+async def _recipient(db: Db, doc: Document) -> Person:
+    """The recipient's contacts as they are now (they may have changed since the message was made)."""
+    team = [doc["recipient_id"]] if doc.get("team_region") else []
+    found = await store.people(db, doc["org"], [doc["recipient_id"]], team)
+    return found.get(doc["recipient_id"]) or model.unknown_person(doc["recipient_id"], doc["org"])
 
 
 async def _send(senders: Senders, doc: Document, person: Person) -> Outcome:
@@ -277,35 +291,32 @@ async def settle(
     now: datetime,
 ) -> None:
     """Record an attempt's outcome, and decide what comes next: done, a retry, a fallback."""
-    number, priority, channel = doc["attempts"], doc["priority"], doc["channel"]
+    number, priority, channel, rev = doc["attempts"], doc["priority"], doc["channel"], doc[REV]
+    # The state first, the log after: a sender whose lease ran out (another took over) logs nothing.
     if outcome.ok and outcome.provider_id:
         # Accepted: the provider's status callback says delivered or failed (sms_status).
-        await _log_attempt(db, publisher, doc, number, "accepted", None, now)
-        await write_revision(
-            db.deliveries, doc["_id"], doc[REV], {"state": "sent", "provider_id": outcome.provider_id}
-        )
+        if await write_revision(
+            db.deliveries, doc["_id"], rev, {"state": "sent", "provider_id": outcome.provider_id}
+        ):
+            await _log_attempt(db, publisher, doc, number, "accepted", None, now)
+            await _early_sms_status(db, publisher, senders, doc["_id"], now)
         return
     if outcome.ok:
-        await _log_attempt(db, publisher, doc, number, "delivered", _delivered(doc, number), now)
-        await write_revision(db.deliveries, doc["_id"], doc[REV], {"state": "delivered"})
+        if await write_revision(db.deliveries, doc["_id"], rev, {"state": "delivered"}):
+            await _log_attempt(db, publisher, doc, number, "delivered", _delivered(doc, number), now)
         return
     final = not outcome.retry or number >= model.max_attempts(priority)
     # A crisis message does not wait for retries of a failing channel: the next one starts now.
-    next_channel = (
-        model.fallback(person, channel, tuple(doc["planned"]))
-        if final or doc["category"] == "crisis"
-        else None
-    )
+    fallback = final or doc["category"] == "crisis"
+    next_channel = model.fallback(person, channel, tuple(doc["planned"])) if fallback else None
+    next_at = now + model.retry_delay(priority, number)
+    update = {"state": "failed"} if final else {"state": "pending", "next_at": next_at}
+    if not await write_revision(db.deliveries, doc["_id"], rev, update):
+        return
     failed = _failed(doc, number, outcome.reason or "failed", final, next_channel)
     await _log_attempt(db, publisher, doc, number, "failed", failed, now, reason=outcome.reason)
-    if final:
-        await write_revision(db.deliveries, doc["_id"], doc[REV], {"state": "failed"})
-    else:
-        next_at = now + model.retry_delay(priority, number)
-        if await write_revision(
-            db.deliveries, doc["_id"], doc[REV], {"state": "pending", "next_at": next_at}
-        ):
-            await _check_at(db, {**doc, REV: doc[REV] + 1}, next_at)
+    if not final:
+        await _check_at(db, {**doc, REV: rev + 1}, next_at)
     if next_channel is not None:
         await fall_back(db, publisher, senders, doc, next_channel, now)
 
@@ -314,11 +325,15 @@ async def fall_back(
     db: Db, publisher: EventPublisher, senders: Senders, doc: Document, channel: Channel, now: datetime
 ) -> None:
     """Send the message on `channel` too (once: the new delivery's key is taken like any other)."""
-    n = store.notification_from_doc(await db.notifications.find_one({"_id": doc["notification_id"]}) or {})
-    message = catalogue.Message(doc["template"], n.category, n.priority, n.recipient_id, n.link,
-                                doc["context"], n.team_region)  # fmt: skip
-    await create_delivery(db, n, message, channel, (*doc["planned"], channel), now)
-    await attempt(db, publisher, senders, model.delivery_id(n.id, channel), now)
+    runtime = ("state", "attempts", "next_at", "lease_until", "provider_id", "provider_status", REV)
+    copy = {k: v for k, v in doc.items() if k not in runtime}
+    delivery_id = model.delivery_id(doc["notification_id"], channel)
+    planned = [*doc["planned"], channel]
+    await create_delivery(
+        db, {**copy, "_id": delivery_id, "channel": channel, "planned": planned, "state": "pending",
+             "attempts": 0, "next_at": now, "created_at": utcnow(), REV: 0},
+    )  # fmt: skip
+    await attempt(db, publisher, senders, delivery_id, now)
 
 
 async def _log_attempt(
@@ -370,28 +385,56 @@ def _failed(doc: Document, number: int, reason: str, final: bool, fallback: Chan
 
 
 async def sms_status(
-    db: Db, publisher: EventPublisher, senders: Senders, provider_id: str, status: str, now: datetime
+    db: Db,
+    publisher: EventPublisher,
+    senders: Senders,
+    delivery_id: str,
+    provider_id: str,
+    status: str,
+    now: datetime,
 ) -> bool:
-    """The SMS provider's report on a message it accepted; False if no delivery has that id."""
-    doc = await db.deliveries.find_one({"provider_id": provider_id})
+    """The SMS provider's report on a message it accepted; False if there is no such delivery.
+
+    The report can come before this service has recorded that the provider accepted the message:
+    it is then kept on the delivery, and the sender applies it once it has (`_early_sms_status`).
+    """
+    doc = await db.deliveries.find_one({"_id": delivery_id, "channel": "sms"})
     if doc is None:
         return False
-    if doc["state"] != "sent" or status not in ("delivered", "failed", "undelivered"):
-        return True  # an intermediate status, or a report already taken into account
+    if status not in ("delivered", "failed", "undelivered"):
+        return True  # an intermediate status: queued, sending, sent
+    if doc["state"] == "sending":
+        await db.deliveries.update_one(
+            {"_id": delivery_id}, {"$set": {"provider_status": [provider_id, status]}}
+        )
+        doc = (
+            await db.deliveries.find_one({"_id": delivery_id}) or doc
+        )  # the sender may have just recorded it
+    if doc["state"] == "sent" and doc.get("provider_id") == provider_id:
+        await _apply_sms_status(db, publisher, senders, doc, status, now)
+    return True
+
+
+async def _early_sms_status(
+    db: Db, publisher: EventPublisher, senders: Senders, delivery_id: str, now: datetime
+) -> None:
+    doc = await db.deliveries.find_one({"_id": delivery_id})
+    if doc and doc.get("provider_status") and doc["provider_status"][0] == doc.get("provider_id"):
+        await _apply_sms_status(db, publisher, senders, doc, doc["provider_status"][1], now)
+
+
+async def _apply_sms_status(
+    db: Db, publisher: EventPublisher, senders: Senders, doc: Document, status: str, now: datetime
+) -> None:
+    """Once per delivery (a revision from `sent`): delivered, or failed and on to the next channel."""
     number = doc["attempts"]
     if status == "delivered":
         if await write_revision(db.deliveries, doc["_id"], doc[REV], {"state": "delivered"}):
             await _log_attempt(db, publisher, doc, number, "delivered", _delivered(doc, number), now)
-        return True
-    person = _addressee(
-        await store.person(db, doc["recipient_id"]),
-        catalogue.Message(doc["template"], doc["category"], doc["priority"], doc["recipient_id"],
-                          doc["link"], doc["context"], doc.get("team_region")),
-        doc["org"],
-    )  # fmt: skip
+        return
     # The provider could not deliver to the number: trying the same number again is no use.
+    person = await _recipient(db, doc)
     await settle(db, publisher, senders, doc, person, Outcome(ok=False, reason=status, retry=False), now)
-    return True
 
 
 # ---- digests ------------------------------------------------------------------------------------
@@ -415,8 +458,9 @@ async def send_digest(
     digest = await db.digests.find_one({"_id": digest_id})
     if digest is None:
         return
-    items = await db.notifications.find({"_id": {"$in": digest["items"]}}, sort=[("created_at", 1)]).to_list()
-    person = await store.person(db, digest["person_id"])
+    query = {"_id": {"$in": digest["items"]}, "org": digest["org"]}
+    items = await db.notifications.find(query, sort=[("created_at", 1)]).to_list()
+    person = await store.person(db, digest["org"], digest["person_id"])
     if not items or person is None or "email" not in model.reachable(person):
         return
     context = {
@@ -428,7 +472,7 @@ async def send_digest(
     doc = {
         "_id": delivery_id, "org": digest["org"], "notification_id": f"digest:{digest_id}",
         "recipient_id": person.id, "channel": "email", "template": catalogue.DIGEST_TEMPLATE,
-        "context": context, "link": "/me/notifications", "category": "digest", "priority": "low",
+        "context": context, "link": "/notifications/inbox", "category": "digest", "priority": "low",
         "cause_event_id": digest_id, "team_region": None, "planned": ["email"],
         "state": "pending", "attempts": 0, "next_at": now, "created_at": now, REV: 0,
     }  # fmt: skip
@@ -555,43 +599,21 @@ async def delete_webhook(db: Db, org: str) -> None:
 # ---- contacts and preferences ---------------------------------------------------------------------
 
 
-async def own_person(db: Db, caller: Principal) -> Person:
-    """The caller's settings (defaults if they set none): their own, whoever set them."""
-    found = await store.person(db, caller.sub)
-    return (
-        found
-        if found is not None and found.org == caller.org
-        else model.unknown_person(caller.sub, caller.org)
-    )
-
-
-async def save_person(db: Db, person: Person, set_by: str) -> None:
-    doc = store.person_to_doc(person)
-    await db.people.update_one(
-        {"_id": person.id}, {"$set": {**doc, "set_by": set_by, "updated_at": utcnow()}}, upsert=True
-    )
+async def person_of(db: Db, org: str, person_id: str) -> Person:
+    """A person's settings in an organization (defaults where nothing is set)."""
+    return await store.person(db, org, person_id) or model.unknown_person(person_id, org)
 
 
 async def update_own(db: Db, caller: Principal, **changes: Any) -> Person:
-    """A person's own change: theirs whatever was set before, and in their organization (the token's)."""
-    person = replace(await own_person(db, caller), org=caller.org, **changes)
-    await save_person(db, person, caller.sub)
+    """A person's own change, in their organization (the token's), and confirmed as theirs."""
+    person = replace(await person_of(db, caller.org, caller.sub), **changes)
+    await store.save_person(db, person, changes, by=caller.sub, confirmed=True)
     return person
 
 
-async def staff_person(db: Db, admin: Principal, person_id: str) -> Person | None:
-    """A person of the admin's organization (or nobody's yet); None for anyone else's."""
-    found = await store.person(db, person_id)
-    if found is None:
-        return model.unknown_person(person_id, admin.org)
-    return found if found.org == admin.org else None
-
-
-async def update_staff(db: Db, admin: Principal, person_id: str, **changes: Any) -> Person | None:
-    """An org admin's change to a person of their organization; None for anyone else's."""
-    person = await staff_person(db, admin, person_id)
-    if person is None:
-        return None
-    person = replace(person, **changes)
-    await save_person(db, person, admin.sub)
+async def update_staff(db: Db, admin: Principal, person_id: str, **changes: Any) -> Person:
+    """An org admin's change to their organization's record of a person (another organization's
+    record of the same person is that organization's, and stays as it is)."""
+    person = replace(await person_of(db, admin.org, person_id), **changes)
+    await store.save_person(db, person, changes, by=admin.sub, confirmed=False)
     return person

@@ -2,7 +2,7 @@
 
 - `notifications`: the in-app inbox, one per (cause event, message, recipient): its id says so, so a
   redelivered cause finds the one it made instead of making another.
-- `people`: contacts and preferences, one per person (`_id` is their user id).
+- `people`: contacts and preferences, one per person and organization (`_id` is `<org>/<user id>`).
 - `deliveries`: one per (notification, channel) beyond the inbox: the idempotency key, claimed by
   revision (shared.revisions) before each attempt, so a redelivery or a second replica never sends
   it twice. `attempts`: one per attempt with its outcome, and the event that reports it.
@@ -12,16 +12,18 @@
   digests.
 """
 
+import contextlib
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from services.notifications.model import Digest, Notification, Person, QuietHours
 from shared.outbox import OUTBOX_FIELDS
-from shared.storage import OrgCollection
 
 Document = dict[str, Any]
 Db = AsyncDatabase[Document]
@@ -32,12 +34,12 @@ async def ensure_indexes(db: Db) -> None:
     # organizations): a person's inbox is small once it is narrowed to them, and on the local store
     # every index is a cost on each of a fan-out's inserts.
     await db.notifications.create_index([("recipient_id", ASCENDING), ("created_at", DESCENDING)])
-    await db.deliveries.create_index([("provider_id", ASCENDING)])
+    await db.people.create_index([("person_id", ASCENDING)])
+    # From before inbox ids named their message: it would count a second message to the same person
+    # about the same event as a copy of the first.
+    with contextlib.suppress(OperationFailure):
+        await db.notifications.drop_index("org_1_cause_event_id_1_recipient_id_1")
     await db.attempts.create_index([("org", ASCENDING), ("notification_id", ASCENDING)])
-
-
-def notifications(db: Db, org: str) -> OrgCollection:
-    return OrgCollection(db.notifications, org)
 
 
 def inbox_filter(org: str, recipient_id: str, team_regions: frozenset[str]) -> Document:
@@ -66,10 +68,15 @@ def notification_from_doc(doc: Document) -> Notification:
     return Notification(id=doc["_id"], **{k: v for k, v in doc.items() if k not in OUTBOX_FIELDS})
 
 
+def person_key(org: str, person_id: str) -> str:
+    """A person's settings are their organization's record of them: another organization's admin
+    writes a record of its own, never this one."""
+    return f"{org}/{person_id}"
+
+
 def person_to_doc(p: Person) -> Document:
+    """The settable fields (the key, `org` and `person_id` are set once, on insert)."""
     return {
-        "_id": p.id,
-        "org": p.org,
         "email": p.email,
         "phone": p.phone,
         "language": p.language,
@@ -87,7 +94,7 @@ def person_to_doc(p: Person) -> Document:
 def person_from_doc(doc: Document) -> Person:
     quiet, digest = doc.get("quiet_hours"), doc.get("digest")
     return Person(
-        id=doc["_id"],
+        id=doc["person_id"],
         org=doc["org"],
         email=doc.get("email"),
         phone=doc.get("phone"),
@@ -101,19 +108,41 @@ def person_from_doc(doc: Document) -> Person:
     )
 
 
-async def people(db: Db, ids: list[str]) -> dict[str, Person]:
-    """The people an event's messages go to, by id, in one read.
-
-    Across organizations on purpose: a regional team's responder belongs to another organization
-    than the case. Only delivery reads this way; the routes read a person within the caller's own.
+async def people(db: Db, org: str, ids: list[str], team: Sequence[str] = ()) -> dict[str, Person]:
+    """The contacts an event's messages go to: each recipient's record in the event's organization,
+    in one read by key; and for members of a regional team (`team`, who belong to other
+    organizations) without one there, the record they confirmed themselves, wherever they keep it.
     """
-    docs = await db.people.find({"_id": {"$in": ids}}).to_list()
-    return {d["_id"]: person_from_doc(d) for d in docs}
+    docs = await db.people.find({"_id": {"$in": [person_key(org, i) for i in ids]}}).to_list()
+    found = {d["person_id"]: person_from_doc(d) for d in docs}
+    if elsewhere := [i for i in team if i not in found]:
+        query = {"person_id": {"$in": elsewhere}, "confirmed": True}
+        for doc in await db.people.find(query, sort=[("_id", 1)]).to_list():
+            found.setdefault(doc["person_id"], person_from_doc(doc))
+    return found
 
 
-async def person(db: Db, person_id: str) -> Person | None:
-    doc = await db.people.find_one({"_id": person_id})
+async def person(db: Db, org: str, person_id: str) -> Person | None:
+    doc = await db.people.find_one({"_id": person_key(org, person_id)})
     return person_from_doc(doc) if doc else None
+
+
+async def save_person(db: Db, person: Person, names: Iterable[str], *, by: str, confirmed: bool) -> None:
+    """Write only the settings `names` (two requests changing different settings both land);
+    `confirmed` when the person wrote them themselves, which a regional team's message from
+    another organization relies on."""
+    doc = person_to_doc(person)
+    changed = {name: doc[name] for name in names}
+    update: Document = {
+        "$set": {
+            **changed,
+            "updated_by": by,
+            "updated_at": datetime.now(UTC),
+            **({"confirmed": True} if confirmed else {}),
+        },
+        "$setOnInsert": {"org": person.org, "person_id": person.id},
+    }
+    await db.people.update_one({"_id": person_key(person.org, person.id)}, update, upsert=True)
 
 
 async def has_webhook(db: Db, org: str) -> bool:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
 import httpx
 
@@ -56,14 +57,18 @@ class Sms:
         if not out.person.phone:
             return Outcome(ok=False, reason="no number", retry=False)
         form = {"To": out.person.phone, "From": self.sender, "Body": body(out)}
-        if self.status_callback:
-            form["StatusCallback"] = self.status_callback
+        if self.status_callback:  # names the delivery, so the report finds it by key
+            form["StatusCallback"] = f"{self.status_callback}?{urlencode({'delivery': out.delivery_id})}"
         try:
             response = await self.client.post(self.url, data=form, auth=self.auth)
         except httpx.HTTPError as exc:
             return Outcome(ok=False, reason=type(exc).__name__)
         if response.is_success:
-            return Outcome(ok=True, provider_id=str(response.json().get("sid") or "") or None)
+            try:
+                sid = response.json().get("sid")
+            except ValueError:  # accepted all the same: only its status report will be missing
+                sid = None
+            return Outcome(ok=True, provider_id=str(sid) if sid else None)
         # 4xx: the provider refused this message (a bad number, a blocked recipient): again is no use.
         # 429 and 5xx: the provider is busy or down.
         retry = response.status_code == 429 or response.status_code >= 500

@@ -92,7 +92,7 @@ def escalation(org: str = "org-a", responders: tuple[str, ...] = ("pat",), **dat
 
 async def pat(db: Db, org: str = "org-a", **fields: Any) -> model.Person:
     person = model.Person(id="pat", org=org, email="pat@example.org", phone="+13125550100", **fields)
-    await service.save_person(db, person, "pat")
+    await store.save_person(db, person, store.person_to_doc(person), by="pat", confirmed=True)
     return person
 
 
@@ -286,6 +286,32 @@ async def test_a_regional_responders_own_contacts_reach_them_for_another_organiz
     other = senders()
     await service.handle(db, Publisher(), other, Hub(), escalation("org-b", case_id="c2"))
     assert other.adapters["sms"].sent == [] and other.adapters["email"].sent == []  # type: ignore[attr-defined]
+
+
+async def test_another_organizations_admin_cannot_redirect_a_persons_messages(db: Db) -> None:
+    await pat(db, org="org-a")  # pat's own, confirmed, in A
+    admin_c = principal("org-c", Role.ORG_ADMIN, sub="admin-c")
+    await service.update_staff(db, admin_c, "pat", phone="+13125550199", email="c@example.org")
+    # C's record is C's: A's record of pat is untouched, and the regional team's message uses it.
+    assert (await service.person_of(db, "org-a", "pat")).phone == "+13125550100"
+    channels = senders()
+    team = escalation("org-b", catch_all="regional_team", region="lakeshore")
+    await service.handle(db, Publisher(), channels, Hub(), team)
+    assert [o.person.phone for o in channels.adapters["sms"].sent] == ["+13125550100"]  # type: ignore[attr-defined]
+    # C's record serves C's own messages.
+    own = senders()
+    await service.handle(db, Publisher(), own, Hub(), escalation("org-c", case_id="c3"))
+    assert [o.person.phone for o in own.adapters["sms"].sent] == ["+13125550199"]  # type: ignore[attr-defined]
+
+
+async def test_changing_contacts_and_preferences_at_once_loses_neither(db: Db) -> None:
+    caller = principal("org-a")
+    await asyncio.gather(
+        service.update_own(db, caller, email="pat@example.org", phone="+13125550100"),
+        service.update_own(db, caller, quiet_hours=model.QuietHours(time(22), time(7))),
+    )
+    person = await service.person_of(db, "org-a", "pat")
+    assert person.phone == "+13125550100" and person.quiet_hours is not None
 
 
 async def test_reading_marks_and_counts_only_the_callers_own(db: Db) -> None:
