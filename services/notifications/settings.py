@@ -45,6 +45,8 @@ class Settings(ServiceSettings):
     def _no_dev_sms_token_in_production(self) -> Self:
         if self.environment == "production" and self.sms_auth_token == DEV_SMS_TOKEN:
             raise ValueError("set RN_SMS_AUTH_TOKEN to the SMS provider's auth token in production")
+        if self.environment == "production" and not self.public_url.startswith("https://"):
+            raise ValueError("RN_PUBLIC_URL must be the service's public https address in production")
         if self.environment == "production" and self.webhook_allow_private_targets:
             raise ValueError("RN_WEBHOOK_ALLOW_PRIVATE_TARGETS would let webhooks reach internal hosts")
         return self
