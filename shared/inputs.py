@@ -8,6 +8,7 @@ import datetime as dt
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, NaiveDatetime
@@ -76,6 +77,18 @@ def _clean(value: Any) -> Any:
 
 
 Text = Annotated[str, AfterValidator(_clean_text)]
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}: use an IANA name such as America/Chicago") from exc
+    return value
+
+
+# An IANA time zone name (America/Chicago): wall-clock times are read in it, so an unknown one is a 422.
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
 """Free text outside a request body (a query parameter), held to the same rule as body text."""
 
 

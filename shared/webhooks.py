@@ -24,12 +24,15 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import httpx
+from pydantic import BaseModel, Field
 from standardwebhooks import Webhook
 
 from shared import egress
 from shared.http import Problem
+from shared.inputs import Strict
 
 SECRET_PREFIX = "whsec_"
 MAX_DELAY = timedelta(minutes=10)
@@ -111,3 +114,17 @@ async def vet(url: str, *, allow_private: bool) -> None:
         await egress.vet_url(url, allow_private=allow_private)
     except egress.Refused as exc:
         raise Problem(422, "Invalid webhook", str(exc)) from exc
+
+
+class WebhookUpdate(Strict):
+    """The body that registers an endpoint (crisis's escalations, notifications' messages)."""
+
+    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
+
+
+class WebhookPublic(BaseModel):
+    url: str
+    secret: str = Field(
+        description="signs every delivery (Standard Webhooks: webhook-id, webhook-timestamp, "
+        "webhook-signature); shown only now"
+    )

@@ -12,6 +12,17 @@ import httpx
 
 T = TypeVar("T")
 
+# Debian's chromium, with the flags of DESIGN section 9 (Playwright cannot download a browser here).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 
 async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = 15.0, interval: float = 0.1) -> T:
     """The first truthy result of `probe`, polled for `within` seconds; fails the test otherwise."""

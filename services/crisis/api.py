@@ -26,6 +26,7 @@ from shared.auth.principal import Principal, Role
 from shared.http import NotFound, Problem
 from shared.inputs import Instant, Strict, Text, WallTime
 from shared.telemetry import CASE_ID, CRISIS_LEVEL, tag_current_span
+from shared.webhooks import WebhookPublic, WebhookUpdate
 
 router = APIRouter(tags=["crisis"])
 
@@ -461,18 +462,6 @@ async def read_regional_team(region: PathId, caller: NetworkAdmin, db: Db) -> Te
     if region not in caller.regions:
         raise Problem(403, "Forbidden", "you administer other regions")
     return TeamPublic.model_validate(await service.regional_team(db, region))
-
-
-class WebhookUpdate(Strict):
-    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
-
-
-class WebhookPublic(BaseModel):
-    url: str
-    secret: str = Field(
-        description="signs every delivery (Standard Webhooks: webhook-id, webhook-timestamp, "
-        "webhook-signature); shown only now"
-    )
 
 
 @router.put("/crisis/webhook")

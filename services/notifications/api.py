@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -18,7 +17,8 @@ from services.notifications.deps import Channels, CurrentSettings, Db, LiveHub, 
 from services.notifications.model import Category, Language, Person
 from shared.auth.fastapi import CurrentPrincipal
 from shared.http import NotFound, Problem
-from shared.inputs import Strict, TimeOfDay
+from shared.inputs import Strict, TimeOfDay, TimeZone
+from shared.webhooks import WebhookPublic, WebhookUpdate
 
 router = APIRouter(tags=["notifications"])
 PersonalChannel = Literal["in_app", "email", "sms"]
@@ -83,7 +83,11 @@ async def mark_read(caller: CurrentPrincipal, db: Db, notification_id: str) -> R
     return Response(status_code=204)
 
 
-@router.get("/me/notifications/stream", response_class=EventSourceResponse)
+@router.get(
+    "/me/notifications/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def stream_my_notifications(
     request: Request,
     caller: CurrentPrincipal,
@@ -131,18 +135,6 @@ async def list_delivery_attempts(admin: OrgAdmin, db: Db, notification_id: str) 
     return [AttemptPublic.model_validate(a) for a in found]
 
 
-class WebhookUpdate(Strict):
-    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s]+$")]
-
-
-class WebhookPublic(BaseModel):
-    url: str
-    secret: str = Field(
-        description="signs every delivery (Standard Webhooks: webhook-id, webhook-timestamp, "
-        "webhook-signature); shown only now"
-    )
-
-
 @router.put("/org/notifications/webhook")
 async def update_notifications_webhook(
     admin: OrgAdmin, db: Db, settings: CurrentSettings, body: WebhookUpdate
@@ -173,7 +165,7 @@ class ContactUpdate(Strict):
     email: EmailStr | None = None
     phone: str | None = Field(default=None, description="any format with a country code; kept as E.164")
     language: Language = "en"
-    timezone: str = Field(default="UTC", description="an IANA time zone, e.g. America/Chicago")
+    timezone: TimeZone = Field(default="UTC", description="an IANA time zone, e.g. America/Chicago")
 
     @field_validator("phone")
     @classmethod
@@ -187,17 +179,6 @@ class ContactUpdate(Strict):
         if not phonenumbers.is_valid_number(number):
             raise ValueError("not a valid phone number")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}: use an IANA name such as America/Chicago"
-            ) from exc
-        return value
 
 
 class QuietHoursBody(Strict):
@@ -280,10 +261,13 @@ async def update_my_preferences(
     return _preferences(person)
 
 
-@router.get("/org/people/{person_id}/contact")
+@router.get("/org/people/{person_id}/contact", responses={404: {"description": "no record of them here"}})
 async def read_staff_contact(admin: OrgAdmin, db: Db, person_id: str) -> ContactPublic:
-    """An org admin reads where their organization reaches a person."""
-    return _contact(await service.person_of(db, admin.org, person_id))
+    """An org admin reads where their organization reaches a person (404: it has no record of them)."""
+    person = await service.recorded_person(db, admin.org, person_id)
+    if person is None:
+        raise NotFound("No contacts for this person in your organization")
+    return _contact(person)
 
 
 @router.put("/org/people/{person_id}/contact")
@@ -296,7 +280,14 @@ async def update_staff_contact(admin: OrgAdmin, db: Db, person_id: str, body: Co
 # ---- the SMS provider's status callbacks ------------------------------------------------------
 
 
-@router.post("/notifications/sms/status", status_code=204, include_in_schema=True)
+@router.post(
+    "/notifications/sms/status",
+    status_code=204,
+    responses={
+        403: {"description": "not signed with the SMS provider's auth token"},
+        404: {"description": "no such delivery"},
+    },
+)
 async def receive_sms_status(
     request: Request, db: Db, publisher: Publisher, senders: Channels, settings: CurrentSettings,
     x_twilio_signature: Annotated[str, Header()],

@@ -599,6 +599,11 @@ async def delete_webhook(db: Db, org: str) -> None:
 # ---- contacts and preferences ---------------------------------------------------------------------
 
 
+async def recorded_person(db: Db, org: str, person_id: str) -> Person | None:
+    """The organization's record of a person, if it has one."""
+    return await store.person(db, org, person_id)
+
+
 async def person_of(db: Db, org: str, person_id: str) -> Person:
     """A person's settings in an organization (defaults where nothing is set)."""
     return await store.person(db, org, person_id) or model.unknown_person(person_id, org)

@@ -26,7 +26,7 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 EXAMPLES = os.environ.get("RN_FUZZ_EXAMPLES", "20")
 SEED = os.environ.get("RN_FUZZ_SEED", "8")
 # A stream of server-sent events never ends, so no answer to it can be checked.
-ENDLESS = {"crisis": ["/crisis/console/events"]}
+ENDLESS = {"crisis": ["/crisis/console/events"], "notifications": ["/me/notifications/stream"]}
 # Each service as a person holding every role; and the OTLP receiver once more as an exporter (with
 # the ingest token), so that its parsing of what it is sent is fuzzed too, not only its refusals.
 RUNS = [(s.name, "person") for s in SERVICES] + [("insights", "exporter")]

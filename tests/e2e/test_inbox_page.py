@@ -18,20 +18,10 @@ from contracts.ids import new_id
 from deploy.local.stack import Stack
 from shared.auth.principal import Role
 from tests.conftest import OUTPUT, Tokens
-from tests.helpers import eventually, joined
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, eventually, joined
 
 pytestmark = pytest.mark.e2e
 
-# Debian's chromium, with the flags of DESIGN section 9 (Playwright cannot download a browser here).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STREAM = "/me/notifications/stream"
 
 

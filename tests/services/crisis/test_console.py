@@ -12,18 +12,8 @@ from playwright.async_api import async_playwright
 from deploy.local.stack import Stack
 from shared.auth.principal import Role
 from tests.conftest import OUTPUT, Tokens
-from tests.helpers import eventually
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, eventually
 from tests.services.crisis.conftest import raise_alert
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 async def sse_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
