@@ -3,8 +3,9 @@
 Signing, the vetting of addresses and the sending itself are shared.webhooks (Standard Webhooks
 headers; `webhook-id` is the escalation event's id, the same on every retry). What is crisis's own:
 deliveries are documents (one per escalation event, keyed by the event id so a redelivered event
-adds nothing) leased by revision (shared.revisions) by a loop, like escalation deadlines: a
-restart loses none, two replicas never make the same attempt twice. Every attempt is logged; a
+adds nothing), each attempt leased by revision (shared.revisions) and timed by the shared durable
+scheduler (entries in `webhook_schedule`): a restart loses none, two replicas never make the same
+attempt twice, and a sender that dies mid-attempt is relieved when its lease ends. Every attempt is logged; a
 delivery that runs out of attempts writes a line in the case timeline, where responders look.
 
 Endpoints registered before deliveries were signed this way keep their secret (`whsec_` + URL-safe
@@ -12,7 +13,6 @@ base64), which shared.webhooks signs with as its own bytes; registering again is
 """
 
 import asyncio
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,12 +21,11 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.crisis import CrisisEscalated
 from services.crisis import model, service, store
-from shared import webhooks
+from shared import scheduler, webhooks
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher
 from shared.revisions import REV, write_revision
 
-log = logging.getLogger(__name__)
 Db = service.Db
 LEASE = timedelta(seconds=30)  # a claimed attempt that never reports back is tried again after this
 
@@ -78,32 +77,47 @@ async def enqueue(db: Db, event: CrisisEscalated, now: datetime) -> bool:
         )
     except DuplicateKeyError:
         pass
+    await _check_at(db, event.id, 0, now)
     return True
 
 
-async def deliver_due(
+async def _check_at(db: Db, delivery_id: str, rev: int, at: datetime) -> None:
+    await scheduler.schedule(db.webhook_schedule, f"{delivery_id}:{rev}", at, delivery_id=delivery_id)
+
+
+async def attempt(
     db: Db,
     publisher: EventPublisher,
     sealer: Sealer,
     client: httpx.AsyncClient,
+    delivery_id: str,
     *,
     now: datetime,
     max_attempts: int,
     backoff_base: float,
-) -> int:
-    """Claim and try every delivery that is due; returns how many attempts were made."""
-    made = 0
-    due = {"state": "pending", "next_at": {"$lte": now}}
-    for delivery in await db.webhook_deliveries.find(due, sort=[("next_at", 1)], limit=100).to_list():
-        # The lease: whoever writes the next revision makes this attempt; a replica that loses skips it.
-        attempt = delivery["attempts"] + 1
-        lease = {"next_at": now + LEASE, "attempts": attempt}
-        if not await write_revision(db.webhook_deliveries, delivery["_id"], delivery[REV], lease):
-            continue
-        made += 1
-        claimed = {**delivery, **lease, REV: delivery[REV] + 1}
-        await _attempt(db, publisher, sealer, client, claimed, now, max_attempts, backoff_base)
-    return made
+) -> bool:
+    """Claim and make the delivery's next attempt if it is due; whether one was made."""
+    delivery = await db.webhook_deliveries.find_one({"_id": delivery_id})
+    if delivery is None or delivery["state"] != "pending":
+        return False
+    if delivery["next_at"] > now:  # not due yet, or another sender's lease still runs: look again then
+        await _check_at(db, delivery_id, delivery[REV], delivery["next_at"])
+        return False
+    # The lease: whoever writes the next revision makes this attempt; a replica that loses skips it.
+    number = delivery["attempts"] + 1
+    lease = {"next_at": now + LEASE, "attempts": number}
+    if not await write_revision(db.webhook_deliveries, delivery_id, delivery[REV], lease):
+        return False
+    claimed = {**delivery, **lease, REV: delivery[REV] + 1}
+    await _check_at(db, delivery_id, claimed[REV], lease["next_at"])  # if this sender dies meanwhile
+    await _attempt(db, publisher, sealer, client, claimed, now, max_attempts, backoff_base)
+    return True
+
+
+async def schedule_pending(db: Db) -> None:
+    """Give every pending delivery its scheduler entry: deliveries made before the scheduler timed them."""
+    async for doc in db.webhook_deliveries.find({"state": "pending"}, {"next_at": 1, REV: 1}):
+        await _check_at(db, doc["_id"], doc.get(REV, 0), doc["next_at"])
 
 
 async def _attempt(
@@ -138,7 +152,8 @@ async def _attempt(
         return
     if attempt < max_attempts and endpoint is not None:
         next_at = now + webhooks.retry_delay(attempt, backoff_base)
-        await write_revision(deliveries, delivery["_id"], rev, {"next_at": next_at})
+        if await write_revision(deliveries, delivery["_id"], rev, {"next_at": next_at}):
+            await _check_at(db, delivery["_id"], rev + 1, next_at)
         return
     await write_revision(deliveries, delivery["_id"], rev, {"state": "failed"})
 
@@ -161,14 +176,17 @@ async def run_deliveries(
     allow_private: bool,
 ) -> None:
     async with webhooks.client(allow_private=allow_private, timeout=request_timeout) as client:
-        while True:
-            try:
-                await deliver_due(
-                    db, publisher, sealer, client, now=service.utcnow(),
-                    max_attempts=max_attempts, backoff_base=backoff_base,
-                )  # fmt: skip
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook delivery round failed; trying again")
-            await asyncio.sleep(interval)
+
+        async def fire(entry: dict[str, Any]) -> None:
+            await attempt(
+                db, publisher, sealer, client, entry["delivery_id"], now=service.utcnow(),
+                max_attempts=max_attempts, backoff_base=backoff_base,
+            )  # fmt: skip
+
+        backfill = asyncio.create_task(schedule_pending(db))
+        try:
+            await scheduler.run(
+                db.webhook_schedule, fire, interval=interval, clock=service.utcnow, name="webhook delivery"
+            )
+        finally:
+            backfill.cancel()

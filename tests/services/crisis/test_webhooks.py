@@ -227,11 +227,11 @@ async def test_a_name_that_points_inside_after_registration_is_refused_at_send_t
         EventPublisher, object()
     )  # only a delivery that gives up publishes, and this one has tries left
     async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
-        made = await webhooks.deliver_due(
-            scratch_db, unused, sealer, client, now=NOW, max_attempts=3, backoff_base=1.0
+        made = await webhooks.attempt(
+            scratch_db, unused, sealer, client, event.id, now=NOW, max_attempts=3, backoff_base=1.0
         )
 
-    assert made == 1 and sent == []
+    assert made and sent == []
     (attempt,) = await store.webhook_attempts(scratch_db, "org-a").find({})
     assert (attempt["delivery_id"], attempt["ok"], attempt["status"]) == (event.id, False, None)
     assert attempt["error"] == "refused: hooks.example.org resolves to a private address"
@@ -262,8 +262,8 @@ async def test_an_endpoint_registered_before_standard_webhooks_is_signed_with_it
     transport = egress.EgressTransport(inner=httpx.MockTransport(record))
     unused = cast(EventPublisher, object())  # only a delivery that gives up publishes
     async with httpx.AsyncClient(transport=transport, trust_env=False) as client:
-        await webhooks.deliver_due(
-            scratch_db, unused, sealer, client, now=NOW, max_attempts=3, backoff_base=1.0
+        await webhooks.attempt(
+            scratch_db, unused, sealer, client, event.id, now=NOW, max_attempts=3, backoff_base=1.0
         )
 
     (request,) = sent
