@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Set
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,6 +46,8 @@ SOURCE = "notifications"
 LEASE = timedelta(seconds=30)
 # A send that takes longer gives up: well inside the lease, so nobody else claims it meanwhile.
 SEND_TIMEOUT = LEASE / 2
+# How long an event's handler waits for its sends before it lets the slow ones go on by themselves.
+SEND_WAIT = timedelta(seconds=5)
 
 
 def utcnow() -> datetime:
@@ -58,6 +60,18 @@ class Senders:
 
     adapters: Mapping[Channel, Adapter]
     link_bases: Mapping[str, str]
+    # Sends still under way when their event was acknowledged (see `handle`).
+    running: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        self.running.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self.running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Its scheduler entry tries again after the lease: nothing is lost, say it once here.
+            log.error("a send failed after its event was acknowledged: %r", task.exception())
 
     def url(self, link: str) -> str:
         base = self.link_bases.get(link.strip("/").split("/", 1)[0], "")
@@ -128,8 +142,28 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
     created = await write_inbox(db, publisher, [p.notification for p in prepared])
     hub.wake(recipients)
     webhook = await store.has_webhook(db, event.org)
-    await asyncio.gather(*(dispatch(db, publisher, senders, p, now, webhook=webhook) for p in prepared))
+    due = await asyncio.gather(*(dispatch(db, publisher, senders, p, now, webhook=webhook) for p in prepared))
+    await send_now(db, publisher, senders, [delivery for ids in due for delivery in ids], now)
     return created
+
+
+async def send_now(
+    db: Db, publisher: EventPublisher, senders: Senders, delivery_ids: list[str], now: datetime
+) -> None:
+    """Send side by side; a send still going after SEND_WAIT goes on without holding up the event.
+
+    Its delivery is stored with its scheduler entry already, so acknowledging the event loses
+    nothing, and one slow channel (an SMTP server that hangs) cannot stall the consumer's
+    escalations until JetStream redelivers them.
+    """
+    if not delivery_ids:
+        return
+    sends = [asyncio.create_task(attempt(db, publisher, senders, d, now)) for d in delivery_ids]
+    done, slow = await asyncio.wait(sends, timeout=SEND_WAIT.total_seconds())
+    for task in slow:
+        senders.keep(task)
+    for task in done:
+        task.result()  # an error here: the event is redelivered, and the claims make that harmless
 
 
 async def write_inbox(db: Db, publisher: EventPublisher, items: list[Notification]) -> int:
@@ -177,9 +211,10 @@ def inbox_delivered(n: Notification) -> Event:
 
 async def dispatch(
     db: Db, publisher: EventPublisher, senders: Senders, p: Prepared, now: datetime, *, webhook: bool = False
-) -> None:
-    """The pushed channels of one message: now, after quiet hours, or in the next digest; and the
-    organization's webhook, if it has one, now (its systems keep no quiet hours)."""
+) -> list[str]:
+    """Store the deliveries of one message's pushed channels: now, after quiet hours, or in the next
+    digest; and the organization's webhook, if it has one, now (its systems keep no quiet hours).
+    Returns the deliveries to send now."""
     plan = model.plan(p.person, p.notification.category, p.notification.priority, now)
     if webhook:
         plan = replace(plan, send_now=(*plan.send_now, "webhook"))
@@ -191,12 +226,7 @@ async def dispatch(
         await create_delivery(db, new_delivery(p.notification, p.message, channel, planned, plan.defer_until))
     if plan.digest_at is not None:
         await add_to_digest(db, p.person, p.notification, plan.digest_at)
-    await asyncio.gather(
-        *(
-            attempt(db, publisher, senders, model.delivery_id(p.notification.id, c), now)
-            for c in plan.send_now
-        )
-    )
+    return [model.delivery_id(p.notification.id, c) for c in plan.send_now]
 
 
 def new_delivery(

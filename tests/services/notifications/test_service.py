@@ -341,3 +341,20 @@ async def test_a_live_stream_resumes_after_its_last_event_without_losing_one(db:
     await service.write_inbox(db, Publisher(), [late])
     resumed = await service.since(db, caller, cursor, {n.id for n in seen})
     assert [n.id for n in resumed] == ["late", later]
+
+
+async def test_a_slow_channel_does_not_hold_up_the_event_and_still_sends_once(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await pat(db)
+    monkeypatch.setattr(service, "SEND_WAIT", timedelta(seconds=0.1))
+    channels = senders(email=Adapter("email", delay=1.0))
+    await service.handle(db, Publisher(), channels, Hub(), escalation())
+    # The handler has returned (its event can be acknowledged) while the email is still on its way.
+    assert len(channels.adapters["sms"].sent) == 1  # type: ignore[attr-defined]
+    (sending,) = await db.deliveries.find({"channel": "email"}).to_list()
+    assert sending["state"] == "sending" and channels.running
+    await asyncio.gather(*channels.running)
+    assert len(channels.adapters["email"].sent) == 1  # type: ignore[attr-defined]
+    (delivery,) = await db.deliveries.find({"channel": "email"}).to_list()
+    assert delivery["state"] == "delivered"
