@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 Document = dict[str, Any]
 Fire = Callable[[Document], Awaitable[None]]
 Clock = Callable[[], datetime]
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+def backoff(attempt: int, base_seconds: float) -> timedelta:
+    """Wait before attempt `attempt + 1` of a retried job: base, 4xbase, 16xbase ..., at most ten minutes."""
+    return min(timedelta(seconds=base_seconds * 4 ** (attempt - 1)), MAX_BACKOFF)
 
 
 async def schedule(collection: AsyncCollection[Document], entry_id: str, at: datetime, **fields: Any) -> None:

@@ -23,7 +23,7 @@ import base64
 import binascii
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import httpx
@@ -35,7 +35,6 @@ from shared.http import Problem
 from shared.inputs import Strict
 
 SECRET_PREFIX = "whsec_"
-MAX_DELAY = timedelta(minutes=10)
 
 
 def new_secret() -> str:
@@ -64,11 +63,6 @@ def signed_headers(secret: str, msg_id: str, body: bytes, at: datetime) -> dict[
         "webhook-timestamp": str(int(at.timestamp())),
         "webhook-signature": signature,
     }
-
-
-def retry_delay(attempt: int, base_seconds: float) -> timedelta:
-    """Wait before attempt `attempt + 1`: base, 4xbase, 16xbase ..., capped at ten minutes."""
-    return min(timedelta(seconds=base_seconds * 4 ** (attempt - 1)), MAX_DELAY)
 
 
 def client(*, allow_private: bool, timeout: float) -> httpx.AsyncClient:

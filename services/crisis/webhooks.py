@@ -151,7 +151,7 @@ async def _attempt(
         await write_revision(deliveries, delivery["_id"], rev, {"state": "delivered"})
         return
     if attempt < max_attempts and endpoint is not None:
-        next_at = now + webhooks.retry_delay(attempt, backoff_base)
+        next_at = now + scheduler.backoff(attempt, backoff_base)
         if await write_revision(deliveries, delivery["_id"], rev, {"next_at": next_at}):
             await _check_at(db, delivery["_id"], rev + 1, next_at)
         return

@@ -22,8 +22,6 @@ from shared.webhooks import WebhookPublic, WebhookUpdate
 
 router = APIRouter(tags=["notifications"])
 PersonalChannel = Literal["in_app", "email", "sms"]
-# A live stream also looks at the store this often: notifications written by another replica.
-POLL_SECONDS = 2.0
 
 
 class NotificationPublic(BaseModel):
@@ -99,21 +97,13 @@ async def stream_my_notifications(
     """Server-sent events: each new notification as it is written (event `notification`). A client
     that reconnects with Last-Event-ID gets what it missed, with the few seconds before it again
     (skip the ids you have: see service.LOOKBACK); without one, the last day's."""
-    after = service.parse_cursor(last_event_id)
+    live = service.live(db, hub, caller, service.parse_cursor(last_event_id), request.is_disconnected)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        nonlocal after
-        sent: dict[str, datetime] = {}  # what this connection sent within LOOKBACK of its cursor
-        while not await request.is_disconnected():
-            for n in await service.since(db, caller, after, sent.keys()):
-                sent[n.id] = n.created_at
-                after = max(after, (n.created_at, n.id)) if after else (n.created_at, n.id)
-                yield ServerSentEvent(
-                    data=_public(n, senders).model_dump_json(), event="notification", id=service.cursor(n)
-                )
-            if after:
-                sent = {i: at for i, at in sent.items() if at >= after[0] - service.LOOKBACK}
-            await hub.wait(caller.sub, POLL_SECONDS)
+        async for n in live:
+            yield ServerSentEvent(
+                data=_public(n, senders).model_dump_json(), event="notification", id=service.cursor(n)
+            )
 
     return EventSourceResponse(events(), ping=15, send_timeout=30)
 

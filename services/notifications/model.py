@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 from contracts.notifications import Channel, Priority
+from shared import scheduler
 from shared.auth.principal import Principal, Role
 
 Category = Literal["crisis", "mentoring", "meetings", "milestones", "account"]
@@ -198,13 +199,9 @@ def fallback(person: Person, failed: Channel, planned: tuple[Channel, ...]) -> C
     return None
 
 
-MAX_RETRY_DELAY = timedelta(minutes=10)
-
-
 def retry_delay(priority: Priority, attempt: int) -> timedelta:
     """Wait before attempt `attempt + 1`: crisis messages retry within seconds, the rest back off."""
-    base = 2.0 if priority in ("critical", "high") else 30.0
-    return min(timedelta(seconds=base * 4 ** (attempt - 1)), MAX_RETRY_DELAY)
+    return scheduler.backoff(attempt, 2.0 if priority in ("critical", "high") else 30.0)
 
 
 def max_attempts(priority: Priority) -> int:

@@ -11,7 +11,7 @@ once. Every attempt is logged, and reported by `NotificationDelivered` / `Notifi
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -280,14 +280,6 @@ async def attempt(
     await settle(db, publisher, senders, doc, person, outcome, utcnow())
 
 
-def _message(doc: Document) -> catalogue.Message:
-    """The catalogue message a delivery carries."""
-    return catalogue.Message(
-        doc["template"], doc["category"], doc["priority"], doc["recipient_id"], doc["link"],
-        doc["context"], doc.get("team_region"),
-    )  # fmt: skip
-
-
 async def _recipient(db: Db, doc: Document) -> Person:
     """The recipient's contacts as they are now (they may have changed since the message was made)."""
     team = [doc["recipient_id"]] if doc.get("team_region") else []
@@ -437,9 +429,8 @@ async def sms_status(
         await db.deliveries.update_one(
             {"_id": delivery_id}, {"$set": {"provider_status": [provider_id, status]}}
         )
-        doc = (
-            await db.deliveries.find_one({"_id": delivery_id}) or doc
-        )  # the sender may have just recorded it
+        # The sender may have recorded the acceptance meanwhile: then it is this report's to apply.
+        doc = await db.deliveries.find_one({"_id": delivery_id}) or doc
     if doc["state"] == "sent" and doc.get("provider_id") == provider_id:
         await _apply_sms_status(db, publisher, senders, doc, status, now)
     return True
@@ -506,8 +497,7 @@ async def send_digest(
         "cause_event_id": digest_id, "team_region": None, "planned": ["email"],
         "state": "pending", "attempts": 0, "next_at": now, "created_at": now, REV: 0,
     }  # fmt: skip
-    with contextlib.suppress(DuplicateKeyError):
-        await db.deliveries.insert_one(doc)
+    await create_delivery(db, doc)
     await attempt(db, publisher, senders, delivery_id, now)
 
 
@@ -580,6 +570,8 @@ def parse_cursor(value: str | None) -> tuple[datetime, str] | None:
 # therefore looks this far back behind its cursor and skips the ids it has sent; a client that
 # resumes gets that stretch again and skips the ids it has (every event carries its id).
 LOOKBACK = timedelta(seconds=10)
+# A live stream also looks at the store this often: notifications written by another replica.
+POLL_SECONDS = 2.0
 
 
 async def since(
@@ -597,6 +589,26 @@ async def since(
         query, sort=[("created_at", 1), ("_id", 1)], limit=limit + len(sent)
     ).to_list()
     return [n for n in map(store.notification_from_doc, docs) if n.id not in sent][:limit]
+
+
+async def live(
+    db: Db,
+    hub: Hub,
+    caller: Principal,
+    after: tuple[datetime, str] | None,
+    gone: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[Notification]:
+    """The caller's notifications as they are written, from a cursor on, until `gone()`: woken at
+    once by this replica's writes, and looking at the store every POLL_SECONDS for another's."""
+    sent: dict[str, datetime] = {}  # what this stream sent within LOOKBACK of its cursor
+    while not await gone():
+        for n in await since(db, caller, after, sent.keys()):
+            sent[n.id] = n.created_at
+            after = max(after, (n.created_at, n.id)) if after else (n.created_at, n.id)
+            yield n
+        if after:
+            sent = {i: at for i, at in sent.items() if at >= after[0] - LOOKBACK}
+        await hub.wait(caller.sub, POLL_SECONDS)
 
 
 async def attempts(db: Db, org: str, notification_id: str) -> list[Document]:

@@ -131,3 +131,8 @@ async def test_entries_survive_a_loop_restart(scratch_db: AsyncDatabase[Document
         await eventually(lambda: _gone(entries, "due-after-restart"), within=5, interval=0.05)
     assert fire.ids() == ["due-after-restart"]
     assert fire.fired[0][1] >= fire.fired[0][0]["at"]
+
+
+def test_retries_wait_four_times_longer_each_time_up_to_ten_minutes() -> None:
+    delays = [scheduler.backoff(n, 2.0).total_seconds() for n in (1, 2, 3, 4, 5, 6)]
+    assert delays == [2.0, 8.0, 32.0, 128.0, 512.0, 600.0]
