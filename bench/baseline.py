@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import time as clock
 from pathlib import Path
 
 import nats
@@ -46,7 +45,9 @@ def event(i: int, org: str = "bench") -> MeetingScheduled:
         source="meetings",
         org=org,
         subject=f"m{i}",
-        data=MeetingScheduledData(meeting_id=f"m{i}", name="Bench", day=1, time=clock(19), timezone="UTC"),
+        data=MeetingScheduledData(
+            meeting_id=f"m{i}", slug=f"m{i}", name="Bench", timezone="UTC", attendance_option="in_person"
+        ),
     )
 
 
@@ -104,14 +105,14 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
             "MEETINGS",
             ConsumerConfig(
                 durable_name=raw_sub.durable,
-                filter_subject="rn.bench-raw.meetings.scheduled.v1",
+                filter_subject="rn.bench-raw.meetings.scheduled.v2",
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
                 max_ack_pending=10_000,
             ),
         )
         psub = await js.pull_subscribe(
-            "rn.bench-raw.meetings.scheduled.v1", durable=raw_sub.durable, stream="MEETINGS"
+            "rn.bench-raw.meetings.scheduled.v2", durable=raw_sub.durable, stream="MEETINGS"
         )
         start, seen = time.perf_counter(), 0
         while seen < messages:

@@ -12,12 +12,12 @@ from contracts.crisis import (
     CrisisUrgentAlertReceived,
 )
 from contracts.envelope import Event
-from contracts.meetings import MeetingScheduled
+from contracts.meetings import MEETING_EVENTS
 from contracts.mentoring import CrisisAlertRequested, MatchProposed
 from contracts.notifications import NotificationDelivered, NotificationFailed
 
 EVENTS: tuple[type[Event], ...] = (
-    MeetingScheduled,
+    *MEETING_EVENTS,
     MatchProposed,
     CrisisAlertRequested,
     CrisisAlertReceived,

@@ -134,6 +134,7 @@ def event_service_app(
     outbox_collections: Callable[[Database], list[AsyncCollection[dict[str, Any]]]],
     register_subscribers: Callable[[NatsBroker, Database, EventPublisher], None] | None = None,
     background: Sequence[Callable[[Database, EventPublisher], Coroutine[Any, Any, None]]] = (),
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """The usual service: its own database, a broker, an outbox relay, routes and (maybe) event handlers
     and loops of its own (`background`, started after the broker and cancelled before it stops).
@@ -168,6 +169,7 @@ def event_service_app(
         broker=broker,
         on_startup=startup,
         background=[relay, retention, *(functools.partial(job, db, publisher) for job in background)],
+        body_limits=body_limits,
     )
     app.state.db, app.state.publisher, app.state.broker = db, publisher, broker
     app.include_router(router)

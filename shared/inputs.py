@@ -51,6 +51,9 @@ WallTime = Annotated[NaiveDatetime, *_FromText, AfterValidator(_wall_time_in_ran
 TimeOfDay = Annotated[dt.time, *_FromText]
 """A wall-clock time, "HH:MM" (seconds allowed)."""
 
+CalendarDate = Annotated[dt.date, *_FromText]
+"""A date on a calendar, "YYYY-MM-DD"."""
+
 # Tab, line feed and carriage return belong in free text (notes); other control characters, and the
 # halves of a surrogate pair sent alone (which no store can encode), belong in no text.
 _ALLOWED_CONTROLS = frozenset("\t\n\r")

@@ -1,53 +1,50 @@
-"""Meetings HTTP routes. Field names follow the Meeting Guide feed format."""
+"""Meetings HTTP routes: an organization's meetings (its admins), and the members' saved meetings.
 
-from datetime import UTC, datetime
-from typing import Annotated
+Field names follow the Meeting Guide feed format. The public directory is in directory_api.py.
+"""
 
-from fastapi import APIRouter, Query
-from pydantic import AnyHttpUrl, BaseModel, Field, model_validator
+import datetime as dt
+from typing import Annotated, Any
 
-from contracts.ids import new_id
-from services.meetings import model, service, store
-from services.meetings.deps import Db, OrgAdmin, Publisher
-from shared.inputs import Strict, Text, TimeOfDay, TimeZone
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from contracts.meetings import AttendanceOption
+from services.meetings import model, service
+from services.meetings.deps import Caller, Db, OrgAdmin, Publisher
+from services.meetings.model import Listing, Meeting
+from shared.http import ProblemDetails
+from shared.inputs import Strict, WallTime
 
 router = APIRouter(tags=["meetings"])
 
-TypeCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_-]+$")]
+MeetingId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+OccurrenceDate = Annotated[dt.date, Path(description="the occurrence's date on the meeting's calendar")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ProblemDetails, "description": "no such meeting"}
+}
+CHANGES: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    409: {"model": ProblemDetails, "description": "the meeting is cancelled"},
+}
 
 
-class MeetingCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    day: int = Field(ge=0, le=6, description="0 = Sunday")
-    time: TimeOfDay
-    end_time: TimeOfDay | None = None
-    timezone: TimeZone = Field(description="IANA time zone, e.g. America/Chicago")
-    types: list[TypeCode] = Field(default_factory=list, max_length=30)
-    formatted_address: str | None = Field(default=None, max_length=300)
-    conference_url: AnyHttpUrl | None = None
-    notes: str | None = Field(default=None, max_length=2000)
-
-    @model_validator(mode="after")
-    def _somewhere(self) -> "MeetingCreate":
-        if not self.formatted_address and not self.conference_url:
-            raise ValueError("a meeting needs a formatted_address, a conference_url, or both")
-        return self
+class MovedPublic(BaseModel):
+    occurrence: dt.date
+    to: dt.datetime = Field(description="wall-clock time in the meeting's time zone")
 
 
-class MeetingPublic(BaseModel):
+class MeetingPublic(Listing):
+    """A meeting as the network lists it: its Meeting Guide fields and what the network keeps about it."""
+
     id: str
-    org: str
-    name: str
+    org: str = Field(description="the organization that lists the meeting")
     slug: str
-    day: int
-    time: str
-    end_time: str | None
-    timezone: str
-    types: list[str]
-    formatted_address: str | None
-    conference_url: str | None
-    notes: str | None
-    updated: str | None
+    status: str = Field(description="active or cancelled")
+    updated: str = Field(description='UTC, "YYYY-MM-DD HH:MM:SS" as in the Meeting Guide format')
+    attendance_option: AttendanceOption
+    cancelled_occurrences: list[dt.date]
+    moved: list[MovedPublic]
 
 
 class MeetingCreated(MeetingPublic):
@@ -56,57 +53,95 @@ class MeetingCreated(MeetingPublic):
     )
 
 
-def _public(m: model.Meeting) -> MeetingPublic:
-    return MeetingPublic(
-        id=m.id,
-        org=m.org,
-        name=m.name,
-        slug=m.slug,
-        day=m.day,
-        time=m.time.strftime("%H:%M"),
-        end_time=m.end_time.strftime("%H:%M") if m.end_time else None,
-        timezone=m.timezone,
-        types=m.types,
-        formatted_address=m.formatted_address,
-        conference_url=m.conference_url,
-        notes=m.notes,
-        updated=m.updated.strftime("%Y-%m-%d %H:%M:%S") if m.updated else None,
+class OccurrenceMove(Strict):
+    to: WallTime = Field(description="the new start, wall-clock in the meeting's time zone")
+
+
+def public(m: Meeting) -> MeetingPublic:
+    return MeetingPublic.model_validate(
+        {
+            **dict(m.listing),
+            "id": m.id,
+            "org": m.org,
+            "slug": m.slug,
+            "status": m.status,
+            "updated": m.updated.strftime("%Y-%m-%d %H:%M:%S"),
+            "attendance_option": model.attendance_option(m.listing),
+            "cancelled_occurrences": list(m.cancelled_occurrences),
+            "moved": [MovedPublic(occurrence=x.occurrence, to=x.to) for x in m.moved],
+        }
     )
 
 
 @router.post("/meetings", status_code=201)
-async def create_meeting(
-    body: MeetingCreate, caller: OrgAdmin, db: Db, publisher: Publisher
-) -> MeetingCreated:
-    """Schedule a weekly meeting for the caller's organization."""
-    meeting = model.Meeting(
-        id=new_id(),
-        org=caller.org,
-        name=body.name,
-        slug=model.slugify(body.name),
-        day=body.day,
-        time=body.time.replace(second=0, microsecond=0),
-        end_time=body.end_time,
-        timezone=body.timezone,
-        types=body.types,
-        formatted_address=body.formatted_address,
-        conference_url=str(body.conference_url) if body.conference_url else None,
-        notes=body.notes,
-        updated=datetime.now(UTC).replace(microsecond=0),
-    )
-    await service.create_meeting(db, publisher, meeting)
-    return MeetingCreated(**_public(meeting).model_dump(), unknown_types=model.unknown_types(meeting.types))
+async def create_meeting(body: Listing, caller: OrgAdmin, db: Db, publisher: Publisher) -> MeetingCreated:
+    """Schedule a meeting for the caller's organization."""
+    meeting = await service.create_meeting(db, publisher, caller.org, body)
+    return MeetingCreated(**dict(public(meeting)), unknown_types=model.unknown_types(meeting.listing.types))
 
 
-@router.get("/meetings")
-async def list_meetings(
+@router.get("/meetings/{meeting_id}", responses=NOT_FOUND)
+async def get_meeting(meeting_id: MeetingId, caller: Caller, db: Db) -> MeetingPublic:
+    """One meeting of the caller's organization, cancelled or not."""
+    return public(await service.get_meeting(db, caller.org, meeting_id))
+
+
+@router.put("/meetings/{meeting_id}", responses=CHANGES)
+async def update_meeting(
+    meeting_id: MeetingId, body: Listing, caller: OrgAdmin, db: Db, publisher: Publisher
+) -> MeetingPublic:
+    """Replace a meeting's listing; the members who saved it are told what changed."""
+    return public(await service.update_meeting(db, publisher, caller.org, meeting_id, body))
+
+
+@router.post("/meetings/{meeting_id}/cancel", responses=NOT_FOUND)
+async def cancel_meeting(
+    meeting_id: MeetingId, caller: OrgAdmin, db: Db, publisher: Publisher
+) -> MeetingPublic:
+    """Cancel a meeting for good; the members who saved it are told."""
+    return public(await service.cancel_meeting(db, publisher, caller.org, meeting_id))
+
+
+@router.post(
+    "/meetings/{meeting_id}/occurrences/{occurrence}/cancel",
+    responses={**CHANGES, 422: {"model": ProblemDetails, "description": "no occurrence that day"}},
+)
+async def cancel_occurrence(
+    meeting_id: MeetingId, occurrence: OccurrenceDate, caller: OrgAdmin, db: Db, publisher: Publisher
+) -> MeetingPublic:
+    """Cancel one occurrence; the members who saved the meeting are told."""
+    return public(await service.cancel_occurrence(db, publisher, caller.org, meeting_id, occurrence))
+
+
+@router.post(
+    "/meetings/{meeting_id}/occurrences/{occurrence}/move",
+    responses={**CHANGES, 422: {"model": ProblemDetails, "description": "no occurrence that day"}},
+)
+async def move_occurrence(
+    meeting_id: MeetingId,
+    occurrence: OccurrenceDate,
+    body: OccurrenceMove,
+    caller: OrgAdmin,
     db: Db,
-    day: Annotated[int | None, Query(ge=0, le=6, description="0 = Sunday")] = None,
-    type: Annotated[Text | None, Query(max_length=20, description="a Meeting Guide type code")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    # Bounded: the store takes 64-bit numbers only, and no directory is paged that far.
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> list[MeetingPublic]:
-    """The network's public meeting directory, by day and time."""
-    found = await store.directory(db, day=day, type_code=type, limit=limit, skip=offset)
-    return [_public(m) for m in found]
+    publisher: Publisher,
+) -> MeetingPublic:
+    """Hold one occurrence at another time (within a week of its date)."""
+    return public(await service.move_occurrence(db, publisher, caller.org, meeting_id, occurrence, body.to))
+
+
+@router.put("/me/saved-meetings/{meeting_id}", status_code=204, responses=NOT_FOUND)
+async def save_meeting(meeting_id: MeetingId, caller: Caller, db: Db) -> None:
+    """Save a meeting of your organization: you are told when it changes or is cancelled."""
+    await service.save_meeting(db, caller.org, caller.sub, meeting_id)
+
+
+@router.delete("/me/saved-meetings/{meeting_id}", status_code=204)
+async def unsave_meeting(meeting_id: MeetingId, caller: Caller, db: Db) -> None:
+    """Stop following a meeting."""
+    await service.unsave_meeting(db, caller.org, caller.sub, meeting_id)
+
+
+@router.get("/me/saved-meetings")
+async def list_saved_meetings(caller: Caller, db: Db) -> list[MeetingPublic]:
+    """The meetings you saved."""
+    return [public(m) for m in await service.saved_meetings(db, caller.org, caller.sub)]

@@ -1,20 +1,42 @@
-"""Wires the meetings service: what it publishes, where its outbox lives, its routes."""
+"""Wires the meetings service: what it publishes, its outbox, its routes, its directory and timers."""
+
+from typing import Any
 
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.meetings import MeetingScheduled
+from contracts.meetings import MEETING_EVENTS
 from services import meetings
 from services.meetings import api, store
+from services.meetings.attendance import api as attendance_api
+from services.meetings.attendance import service as attendance
+from services.meetings.feed import api as feed_api
+from services.meetings.ical import api as ical_api
+from services.meetings.pages import api as pages_api
 from services.meetings.settings import Settings
 from shared.app import event_service_app
+from shared.messaging.publisher import EventPublisher
+
+Db = AsyncDatabase[dict[str, Any]]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return event_service_app(
-        settings or Settings(),
+    settings = settings or Settings()
+
+    async def timers(db: Db, publisher: EventPublisher) -> None:
+        await attendance.run_timers(db, publisher, settings)
+
+    app = event_service_app(
+        settings,
         description=meetings.__doc__ or "",
         router=api.router,
-        publishes=(MeetingScheduled,),
+        publishes=MEETING_EVENTS,
         ensure_indexes=store.ensure_indexes,
         outbox_collections=lambda db: [db.meetings],
+        background=(timers,),
+        body_limits={"/meetings/import": settings.max_import_bytes},
     )
+    for module in (feed_api, ical_api, attendance_api, pages_api):
+        app.include_router(module.router)
+    app.state.settings = settings
+    return app

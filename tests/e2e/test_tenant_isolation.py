@@ -116,14 +116,14 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
     meetings, mentoring = network.url("meetings"), network.url("mentoring")
     crisis = network.url("crisis")
 
-    a.bodies["MeetingCreate"] = {
+    a.bodies["Listing"] = {
         "name": f"A meeting {tag}",
         "day": 3,
         "time": "19:00",
         "timezone": "America/Chicago",
         "formatted_address": f"{tag} Harbor St",
     }
-    meeting = ok(await http.post(f"{meetings}/meetings", json=a.bodies["MeetingCreate"], headers=admin))
+    meeting = ok(await http.post(f"{meetings}/meetings", json=a.bodies["Listing"], headers=admin))
     a.bodies["MentorUpdate"] = {"capacity": 2, "focus": [f"focus-{tag}"]}
     url = f"{mentoring}/mentors/{a.people(Role.MENTOR)}"
     ok(await http.put(url, json=a.bodies["MentorUpdate"], headers=admin))
@@ -181,7 +181,7 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
         trace_id,
         on_call,
         f"focus-{tag}",
-        a.bodies["MeetingCreate"]["name"],
+        a.bodies["Listing"]["name"],
         a.bodies["NoteCreate"]["text"],
         a.bodies["WebhookUpdate"]["url"],
         webhook["secret"],

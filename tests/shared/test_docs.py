@@ -26,7 +26,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI(title="Recovery Network: probe")
     docs.serve_docs(app)
     broker = NatsBroker()
-    broker.subscriber("rn.*.meetings.scheduled.v1")(lambda body: None)
+    broker.subscriber("rn.*.meetings.scheduled.v2")(lambda body: None)
     docs.serve_asyncapi_viewer(app, AsyncAPI(broker, title=app.title))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://service") as http:
         yield http

@@ -3,7 +3,6 @@
 import itertools
 import json
 from collections.abc import AsyncIterator
-from datetime import time
 
 import pytest
 from faststream.nats import NatsBroker
@@ -26,7 +25,9 @@ def scheduled(org: str, name: str = "Hope") -> MeetingScheduled:
         source="meetings",
         org=org,
         subject="m1",
-        data=MeetingScheduledData(meeting_id="m1", name=name, day=1, time=time(19), timezone="UTC"),
+        data=MeetingScheduledData(
+            meeting_id="m1", slug="m1", name=name, timezone="UTC", attendance_option="in_person"
+        ),
     )
 
 
@@ -69,7 +70,7 @@ async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not
 
     await broker.start()
     js = admin_nc.jetstream()
-    subject = f"rn.{org}.meetings.scheduled.v1"
+    subject = f"rn.{org}.meetings.scheduled.v2"
     wrong_version = {**scheduled(org).model_dump(mode="json"), "type": "meetings.scheduled.v2"}
     await js.publish(subject, b"{not json", headers={"Nats-Msg-Id": f"{org}-bad-1"})
     await js.publish(subject, json.dumps(wrong_version).encode(), headers={"Nats-Msg-Id": f"{org}-bad-2"})

@@ -2,7 +2,7 @@
 
 import functools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from faststream.nats import NatsBroker
@@ -49,7 +49,9 @@ async def test_an_organization_sees_only_its_own_documents(scratch_db: AsyncData
 
 
 def scheduled(meeting_id: str, name: str) -> MeetingScheduled:
-    data = MeetingScheduledData(meeting_id=meeting_id, name=name, day=2, time=time(8), timezone="UTC")
+    data = MeetingScheduledData(
+        meeting_id=meeting_id, slug=meeting_id, name=name, timezone="UTC", attendance_option="in_person"
+    )
     return MeetingScheduled.create(source="meetings", org="org-a", subject=meeting_id, data=data)
 
 
@@ -75,7 +77,7 @@ async def test_the_relay_publishes_events_a_crashed_writer_left_behind(
     assert await scratch_db[INTENTS].count_documents({}) == 0
 
     js = admin_nc.jetstream()  # the meetings user may publish, not read the stream back
-    stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v1")
+    stored = await js.get_last_msg("MEETINGS", "rn.org-a.meetings.scheduled.v2")
     assert MeetingScheduled.model_validate_json(stored.data or b"").id == event.id
     assert stored.headers and stored.headers["Nats-Msg-Id"] == event.id
 

@@ -1,0 +1,1 @@
+"""Attendance: check-in codes, who attended which occurrence, streaks, proof of attendance, disengagement."""
