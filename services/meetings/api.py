@@ -19,6 +19,7 @@ from shared.inputs import Strict, WallTime
 router = APIRouter(tags=["meetings"])
 
 MeetingId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+Slug = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.~-]+$")]
 OccurrenceDate = Annotated[dt.date, Path(description="the occurrence's date on the meeting's calendar")]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ProblemDetails, "description": "no such meeting"}

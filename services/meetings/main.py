@@ -1,5 +1,6 @@
 """Wires the meetings service: what it publishes, its outbox, its routes, its directory and timers."""
 
+import asyncio
 from typing import Any
 
 from fastapi import FastAPI
@@ -7,9 +8,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.meetings import MEETING_EVENTS
 from services import meetings
-from services.meetings import api, store
+from services.meetings import api, directory_api, readmodel, store
 from services.meetings.attendance import api as attendance_api
 from services.meetings.attendance import service as attendance
+from services.meetings.directory import Directory
 from services.meetings.feed import api as feed_api
 from services.meetings.ical import api as ical_api
 from services.meetings.pages import api as pages_api
@@ -23,8 +25,13 @@ Db = AsyncDatabase[dict[str, Any]]
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
+    directory, ready = Directory(), asyncio.Event()
+
     async def timers(db: Db, publisher: EventPublisher) -> None:
         await attendance.run_timers(db, publisher, settings)
+
+    async def follow(db: Db, _: EventPublisher) -> None:
+        await readmodel.keep_current(db, app.state.broker.connection, directory, ready)
 
     app = event_service_app(
         settings,
@@ -33,10 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publishes=MEETING_EVENTS,
         ensure_indexes=store.ensure_indexes,
         outbox_collections=lambda db: [db.meetings],
-        background=(timers,),
+        background=(timers, follow),
         body_limits={"/meetings/import": settings.max_import_bytes},
     )
-    for module in (feed_api, ical_api, attendance_api, pages_api):
+    for module in (directory_api, feed_api, ical_api, attendance_api, pages_api):
         app.include_router(module.router)
-    app.state.settings = settings
+    app.state.settings, app.state.directory, app.state.directory_ready = settings, directory, ready
     return app

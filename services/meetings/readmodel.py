@@ -1,0 +1,84 @@
+"""Keeps this process's directory (services/meetings/directory.py) current from the meetings events.
+
+At start: note the MEETINGS stream's last sequence, load every active meeting, then read the stream
+from just after that sequence with an ordered consumer. An event only says which meeting changed; the
+meeting is read again by `_id` (written before its event is published, shared/outbox.py), so an event
+seen twice, or one already reflected in the load, changes nothing. A replica that starts later loads
+what the others have and follows the same events.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.meetings import MeetingCancelled, MeetingChanged, MeetingScheduled, OccurrenceCancelled
+from contracts.subjects import stream_name
+from services.meetings import store
+from services.meetings.directory import Directory
+
+log = logging.getLogger(__name__)
+Db = AsyncDatabase[dict[str, Any]]
+# The events that change a listing; attendance events on the same stream are skipped.
+LISTING_EVENTS = frozenset(e.model_fields["type"].default for e in (
+    MeetingScheduled, MeetingChanged, MeetingCancelled, OccurrenceCancelled
+))  # fmt: skip
+LOAD_BATCH = 1000
+
+
+async def load(db: Db, directory: Directory) -> int:
+    """Every active meeting of the network, read in one pass."""
+    cursor = db.meetings.find({"status": "active"}, batch_size=LOAD_BATCH)
+    directory.replace_all([store.from_doc(d) async for d in cursor])
+    return len(directory)
+
+
+async def apply(db: Db, directory: Directory, body: bytes) -> None:
+    event = json.loads(body)
+    if event.get("type") not in LISTING_EVENTS:
+        return
+    doc = await store.meeting_doc(db, event["subject"])
+    if doc is None:
+        directory.remove(event["subject"])
+    else:
+        directory.put(store.from_doc(doc))
+
+
+async def apply_patiently(db: Db, directory: Directory, body: bytes, attempts: int = 5) -> None:
+    """Retry a database that does not answer for a moment; an event that cannot be applied at all must
+    not stop the directory following the rest (the meeting is right again at its next change)."""
+    for attempt in range(attempts):
+        try:
+            await apply(db, directory, body)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                log.exception("directory: an event could not be applied")
+            else:
+                await asyncio.sleep(0.5 * 2**attempt)
+
+
+async def keep_current(db: Db, connection: Client, directory: Directory, ready: asyncio.Event) -> None:
+    """Load, then follow the stream for the life of the process."""
+    js = connection.jetstream()
+    stream = stream_name("meetings")
+    last = (await js.stream_info(stream)).state.last_seq
+    count = await load(db, directory)
+    log.info("directory: %d meetings loaded, following %s from sequence %d", count, stream, last + 1)
+    ready.set()
+    changes: asyncio.Queue[Msg] = asyncio.Queue()
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=last + 1)
+    sub = await js.subscribe(
+        "rn.*.meetings.>", stream=stream, ordered_consumer=True, config=config, cb=changes.put
+    )
+    try:
+        while True:
+            msg = await changes.get()
+            await apply_patiently(db, directory, msg.data)
+    finally:
+        await sub.unsubscribe()
