@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from services.meetings.model import slug_base
 from shared.auth.devkeys import mint_token
 from shared.auth.principal import Role
 
@@ -76,6 +77,9 @@ MEETINGS = (
         "timezone": "America/Chicago",
         "types": ["O", "D", "BE"],
         "formatted_address": "12 Harbor St, Lakeshore, IL 60601, USA",
+        "latitude": 41.8781,
+        "longitude": -87.6298,
+        "region": "Lakeshore",
     },
     {
         "name": "Sunrise Online",
@@ -85,6 +89,29 @@ MEETINGS = (
         "timezone": "America/Chicago",
         "types": ["O", "MED"],
         "conference_url": "https://meet.example.org/sunrise",
+    },
+    {
+        "name": "First Sunday Speaker Meeting",
+        "monthly": [{"nth": 1, "day": 0}],
+        "time": "17:00",
+        "timezone": "America/Chicago",
+        "types": ["O", "SP"],
+        "formatted_address": "40 River Rd, Lakeshore, IL 60602, USA",
+        "latitude": 41.8853,
+        "longitude": -87.6216,
+        "region": "Lakeshore",
+        "conference_url": "https://meet.example.org/speaker",
+    },
+    {
+        "name": "Reunion de Esperanza",
+        "day": [2, 4],
+        "time": "20:00",
+        "timezone": "America/Chicago",
+        "types": ["O", "S"],
+        "formatted_address": "12 Harbor St, Lakeshore, IL 60601, USA",
+        "latitude": 41.8781,
+        "longitude": -87.6298,
+        "region": "Lakeshore",
     },
 )
 
@@ -185,13 +212,10 @@ def seed(urls: dict[str, str], private_key: Path) -> dict[str, str]:
 
     created = 0
     with httpx.Client(timeout=10.0) as http:
-        existing = {
-            m["name"]
-            for m in http.get(f"{urls['meetings']}/meetings").raise_for_status().json()
-            if m["org"] == "harbor-house"
-        }
         for meeting in MEETINGS:
-            if meeting["name"] not in existing:
+            # A demo meeting is found by the slug its name gives (unique across the network).
+            slug = slug_base(str(meeting["name"]))
+            if http.get(f"{urls['meetings']}/directory/meetings/{slug}").status_code == 404:
                 http.post(
                     f"{urls['meetings']}/meetings", json=meeting, headers=auth("hh-admin")
                 ).raise_for_status()

@@ -4,5 +4,6 @@ Owns: notifications (database `rn_notifications`), one per recipient per cause e
 Publishes: NotificationDelivered.
 Consumes: CrisisEscalated (critical, to each responder; a regional team's members read theirs
 whatever organization the case is in), CrisisFollowUpScheduled (the caring contact, to the responder
-who resolved the case), MatchProposed (to the mentor and the member).
+who resolved the case), MatchProposed (to the mentor and the member), MeetingChanged,
+MeetingCancelled and OccurrenceCancelled (to the members who saved the meeting).
 """

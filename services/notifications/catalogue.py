@@ -11,6 +11,7 @@ from typing import Any
 
 from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
 from contracts.envelope import Event
+from contracts.meetings import MeetingCancelled, MeetingChanged, OccurrenceCancelled
 from contracts.mentoring import MatchProposed
 from contracts.notifications import Priority
 from services.notifications.model import Category
@@ -88,6 +89,34 @@ CATALOGUE: tuple[Entry, ...] = (
         recipients=lambda e: [e.data.member_id],
         link=lambda e: f"/mentoring/requests/{e.data.request_id}",
         context=lambda e: {"match_id": e.data.match_id},
+    ),
+    # A meeting's name is public (the directory lists it), not personal data: messages may say it.
+    Entry(
+        event=MeetingChanged,
+        template="meeting_changed",
+        category="meetings",
+        priority="normal",
+        recipients=lambda e: e.data.saved_by,
+        link=lambda e: f"/find/{e.data.slug}",
+        context=lambda e: {"meeting": e.data.name, "changed": e.data.changed},
+    ),
+    Entry(
+        event=MeetingCancelled,
+        template="meeting_cancelled",
+        category="meetings",
+        priority="high",
+        recipients=lambda e: e.data.saved_by,
+        link=lambda e: f"/find/{e.data.slug}",
+        context=lambda e: {"meeting": e.data.name},
+    ),
+    Entry(
+        event=OccurrenceCancelled,
+        template="occurrence_cancelled",
+        category="meetings",
+        priority="high",
+        recipients=lambda e: e.data.saved_by,
+        link=lambda e: f"/find/{e.data.slug}",
+        context=lambda e: {"meeting": e.data.name, "starts_at": e.data.starts_at},
     ),
 )
 

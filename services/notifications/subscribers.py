@@ -7,6 +7,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
 from contracts.envelope import Event
+from contracts.meetings import MeetingCancelled, MeetingChanged, OccurrenceCancelled
 from contracts.mentoring import MatchProposed
 from services.notifications import service
 from services.notifications.live import Hub
@@ -21,7 +22,12 @@ SERVICE = "notifications"
 ESCALATIONS = Subscription(SERVICE, CrisisEscalated)
 MATCHES = Subscription(SERVICE, MatchProposed)
 FOLLOW_UPS = Subscription(SERVICE, CrisisFollowUpScheduled)
-SUBSCRIPTIONS = (ESCALATIONS, MATCHES, FOLLOW_UPS)
+MEETING_CHANGES = Subscription(SERVICE, MeetingChanged)
+MEETING_CANCELLATIONS = Subscription(SERVICE, MeetingCancelled)
+OCCURRENCE_CANCELLATIONS = Subscription(SERVICE, OccurrenceCancelled)
+SUBSCRIPTIONS = (
+    ESCALATIONS, MATCHES, FOLLOW_UPS, MEETING_CHANGES, MEETING_CANCELLATIONS, OCCURRENCE_CANCELLATIONS,
+)  # fmt: skip
 # Escalations fan out to several responders and wait on SMTP and the SMS provider: a few side by side.
 WORKERS = 8
 
@@ -64,5 +70,23 @@ def register(
     @subscribe(broker, MATCHES, max_workers=WORKERS)
     async def on_match_proposed(event: MatchProposed) -> None:
         """The mentor and the member both hear about a proposed match."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, MEETING_CHANGES)
+    async def on_meeting_changed(event: MeetingChanged) -> None:
+        """The members who saved a meeting hear that it changed."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, MEETING_CANCELLATIONS)
+    async def on_meeting_cancelled(event: MeetingCancelled) -> None:
+        """The members who saved a meeting hear that it is cancelled."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, OCCURRENCE_CANCELLATIONS)
+    async def on_occurrence_cancelled(event: OccurrenceCancelled) -> None:
+        """The members who saved a meeting hear that one of its occurrences is cancelled."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
         await notify(db, publisher, senders, hub, event)

@@ -11,9 +11,18 @@ from contracts.crisis import (
     CrisisFollowUpScheduledData,
 )
 from contracts.envelope import Event
+from contracts.meetings import (
+    MeetingCancelled,
+    MeetingCancelledData,
+    MeetingChanged,
+    MeetingChangedData,
+    OccurrenceCancelled,
+    OccurrenceCancelledData,
+)
 from contracts.mentoring import MatchProposed, MatchProposedData
 from services.crisis.api import router as crisis_router
 from services.crisis.console import router as console_router
+from services.meetings.pages.api import router as pages_router
 from services.mentoring.api import router as mentoring_router
 from services.notifications import catalogue
 from services.notifications.model import LANGUAGES
@@ -47,11 +56,29 @@ def match() -> MatchProposed:
     return MatchProposed.create(source="mentoring", org="org-b", subject="x1", data=data)
 
 
+MEETING = {
+    "meeting_id": "m1", "slug": "tuesday-hope", "name": "Tuesday <Hope>", "timezone": "America/Chicago",
+    "attendance_option": "in_person", "saved_by": ["s1", "s2", "s1"],
+}  # fmt: skip
+
+
+def meeting_changes() -> list[Event]:
+    def made(event: type[Event], data: object) -> Event:
+        return event.create(source="meetings", org="org-b", subject="m1", data=data)
+
+    return [
+        made(MeetingChanged, MeetingChangedData(**MEETING, changed=["time"])),  # type: ignore[arg-type]
+        made(MeetingCancelled, MeetingCancelledData(**MEETING)),  # type: ignore[arg-type]
+        made(OccurrenceCancelled, OccurrenceCancelledData(**MEETING, occurrence=NOW.date(), starts_at=NOW)),  # type: ignore[arg-type]
+    ]
+
+
 EXAMPLES: list[Event] = [
     escalation(),
     escalation(catch_all="regional_team", region="lakeshore"),
     follow_up(),
     match(),
+    *meeting_changes(),
 ]
 
 
@@ -78,6 +105,13 @@ def test_the_caring_contact_goes_to_the_responder_who_resolved_and_a_match_to_bo
         ("mentor", "match_proposed_mentor"),
         ("member", "match_proposed_member"),
     ]
+
+
+def test_the_members_who_saved_a_meeting_hear_of_its_changes_once_each() -> None:
+    for event in meeting_changes():
+        messages = catalogue.messages(event)
+        assert [(m.recipient_id, m.category) for m in messages] == [("s1", "meetings"), ("s2", "meetings")]
+        assert {m.link for m in messages} == {"/find/tuesday-hope"}
 
 
 def test_a_message_carries_no_personal_data_in_its_template_variables() -> None:
@@ -129,7 +163,11 @@ def test_a_missing_variable_or_template_is_an_error_not_a_blank() -> None:
 
 
 def test_links_point_at_routes_that_exist() -> None:
-    paths = {route.path for r in (crisis_router, console_router, mentoring_router) for route in r.routes}  # type: ignore[attr-defined]
+    paths = {
+        route.path
+        for r in (crisis_router, console_router, mentoring_router, pages_router)
+        for route in r.routes
+    }  # type: ignore[attr-defined]
     for event in EXAMPLES:
         for message in catalogue.messages(event):
             path = message.link.split("#")[0].split("?")[0]
