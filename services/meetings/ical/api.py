@@ -1,3 +1,93 @@
-from fastapi import APIRouter
+"""Meetings as iCalendar: one meeting, an organization's meetings, or any directory search.
 
-router = APIRouter(tags=["meetings"])
+Public and without sign-in, like the directory they come from: a phone subscribes to a calendar by
+its URL (webcal://) and cannot send a token.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from contracts.subjects import ORG_TOKEN
+from services.meetings.api import Slug
+from services.meetings.deps import Db
+from services.meetings.directory_api import Search, ready_directory
+from services.meetings.ical import service
+from services.meetings.settings import Settings
+from shared.http import NotFound, ProblemDetails
+from shared.network import NetworkFile
+
+router = APIRouter(tags=["calendars"])
+
+OrgId = Annotated[str, Path(max_length=63, pattern=ORG_TOKEN)]
+
+
+class CalendarResponse(Response):
+    # Starlette adds "; charset=utf-8" to a text/ type.
+    media_type = "text/calendar"
+
+
+def calendar_responses(problems: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "content": {"text/calendar": {"schema": {"type": "string"}}},
+            "description": "an iCalendar (RFC 5545) calendar to subscribe to or import",
+        },
+        **{status: {"model": ProblemDetails, "description": why} for status, why in problems.items()},
+    }
+
+
+def answer(body: bytes, filename: str) -> CalendarResponse:
+    return CalendarResponse(
+        body,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            # Public data, read by calendar clients every few hours: a shared cache may keep it briefly.
+            "Cache-Control": "public, max-age=300",
+        },
+    )
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.get(
+    "/directory/meetings/{slug}/calendar.ics",
+    response_class=CalendarResponse,
+    responses=calendar_responses({404: "no such meeting"}),
+)
+async def read_meeting_calendar(request: Request, slug: Slug, db: Db) -> CalendarResponse:
+    """One meeting as a calendar: its repeats, cancelled occurrences and moved ones."""
+    body = await service.meeting_calendar(db, settings_of(request), slug, request.url.path)
+    return answer(body, f"{slug}.ics")
+
+
+@router.get(
+    "/feeds/{org}/calendar.ics",
+    response_class=CalendarResponse,
+    responses=calendar_responses({404: "no such organization"}),
+)
+async def read_organization_calendar(request: Request, org: OrgId, db: Db) -> CalendarResponse:
+    """An organization's active meetings as a calendar."""
+    network: NetworkFile = request.app.state.network
+    found = network.get().organization(org)
+    if found is None:
+        raise NotFound("organization")
+    body = await service.organization_calendar(db, settings_of(request), found, request.url.path)
+    return answer(body, f"{org}.ics")
+
+
+@router.get(
+    "/directory/calendar.ics",
+    response_class=CalendarResponse,
+    responses=calendar_responses({503: "the directory is still loading"}),
+)
+async def read_search_calendar(request: Request, params: Search) -> CalendarResponse:
+    """A directory search (its parameters as in GET /directory/meetings) as a calendar."""
+    path = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    found = await ready_directory(request)
+    body = service.search_calendar(found, settings_of(request), params.query(), path)
+    return answer(body, "meetings.ics")
