@@ -21,6 +21,7 @@ from pydantic import (
     EmailStr,
     Field,
     TypeAdapter,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -150,6 +151,10 @@ class Listing(Strict):
     def _minutes(cls, value: dt.time | None) -> dt.time | None:
         # The feed has minutes only; seconds would not survive an export.
         return value.replace(second=0, microsecond=0) if value else None
+
+    @field_serializer("time", "end_time", when_used="json-unless-none")
+    def _hh_mm(self, value: dt.time) -> str:
+        return value.strftime("%H:%M")  # the feed's "HH:MM"
 
     @model_validator(mode="after")
     def _complete(self) -> "Listing":
