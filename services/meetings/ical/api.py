@@ -15,7 +15,7 @@ from services.meetings.deps import Db
 from services.meetings.directory_api import Search, ready_directory
 from services.meetings.ical import service
 from services.meetings.settings import Settings
-from shared.http import NotFound, ProblemDetails
+from shared.http import PROBLEM_JSON, PROBLEM_SCHEMA, NotFound
 from shared.network import NetworkFile
 
 router = APIRouter(tags=["calendars"])
@@ -34,7 +34,11 @@ def calendar_responses(problems: dict[int, str]) -> dict[int | str, dict[str, An
             "content": {"text/calendar": {"schema": {"type": "string"}}},
             "description": "an iCalendar (RFC 5545) calendar to subscribe to or import",
         },
-        **{status: {"model": ProblemDetails, "description": why} for status, why in problems.items()},
+        # Spelled out: `model` would be documented in the route's own media type, text/calendar.
+        **{
+            status: {"description": why, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+            for status, why in problems.items()
+        },
     }
 
 
