@@ -1,0 +1,146 @@
+"""Feed use cases: import a Meeting Guide feed into an organization, write a feed out."""
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from contracts.ids import new_id
+from services.meetings import model as meetings_model
+from services.meetings import service as meetings
+from services.meetings.feed import store
+from services.meetings.feed.model import Parsed, Report, ReportLine, Skipped, feed_items, from_feed
+from services.meetings.model import Meeting
+from services.meetings.store import Db
+from shared.http import NotFound, Problem
+from shared.messaging.publisher import EventPublisher
+
+Progress = Callable[[int, int], None]  # (items done, items in the feed)
+
+
+def checked_feed(items: Any) -> list[dict[str, Any]]:
+    """The feed itself, or a 422 before anything is written: a feed is a JSON array of objects."""
+    if not isinstance(items, list):
+        raise Problem(422, "Unprocessable Content", "a Meeting Guide feed is a JSON array of meetings")
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise Problem(
+                422,
+                "Unprocessable Content",
+                f"a Meeting Guide feed is a JSON array of meetings: item {index} is not an object",
+            )
+    return items
+
+
+def parse_feed(raw: bytes) -> list[dict[str, Any]]:
+    """An uploaded file as a feed; a 422 when it is not JSON or not a feed."""
+    try:
+        items = json.loads(raw.decode("utf-8-sig"))  # a byte-order mark is what some exporters write
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Problem(422, "Unprocessable Content", "the file is not JSON (UTF-8)") from exc
+    return checked_feed(items)
+
+
+async def import_feed(
+    db: Db,
+    publisher: EventPublisher,
+    org: str,
+    items: Any,
+    default_timezone: str,
+    progress: Progress | None = None,
+) -> Report:
+    """Each item imported, updated, left unchanged or skipped (with why), idempotent by the feed's slug.
+
+    Every item is parsed before anything is written; then each meeting is written on its own (a
+    feed is thousands of independent listings, and one bad item must not hold back the rest).
+    """
+    feed = checked_feed(items)
+    report = Report()
+    seen: dict[str, int] = {}
+    for index, item in enumerate(feed):
+        parsed = from_feed(item, default_timezone, index=index)
+        if isinstance(parsed, Skipped):
+            line = _skipped(index, item, parsed.reason)
+        elif parsed.slug in seen:
+            reason = f"slug {parsed.slug!r} is already item {seen[parsed.slug]} of this feed"
+            line = _skipped(index, item, reason)
+        else:
+            seen[parsed.slug] = index
+            line = await _import_one(db, publisher, org, index, parsed)
+        report.add(line)
+        if progress:
+            progress(index + 1, len(feed))
+    return report
+
+
+def _skipped(index: int, item: dict[str, Any], reason: str) -> ReportLine:
+    slug = item.get("slug")
+    shown = str(slug) if isinstance(slug, str | int) and not isinstance(slug, bool) else None
+    return ReportLine(index=index, slug=shown, outcome="skipped", reason=reason)
+
+
+async def _meeting_for(db: Db, org: str, slug: str) -> str:
+    """The meeting id this feed slug stands for, claimed before any meeting is created.
+
+    A slug already listed by this organization (a feed exported here and imported back, or a meeting
+    its admins created by hand) is that meeting: importing it updates it rather than add a twin.
+    """
+    found = await store.imported_meeting(db, org, slug)
+    if found:
+        return found
+    owner = await store.slug_owner(db, slug)
+    wanted = str(owner["meeting_id"]) if owner and owner.get("org") == org else new_id()
+    return await store.claim_import(db, org, slug, wanted)
+
+
+async def _import_one(db: Db, publisher: EventPublisher, org: str, index: int, parsed: Parsed) -> ReportLine:
+    line = ReportLine(index=index, slug=parsed.slug, outcome="unchanged", notes=list(parsed.notes))
+    meeting_id = await _meeting_for(db, org, parsed.slug)
+    line.meeting_id = meeting_id
+    try:
+        current = await meetings.get_meeting(db, org, meeting_id)
+    except NotFound:
+        created = await meetings.create_meeting(
+            db, publisher, org, parsed.listing, slug=parsed.slug, meeting_id=meeting_id
+        )
+        line.outcome, line.listed_as = "imported", created.slug
+        if created.slug != parsed.slug:
+            line.notes.append(f"slug {parsed.slug!r} is taken in the network: listed as {created.slug!r}")
+        return line
+    line.listed_as = current.slug
+    if current.cancelled:
+        line.outcome = "skipped"
+        line.reason = "the meeting is cancelled here: an import does not list it again"
+        return line
+    changed = meetings_model.changed_fields(current.listing, parsed.listing)
+    if changed:
+        await meetings.update_meeting(db, publisher, org, meeting_id, parsed.listing)
+        line.outcome = "updated"
+        line.notes.append("changed: " + ", ".join(changed))
+    return line
+
+
+async def feed_json(db: Db, org: str | None) -> AsyncIterator[bytes]:
+    """The feed of one organization (or of the whole network) as JSON text, a batch at a time.
+
+    Written as it is read: a network of 20,000 meetings never sits in memory as one list.
+    """
+    today = dt.datetime.now(dt.UTC).date()
+    batch: list[Meeting] = []
+    written = False
+    async for meeting in store.listed(db, org):
+        batch.append(meeting)
+        if len(batch) == store.BATCH:
+            chunk, batch = _chunk(feed_items(batch, today=today), written), []
+            written = written or bool(chunk)
+            yield chunk
+    chunk = _chunk(feed_items(batch, today=today), written)
+    written = written or bool(chunk)
+    yield chunk + (b"]" if written else b"[]")
+
+
+def _chunk(items: list[dict[str, Any]], written: bool) -> bytes:
+    if not items:
+        return b""
+    body = ",\n".join(json.dumps(item, ensure_ascii=False) for item in items)
+    return ((",\n" if written else "[") + body).encode()

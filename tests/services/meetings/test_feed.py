@@ -1,0 +1,525 @@
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from jsonschema import Draft7Validator
+from pymongo.asynchronous.database import AsyncDatabase
+from referencing import Registry, Resource
+
+from services.meetings import service as meetings
+from services.meetings import store as meetings_store
+from services.meetings.feed import model as feed
+from services.meetings.feed import service
+from services.meetings.feed.model import Parsed, Report, ReportLine, Skipped
+from services.meetings.model import Listing, Meeting
+from shared.http import Problem
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "contracts" / "meeting_guide"
+DATA = Path(__file__).parent / "data"
+UPDATED = dt.datetime(2026, 3, 8, 9, 5, 7, tzinfo=dt.UTC)
+Db = AsyncDatabase[dict[str, Any]]
+
+
+def feed_validator() -> Draft7Validator:
+    """The spec's feed schema, its $refs answered by the local copies (no network)."""
+    resources = []
+    for name in ("feed", "meeting", "meeting-type"):
+        contents = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    registry: Registry[Any] = Registry().with_resources(resources)
+    schema = json.loads((SCHEMAS / "feed.schema.json").read_text())
+    return Draft7Validator(schema, registry=registry, format_checker=Draft7Validator.FORMAT_CHECKER)
+
+
+def assert_valid_feed(items: list[dict[str, Any]]) -> None:
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in feed_validator().iter_errors(items)]
+    assert not errors, errors
+
+
+EVERY_FIELD: dict[str, Any] = {
+    "name": "Sunday Serenity",
+    "slug": "sunday-serenity",
+    "day": [0, 3],
+    "time": "18:00",
+    "end_time": "19:30",
+    "timezone": "America/Los_Angeles",
+    "formatted_address": "123 Main St, Anytown, CA 98765, USA",
+    "address": "123 Main St",
+    "city": "Anytown",
+    "state": "CA",
+    "postal_code": "98765",
+    "country": "USA",
+    "location": "Alano Club",
+    "location_notes": "Side door",
+    "latitude": 34.05,
+    "longitude": -118.25,
+    "approximate": "no",
+    "region": "Downtown",
+    "sub_region": "Old Town",
+    "regions": ["Anytown", "Downtown"],
+    "conference_url": "https://zoom.us/j/123456789",
+    "conference_url_notes": "Password: 1234",
+    "conference_phone": "+1234567890,1234",
+    "conference_phone_notes": "PIN 5678",
+    "types": ["O", "D", "LGBTQ"],
+    "notes": "Ring buzzer.",
+    "group": "The Serenity Group",
+    "group_notes": "Business meeting monthly",
+    "url": "https://district123.org/meetings/sunday-serenity",
+    "edit_url": "https://district123.org/edit/1",
+    "feedback_url": "https://district123.org/feedback",
+    "feedback_emails": ["updates@district123.org"],
+    "venmo": "@Serenity",
+    "square": "$Serenity",
+    "paypal": "paypal.me/Serenity",
+    "entity": "District 123",
+    "entity_email": "info@district123.org",
+    "entity_location": "Example County",
+    "entity_logo": "https://district123.org/logo.svg",
+    "entity_phone": "+11234567890",
+    "entity_website_url": "https://district123.org",
+    "contact_1_name": "John",
+    "contact_1_email": "john@example.org",
+    "contact_1_phone": "+19876543210",
+    "contact_2_name": "Jane",
+    "contact_2_email": "jane@example.org",
+    "contact_2_phone": "+10987654321",
+    "contact_3_name": "Alice",
+    "contact_3_email": "alice@example.org",
+    "contact_3_phone": "+10123456789",
+    "updated": "2026-03-08 09:05:07",
+}
+
+
+def parsed(item: dict[str, Any], zone: str = "America/Chicago") -> Parsed:
+    result = feed.from_feed(item, zone)
+    assert isinstance(result, Parsed), result
+    return result
+
+
+def skipped(item: Any, zone: str = "America/Chicago") -> Skipped:
+    result = feed.from_feed(item, zone, index=4)
+    assert isinstance(result, Skipped), result
+    return result
+
+
+def as_meeting(
+    listing: Listing, slug: str = "sunday-serenity", status: Literal["active", "cancelled"] = "active"
+) -> Meeting:
+    return Meeting(id="m1", org="org-a", slug=slug, listing=listing, updated=UPDATED, status=status)
+
+
+def minimal(**fields: Any) -> dict[str, Any]:
+    base = {"name": "Hope", "slug": "hope", "day": 2, "time": "18:30", "timezone": "America/Chicago"}
+    return {**base, "formatted_address": "1 Main St, Springfield, IL 62701, USA", **fields}
+
+
+def listing_of(**fields: Any) -> Listing:
+    """A listing made by the network itself, with what feeds cannot carry."""
+    return Listing.model_validate({k: v for k, v in minimal(**fields).items() if k != "slug"})
+
+
+def round_trip(item: dict[str, Any]) -> dict[str, Any]:
+    result = parsed(item)
+    return feed.to_feed(as_meeting(result.listing, result.slug))
+
+
+# Both ways
+
+
+def test_every_field_of_the_format_round_trips_and_the_export_is_valid() -> None:
+    result = parsed(EVERY_FIELD)
+    assert result.notes == []
+    exported = feed.to_feed(as_meeting(result.listing))
+    assert exported == EVERY_FIELD
+    assert_valid_feed([exported])
+
+
+def test_one_weekday_is_an_integer_and_several_are_an_array() -> None:
+    assert round_trip(minimal(day=4))["day"] == 4
+    assert round_trip(minimal(day=[5, 1]))["day"] == [1, 5]
+
+
+def test_updated_is_utc_in_the_formats_own_layout() -> None:
+    listing = parsed(minimal()).listing
+    chicago = Meeting(
+        id="m1",
+        org="org-a",
+        slug="hope",
+        listing=listing,
+        updated=dt.datetime(2026, 7, 1, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+    )
+    assert feed.to_feed(chicago)["updated"] == "2026-07-02 01:00:00"
+
+
+def test_approximate_is_yes_or_no() -> None:
+    assert round_trip(minimal(approximate="yes"))["approximate"] == "yes"
+    assert round_trip(minimal(approximate="no"))["approximate"] == "no"
+    assert "approximate" not in round_trip(minimal())
+
+
+def test_cancelled_meetings_are_not_in_the_feed() -> None:
+    listing = parsed(minimal()).listing
+    items = feed.feed_items([as_meeting(listing, "a"), as_meeting(listing, "b", status="cancelled")])
+    assert [i["slug"] for i in items] == ["a"]
+
+
+def test_a_monthly_meeting_is_listed_on_its_weekday_with_the_rule_in_words() -> None:
+    listing = listing_of(day=None, monthly=[{"nth": 1, "day": 0}, {"nth": -1, "day": 5}], notes="Potluck")
+    item = feed.to_feed(as_meeting(listing))
+    assert item["day"] == [0, 5]
+    assert item["notes"] == "Potluck\nMeets on the first Sunday, the last Friday of the month."
+    assert_valid_feed([item])
+
+
+def test_a_meeting_held_only_on_dates_has_no_day_and_its_coming_dates_in_words() -> None:
+    listing = listing_of(day=None, dates=["2026-01-01", "2026-12-24"])
+    item = feed.to_feed(as_meeting(listing), today=dt.date(2026, 6, 1))
+    assert "day" not in item
+    assert item["notes"] == "Meets on 2026-12-24."
+    assert_valid_feed([item])
+
+
+def test_an_address_the_schema_refuses_travels_in_location_notes_and_comes_back() -> None:
+    canadian = minimal(
+        formatted_address="25 Bridge St E., Napanee, ON K7R 1A1, Canada",
+        address="25 Bridge St E.",
+        city="Napanee",
+        state="ON",
+        postal_code="K7R 1A1",
+        location_notes="Basement",
+    )
+    item = round_trip(canadian)
+    for name in ("formatted_address", "address", "city", "state", "postal_code"):
+        assert name not in item
+    assert item["location_notes"] == (
+        "Basement\nAddress: 25 Bridge St E., Napanee, ON K7R 1A1, Canada\nStreet: 25 Bridge St E.\n"
+        "City: Napanee\nState: ON\nPostal code: K7R 1A1"
+    )
+    assert_valid_feed([item])
+    again = parsed(item).listing
+    assert again == parsed(canadian).listing
+
+
+def test_the_parts_of_an_address_travel_together() -> None:
+    item = round_trip(minimal(formatted_address=None, address="12 Main St", city="Montréal"))
+    assert "address" not in item and "city" not in item
+    assert item["location_notes"] == "Street: 12 Main St\nCity: Montréal"
+
+
+def test_type_codes_outside_the_schemas_list_travel_in_notes_and_come_back() -> None:
+    original = minimal(types=["O", "NL", "local-1"], notes="Dutch speaking")
+    item = round_trip(original)
+    assert item["types"] == ["O"]
+    assert item["notes"] == "Dutch speaking\nTypes: NL, local-1"
+    assert_valid_feed([item])
+    again = parsed(item)
+    assert again.listing.types == ["O", "NL", "local-1"]
+    assert again.listing.notes == "Dutch speaking"
+
+
+def test_a_phone_the_schema_refuses_travels_in_its_notes_and_comes_back() -> None:
+    item = round_trip(minimal(conference_phone="+15551234567,,123#9"))
+    assert "conference_phone" not in item
+    assert item["conference_phone_notes"] == "Phone: +15551234567,,123#9"
+    assert_valid_feed([item])
+    assert parsed(item).listing.conference_phone == "+15551234567,,123#9"
+
+
+# Real feeds, as they are
+
+
+def test_fields_outside_the_format_are_ignored_and_reported() -> None:
+    result = parsed(minimal(location_id=17, attendance_option="in_person", entity_url="https://x.org"))
+    assert result.notes == ["fields ignored: entity_url, location_id"]
+
+
+def test_nulls_and_empty_strings_are_absent() -> None:
+    result = parsed(minimal(notes="", postal_code=None, end_time=None, types=None, region="  "))
+    assert result.notes == []
+    assert result.listing.notes is None and result.listing.region is None and result.listing.types == []
+
+
+def test_an_integer_slug_is_text() -> None:
+    assert parsed(minimal(slug=8)).slug == "8"
+
+
+def test_a_slug_that_is_not_url_safe_is_made_safe_and_reported() -> None:
+    result = parsed(minimal(slug="Sunday Serenity #14"))
+    assert result.slug == "sunday-serenity-14"
+    assert result.notes == ["slug 'Sunday Serenity #14' is not URL-safe: kept as 'sunday-serenity-14'"]
+
+
+@pytest.mark.parametrize(
+    ("day", "weekdays"), [([1, 3, 5], [1, 3, 5]), ("3", [3]), (["0", 6], [0, 6]), (2.0, [2])]
+)
+def test_day_may_be_an_array_or_a_number_as_text(day: Any, weekdays: list[int]) -> None:
+    assert parsed(minimal(day=day)).listing.weekdays == weekdays
+
+
+def test_a_missing_timezone_is_the_organizations_and_is_reported() -> None:
+    result = parsed({k: v for k, v in minimal().items() if k != "timezone"}, zone="Europe/Dublin")
+    assert result.listing.timezone == "Europe/Dublin"
+    assert result.notes == ["no timezone: Europe/Dublin assumed"]
+
+
+def test_unknown_type_codes_are_kept_and_reported() -> None:
+    result = parsed(minimal(types=["O", "QSL", "local-1"]))
+    assert result.listing.types == ["O", "QSL", "local-1"]
+    assert result.notes == ["unknown type codes kept: QSL, local-1"]
+
+
+def test_type_codes_no_listing_can_hold_are_reported() -> None:
+    result = parsed(minimal(types=["O", "LGBTQIAA+"]))
+    assert result.listing.types == ["O"]
+    assert result.notes == ["type codes not kept (letters, digits, - and _ only): LGBTQIAA+"]
+
+
+@pytest.mark.parametrize(
+    ("written", "time"),
+    [
+        ("7:30", dt.time(7, 30)),
+        ("19:30:00", dt.time(19, 30)),
+        ("7:30 PM", dt.time(19, 30)),
+        ("12:05am", dt.time(0, 5)),
+    ],
+)
+def test_times_are_read_as_real_feeds_write_them(written: str, time: dt.time) -> None:
+    assert parsed(minimal(time=written)).listing.time == time
+
+
+@pytest.mark.parametrize(
+    ("written", "approximate"), [("yes", True), ("no", False), (True, True), ("false", False)]
+)
+def test_approximate_is_read_from_yes_or_no(written: Any, approximate: bool) -> None:
+    assert parsed(minimal(approximate=written)).listing.approximate is approximate
+
+
+def test_numbers_for_text_and_coordinates_as_text_are_read() -> None:
+    result = parsed(minimal(postal_code=62701, latitude="39.78", longitude="-89.65"))
+    assert result.listing.postal_code == "62701"
+    assert (result.listing.latitude, result.listing.longitude) == (39.78, -89.65)
+
+
+def test_a_dial_in_number_written_for_people_is_made_dialable() -> None:
+    assert parsed(minimal(conference_phone="+1 (555) 123-4567")).listing.conference_phone == "+15551234567"
+
+
+@pytest.mark.parametrize(
+    ("fields", "note"),
+    [
+        ({"end_time": "late"}, 'end_time "late" ignored: not a time of day'),
+        ({"url": "not a url"}, "url ignored: not valid"),
+        ({"entity_email": "nobody"}, "entity_email ignored: not valid"),
+        (
+            {"latitude": 91, "longitude": 0},
+            "latitude and longitude ignored: both are needed, as numbers on the globe",
+        ),
+        ({"latitude": 40}, "latitude and longitude ignored: both are needed, as numbers on the globe"),
+        ({"approximate": "maybe"}, 'approximate "maybe" ignored: not yes or no'),
+        ({"feedback_emails": ["a@example.org", "nope"]}, "feedback_emails: invalid addresses ignored"),
+        ({"regions": "North"}, "regions ignored: not an array"),
+        ({"group": {"id": 3}}, "group ignored: not text"),
+        ({"notes": "x" * 5000}, "notes shortened to 4000 characters"),
+    ],
+)
+def test_an_optional_value_that_cannot_be_kept_is_left_out_and_reported(
+    fields: dict[str, Any], note: str
+) -> None:
+    assert note in parsed(minimal(**fields)).notes
+
+
+def test_control_characters_are_removed_rather_than_refuse_the_meeting() -> None:
+    assert parsed(minimal(name="Hope\x00 Group")).listing.name == "Hope Group"
+
+
+# What cannot be imported, and why
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        (["not", "an", "object"], "not a JSON object"),
+        ({"name": "Hope", "day": 1, "time": "19:00"}, "no slug: the Meeting Guide format requires one"),
+        (minimal(name=""), "no name"),
+        (
+            minimal(day=None),
+            "no day: the network lists meetings by their weekday (a meeting by appointment has none)",
+        ),
+        (
+            minimal(day=[]),
+            "no day: the network lists meetings by their weekday (a meeting by appointment has none)",
+        ),
+        (minimal(day=7), "day 7 is not 0 (Sunday) to 6 (Saturday)"),
+        (minimal(day="Monday"), 'day "Monday" is not 0 (Sunday) to 6 (Saturday)'),
+        (minimal(time="25:00"), 'time "25:00" is not a time of day (HH:MM, 24-hour)'),
+        (minimal(time=None), "time null is not a time of day (HH:MM, 24-hour)"),
+        (minimal(timezone="Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_an_item_that_cannot_be_imported_is_skipped_with_its_reason(item: Any, reason: str) -> None:
+    assert skipped(item).reason == reason
+
+
+def test_a_meeting_with_neither_address_nor_online_link_is_skipped_saying_so() -> None:
+    result = skipped(minimal(formatted_address=None))
+    assert result.slug_or_index == "hope"
+    assert "needs an address, a conference_url or conference_phone" in result.reason
+
+
+def test_a_skipped_item_without_slug_is_named_by_its_position() -> None:
+    assert skipped({"name": "x"}).slug_or_index == 4
+
+
+# The spec's published examples
+
+
+def test_the_specs_example_meeting_imports_and_exports_valid() -> None:
+    example = json.loads((DATA / "spec-example.json").read_text())
+    result = parsed(example, zone="America/Los_Angeles")
+    assert result.slug == "sunday-serenity-14"
+    assert result.notes == ["fields ignored: $schema, entity_url", "no timezone: America/Los_Angeles assumed"]
+    exported = feed.to_feed(as_meeting(result.listing, result.slug))
+    assert_valid_feed([exported])
+    # Everything the example says in the format's own fields comes back out as it went in.
+    for name, value in example.items():
+        if name not in ("$schema", "entity_url", "updated", "entity_phone"):
+            assert exported[name] == value, name
+    assert exported["entity_phone"] == "+1-123-456-7890"
+
+
+def test_the_kansas_city_sample_feed_imports_whole_and_exports_valid() -> None:
+    items = json.loads((DATA / "kansas-city-data-sample.json").read_text())
+    results = [feed.from_feed(item, "America/Toronto", index=i) for i, item in enumerate(items)]
+    assert all(isinstance(r, Parsed) for r in results), [r for r in results if isinstance(r, Skipped)]
+    meetings_ = [as_meeting(r.listing, r.slug) for r in results if isinstance(r, Parsed)]
+    assert len(meetings_) == 45
+    exported = feed.feed_items(meetings_)
+    assert_valid_feed(exported)
+    # Canadian addresses travel in location_notes, and come back to their own fields.
+    back = [feed.from_feed(item, "America/Toronto") for item in exported]
+    assert [b.listing for b in back if isinstance(b, Parsed)] == [m.listing for m in meetings_]
+
+
+def test_the_jquery_demo_feed_is_skipped_item_by_item_for_want_of_slugs() -> None:
+    items = json.loads((DATA / "jquery-demo-test.json").read_text())
+    results = [feed.from_feed(item, "UTC", index=i) for i, item in enumerate(items)]
+    assert results == [Skipped(i, "no slug: the Meeting Guide format requires one") for i in range(3)]
+
+
+def test_the_schema_copies_are_the_specs_files_unchanged() -> None:
+    # Their sizes as read from code4recovery/spec at the commits contracts/meeting_guide/README.md names.
+    sizes = {"feed": 408, "meeting": 16128, "meeting-type": 2998}
+    for name, size in sizes.items():
+        assert len((SCHEMAS / f"{name}.schema.json").read_text()) == size
+
+
+def test_the_validator_catches_what_the_schema_refuses() -> None:
+    with pytest.raises(AssertionError):
+        assert_valid_feed([{"name": "x", "slug": "x", "day": 9, "approximate": "maybe", "types": ["NL"]}])
+
+
+# The feed as a whole, and the report
+
+
+def test_a_feed_is_a_json_array_of_objects() -> None:
+    assert service.parse_feed(b'\xef\xbb\xbf[{"name": "x"}]') == [{"name": "x"}]
+    for bad in (b"{}", b"[1, 2]", b'"feed"', b"not json", b"\xff\xfe"):
+        with pytest.raises(Problem) as problem:
+            service.parse_feed(bad)
+        assert problem.value.status == 422
+
+
+def test_batches_reports_merge_with_the_feeds_positions() -> None:
+    first, second = Report(), Report()
+    first.add(ReportLine(index=0, slug="a", outcome="imported"))
+    second.add(ReportLine(index=0, slug="b", outcome="skipped", reason="no day"))
+    whole = Report()
+    whole.merge(first, 0)
+    whole.merge(second, 100)
+    assert [(line.index, line.slug) for line in whole.items] == [(0, "a"), (100, "b")]
+    assert whole.summary() == "2 items: 1 imported, 0 updated, 0 unchanged, 1 skipped"
+
+
+# The import use case on the real document store
+
+
+class Publisher:
+    """Collects what would go to JetStream."""
+
+    def __init__(self) -> None:
+        self.types: list[str] = []
+
+    def acknowledged(self, event_id: str) -> bool:
+        return False
+
+    async def publish_raw(self, event_type: str, subject: str, payload: bytes, event_id: str) -> None:
+        self.types.append(event_type)
+
+
+@pytest.fixture
+async def db(scratch_db: Db) -> Db:
+    await meetings_store.ensure_indexes(scratch_db)
+    return scratch_db
+
+
+def outcomes(report: Report) -> list[tuple[str | None, str]]:
+    return [(line.slug, line.outcome) for line in report.items]
+
+
+async def test_importing_twice_updates_and_never_duplicates(db: Db) -> None:
+    publisher: Any = Publisher()
+    items = [minimal(slug="hope"), minimal(slug="hope", name="Twin"), minimal(slug="faith", day=9)]
+    first = await service.import_feed(db, publisher, "org-a", items, "America/Chicago")
+    assert outcomes(first) == [("hope", "imported"), ("hope", "skipped"), ("faith", "skipped")]
+    assert first.items[1].reason == "slug 'hope' is already item 0 of this feed"
+    again = await service.import_feed(db, publisher, "org-a", items, "America/Chicago")
+    assert outcomes(again)[0] == ("hope", "unchanged")
+    changed = await service.import_feed(db, publisher, "org-a", [minimal(time="19:00")], "America/Chicago")
+    assert outcomes(changed) == [("hope", "updated")]
+    assert changed.items[0].notes == ["changed: time"]
+    assert await db.meetings.count_documents({"org": "org-a"}) == 1
+    assert publisher.types == ["meetings.scheduled.v2", "meetings.changed.v1"]
+
+
+async def test_a_rerun_after_a_crash_between_claim_and_meeting_creates_the_claimed_meeting(db: Db) -> None:
+    publisher: Any = Publisher()
+    await db.imports.insert_one({"_id": "org-a/hope", "org": "org-a", "meeting_id": "claimed-1"})
+    report = await service.import_feed(db, publisher, "org-a", [minimal()], "America/Chicago")
+    assert outcomes(report) == [("hope", "imported")]
+    assert [d["_id"] async for d in db.meetings.find({})] == ["claimed-1"]
+
+
+async def test_a_slug_another_organization_lists_gets_a_suffix_and_the_report_says_so(db: Db) -> None:
+    publisher: Any = Publisher()
+    await service.import_feed(db, publisher, "org-b", [minimal()], "America/Chicago")
+    report = await service.import_feed(db, publisher, "org-a", [minimal()], "America/Chicago")
+    assert report.items[0].listed_as == "hope-2"
+    assert "slug 'hope' is taken in the network: listed as 'hope-2'" in report.items[0].notes
+
+
+async def test_a_meeting_the_organization_already_lists_under_the_slug_is_updated_not_twinned(db: Db) -> None:
+    publisher: Any = Publisher()
+    made = await meetings.create_meeting(db, publisher, "org-a", parsed(minimal()).listing)
+    report = await service.import_feed(db, publisher, "org-a", [minimal(slug=made.slug)], "America/Chicago")
+    assert outcomes(report) == [(made.slug, "unchanged")]
+    assert report.items[0].meeting_id == made.id
+    await meetings.cancel_meeting(db, publisher, "org-a", made.id)
+    report = await service.import_feed(db, publisher, "org-a", [minimal(slug=made.slug)], "America/Chicago")
+    assert report.items[0].outcome == "skipped"
+    assert report.items[0].reason == "the meeting is cancelled here: an import does not list it again"
+
+
+async def test_the_written_feed_is_one_json_array_in_batches(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.meetings.feed import store
+
+    monkeypatch.setattr(store, "BATCH", 2)
+    publisher: Any = Publisher()
+    items = [minimal(slug=f"m{i}") for i in range(5)]
+    await service.import_feed(db, publisher, "org-a", items, "America/Chicago")
+    assert json.loads(b"".join([c async for c in service.feed_json(db, "org-b")])) == []
+    written = json.loads(b"".join([c async for c in service.feed_json(db, "org-a")]))
+    assert sorted(i["slug"] for i in written) == ["m0", "m1", "m2", "m3", "m4"]
+    assert_valid_feed(written)
