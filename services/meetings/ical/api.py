@@ -90,8 +90,9 @@ async def read_organization_calendar(request: Request, org: OrgId, db: Db) -> Ca
     responses=calendar_responses({503: "the directory is still loading"}),
 )
 async def read_search_calendar(request: Request, params: Search) -> CalendarResponse:
-    """A directory search (its parameters as in GET /directory/meetings) as a calendar."""
+    """A directory search (parameters as in GET /directory/meetings) as a calendar of all it finds."""
     path = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
     found = await ready_directory(request)
-    body = service.search_calendar(found, settings_of(request), params.query(), path)
+    paged = "limit" in request.query_params or "offset" in request.query_params
+    body = await service.search_calendar(found, settings_of(request), params.query(), path, paged=paged)
     return answer(body, "meetings.ics")

@@ -1,7 +1,8 @@
 """Calendar use cases: find the meetings, then write them as a calendar (ical/model.py)."""
 
+import asyncio
 import datetime as dt
-from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.meetings import directory, service, store
@@ -11,14 +12,20 @@ from services.meetings.settings import Settings
 from services.meetings.store import Db
 from shared.network import Organization
 
+# A search's calendar holds at most this many meetings (a city's whole directory is a few hundred).
+SEARCH_CALENDAR_MEETINGS = 500
+
 
 def today() -> dt.date:
     return datetime.now(UTC).date()
 
 
-def write(meetings: Iterable[Meeting], settings: Settings, path: str, name: str, about: str) -> bytes:
+async def write(meetings: list[Meeting], settings: Settings, path: str, name: str, about: str) -> bytes:
+    """The calendar, written on a worker thread: a large organization's takes a second the first time,
+    which would hold up every other request of the service."""
     public_url = settings.public_url.rstrip("/")
-    return model.calendar(
+    return await asyncio.to_thread(
+        model.calendar,
         meetings,
         name=name,
         url=f"{public_url}{path}",
@@ -32,18 +39,24 @@ async def meeting_calendar(db: Db, settings: Settings, slug: str, path: str) -> 
     """One meeting's calendar; a cancelled meeting's is empty, so a phone subscribed to it drops it."""
     meeting = await service.public_meeting(db, slug)
     about = f"{meeting.listing.name}: every occurrence, with cancellations and changes"
-    return write([meeting], settings, path, meeting.listing.name, about)
+    return await write([meeting], settings, path, meeting.listing.name, about)
 
 
 async def organization_calendar(db: Db, settings: Settings, org: Organization, path: str) -> bytes:
     meetings = await store.org_meetings(db, org.id)
-    return write(meetings, settings, path, f"{org.name} meetings", f"The meetings {org.name} lists")
+    return await write(meetings, settings, path, f"{org.name} meetings", f"The meetings {org.name} lists")
 
 
-def search_calendar(
-    found: directory.Directory, settings: Settings, query: directory.Query, path: str
+async def search_calendar(
+    found: directory.Directory, settings: Settings, query: directory.Query, path: str, *, paged: bool
 ) -> bytes:
-    """The meetings one page of a directory search finds, as the JSON search would list them."""
+    """The meetings a directory search finds: all of them (up to a bound) unless a page is asked for.
+
+    The search lists the soonest first, so its first page changes by the hour; a subscribed calendar
+    holding only that page would gain and lose meetings at every refresh.
+    """
+    if not paged:
+        query = replace(query, limit=SEARCH_CALENDAR_MEETINGS, offset=0)
     hits = found.search(query, datetime.now(UTC)).hits
-    name = "Recovery meetings"
-    return write([h.meeting for h in hits], settings, path, name, "Meetings found in the directory")
+    meetings = sorted((h.meeting for h in hits), key=lambda m: m.id)
+    return await write(meetings, settings, path, "Recovery meetings", "Meetings found in the directory")

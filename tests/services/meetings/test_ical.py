@@ -263,3 +263,13 @@ def test_a_subscribed_phone_is_told_the_calendar_s_name_and_to_refresh() -> None
 def test_a_calendar_starts_on_the_first_day_of_last_month() -> None:
     assert history_start(dt.date(2027, 3, 14)) == dt.date(2027, 2, 1)
     assert history_start(dt.date(2027, 1, 1)) == dt.date(2026, 12, 1)
+
+
+def test_a_meeting_changed_within_the_same_second_is_written_again() -> None:
+    # Events are kept once written; `updated` is kept to the second, so it cannot be what tells.
+    before = meeting(day=0, meeting_id="m-cache")
+    after = meeting(day=0, meeting_id="m-cache", cancelled=(dt.date(2027, 3, 14),))
+    assert before.updated == after.updated
+    assert events(parsed(before))[0].exdates == []
+    assert events(parsed(after))[0].exdates == [at(2027, 3, 14, 19)]
+    assert events(parsed(before))[0].exdates == []
