@@ -39,8 +39,8 @@ PRODID = "-//Recovery Network//Meetings//EN"
 # How often a subscribed phone should fetch the calendar again (RFC 7986 REFRESH-INTERVAL, and the
 # X-PUBLISHED-TTL that Apple and Outlook read): a cancelled occurrence should reach it the same day.
 REFRESH = timedelta(hours=6)
-# VTIMEZONE definitions are spelled out transition by transition, this far past the calendar's start;
-# a client carries the last rule on beyond it.
+# VTIMEZONE definitions are spelled out transition by transition, this far past the calendar's start
+# (beyond it a client keeps the last offset; most map the TZID to their own zone database anyway).
 ZONE_YEARS = 10
 # RFC 5545 weekday names, indexed by the Meeting Guide's day (0 = Sunday).
 ICAL_DAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")
