@@ -8,8 +8,9 @@ active meetings in memory, indexed by weekday and type code, and kept current by
 
 import bisect
 import datetime as dt
+import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +28,8 @@ EARTH_RADIUS_KM = 6371.0088
 @dataclass
 class Entry:
     meeting: Meeting
+    time: dt.time  # wall-clock start, in the meeting's zone
+    sort_name: str  # casefolded: ties between equal starts go by name
     weekdays: frozenset[int]  # weekly days, monthly rules' days and one-off dates' days (0 = Sunday)
     types: frozenset[str]
     option: AttendanceOption
@@ -35,14 +38,21 @@ class Entry:
     point: tuple[float, float] | None  # radians
     starts: list[datetime] = field(default_factory=list)  # non-cancelled starts, UTC, sorted
     starts_until: datetime = field(default_factory=lambda: datetime.min.replace(tzinfo=dt.UTC))
+    # The answer of the last call, right until that start passes: most calls cost one comparison.
+    next: datetime | None = None
+    # The meeting as the API shows it, made once by directory_api for as long as this entry lives.
+    shown: object = None
 
     def next_start(self, now: datetime) -> datetime | None:
+        if self.next is not None and self.next >= now and self.starts_until - now >= MAX_WITHIN:
+            return self.next
         if self.starts_until - now < MAX_WITHIN:
             found = recurrence.occurrences(self.meeting, now - timedelta(days=1), now + HORIZON)
             self.starts = [o.starts_at.astimezone(dt.UTC) for o in found if not o.cancelled]
             self.starts_until = now + HORIZON
         i = bisect.bisect_left(self.starts, now)
-        return self.starts[i] if i < len(self.starts) else None
+        self.next = self.starts[i] if i < len(self.starts) else None
+        return self.next
 
 
 def entry(m: Meeting) -> Entry:
@@ -62,6 +72,8 @@ def entry(m: Meeting) -> Entry:
         point = (math.radians(listing.latitude), math.radians(listing.longitude))
     return Entry(
         meeting=m,
+        time=listing.time,
+        sort_name=listing.name.casefold(),
         weekdays=frozenset(days),
         types=frozenset(listing.types),
         option=model.attendance_option(listing),
@@ -89,9 +101,13 @@ class Query:
 
 @dataclass(frozen=True)
 class Hit:
-    meeting: Meeting
+    entry: Entry
     next_start: datetime | None  # UTC
     distance_km: float | None
+
+    @property
+    def meeting(self) -> Meeting:
+        return self.entry.meeting
 
 
 @dataclass(frozen=True)
@@ -113,7 +129,9 @@ class Directory:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
         self.by_day: dict[int, set[str]] = {d: set() for d in range(7)}
-        self.by_type: dict[str, set[str]] = {}
+        self.by_type: dict[str, set[str]] = {}  # language codes are type codes too
+        self.by_option: dict[str, set[str]] = {}
+        self.by_place: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -129,6 +147,9 @@ class Directory:
             self.by_day[d].add(m.id)
         for t in e.types:
             self.by_type.setdefault(t, set()).add(m.id)
+        self.by_option.setdefault(e.option, set()).add(m.id)
+        for p in e.places:
+            self.by_place.setdefault(p, set()).add(m.id)
 
     def remove(self, meeting_id: str) -> None:
         old = self.entries.pop(meeting_id, None)
@@ -138,59 +159,79 @@ class Directory:
             self.by_day[d].discard(meeting_id)
         for t in old.types:
             self.by_type[t].discard(meeting_id)
+        self.by_option[old.option].discard(meeting_id)
+        for p in old.places:
+            self.by_place[p].discard(meeting_id)
 
     def replace_all(self, meetings: Iterable[Meeting]) -> None:
         self.__init__()  # type: ignore[misc]
         for m in meetings:
             self.put(m)
 
-    def _candidates(self, q: Query) -> Iterable[Entry]:
-        ids: set[str] | None = None
+    def _candidates(self, q: Query) -> list[Entry]:
+        """The meetings the indexed filters allow: the smallest set first, then each other one."""
+        sets: list[set[str]] = []
         if q.day is not None:
-            ids = set(self.by_day[q.day])
-        for t in q.types:
-            having = self.by_type.get(t, set())
-            ids = having.copy() if ids is None else ids & having
-        if ids is None:
-            return self.entries.values()
-        return (self.entries[i] for i in ids)
+            sets.append(self.by_day[q.day])
+        sets += [self.by_type.get(t, set()) for t in (*q.types, *([q.language] if q.language else []))]
+        if q.attendance:
+            sets.append(set().union(*(self.by_option.get(o, set()) for o in q.attendance)))
+        if q.region:
+            sets.append(self.by_place.get(q.region.casefold(), set()))
+        if not sets:
+            return list(self.entries.values())
+        sets.sort(key=len)
+        ids = sets[0].intersection(*sets[1:])
+        return [self.entries[i] for i in ids]
 
     def search(self, q: Query, now: datetime) -> Page:
-        text = q.text.casefold() if q.text else None
-        region = q.region.casefold() if q.region else None
-        language = q.language
+        found = self._candidates(q)
+        for test in _tests(q):  # each pass over what the one before left
+            found = [e for e in found if test(e)]
         centre = (math.radians(q.near[0]), math.radians(q.near[1])) if q.near else None
-        found: list[tuple[datetime | None, str, str, float | None, Entry]] = []
-        for e in self._candidates(q):
-            listing = e.meeting.listing
-            if q.attendance and e.option not in q.attendance:
-                continue
-            if language and language not in e.types:
-                continue
-            if q.time_from and listing.time < q.time_from:
-                continue
-            if q.time_to and listing.time > q.time_to:
-                continue
-            if region and region not in e.places:
-                continue
-            if text and text not in e.text:
-                continue
-            distance = None
-            if centre and q.near:
-                if e.point is None:
-                    continue
-                distance = distance_km(centre, e.point)
-                if distance > q.near[2]:
-                    continue
-            next_start = e.next_start(now)
-            if q.starting_within is not None and (next_start is None or next_start > now + q.starting_within):
-                continue
-            found.append((next_start, listing.name.casefold(), e.meeting.id, distance, e))
+        distances = {id(e): distance_km(centre, e.point) for e in found if e.point} if centre else {}
+        if centre and q.near:
+            found = [e for e in found if distances.get(id(e), math.inf) <= q.near[2]]
+        if q.starting_within is not None:
+            latest = now + q.starting_within
+            found = [e for e in found if (start := e.next_start(now)) is not None and start <= latest]
         # Soonest first (nearest first when searching by a point); meetings with no start ahead last.
         never = now + timedelta(days=36500)
-        if centre:
-            found.sort(key=lambda f: (f[3], f[0] or never, f[1], f[2]))
-        else:
-            found.sort(key=lambda f: (f[0] or never, f[1], f[2]))
-        page = found[q.offset : q.offset + q.limit]
-        return Page(total=len(found), hits=[Hit(f[4].meeting, f[0], f[3]) for f in page])
+
+        def soonest(e: Entry) -> tuple[datetime, str, str]:
+            return (e.next_start(now) or never, e.sort_name, e.meeting.id)
+
+        def nearest(e: Entry) -> tuple[float, datetime, str, str]:
+            return (distances[id(e)], *soonest(e))
+
+        wanted = q.offset + q.limit
+        first = heapq.nsmallest(wanted, found, key=nearest if centre else soonest)
+        hits = [Hit(e, e.next_start(now), distances.get(id(e))) for e in first[q.offset :]]
+        return Page(total=len(found), hits=hits)
+
+
+def _tests(q: Query) -> list[Callable[[Entry], bool]]:
+    """One cheap test per filter that no index answers."""
+    tests: list[Callable[[Entry], bool]] = []
+    if q.time_from:
+        time_from = q.time_from
+        tests.append(lambda e: e.time >= time_from)
+    if q.time_to:
+        time_to = q.time_to
+        tests.append(lambda e: e.time <= time_to)
+    if q.text:
+        text = q.text.casefold()
+        tests.append(lambda e: text in e.text)
+    if q.near:
+        # A box around the circle first: two subtractions rule out most meetings before the haversine.
+        lat, lon = math.radians(q.near[0]), math.radians(q.near[1])
+        dlat = q.near[2] / EARTH_RADIUS_KM
+        dlon = min(math.pi, dlat / max(math.cos(lat + math.copysign(dlat, lat)), 1e-6))
+        tests.append(
+            lambda e: (
+                e.point is not None
+                and abs(e.point[0] - lat) <= dlat
+                and (abs(e.point[1] - lon) <= dlon or abs(e.point[1] - lon) >= 2 * math.pi - dlon)
+            )
+        )
+    return tests

@@ -133,12 +133,14 @@ def org_name(request: Request, org: str) -> str:
 
 
 def shown(request: Request, hit: Hit, tz: str | None) -> DirectoryMeeting:
+    if hit.entry.shown is None:  # validated once per version of the meeting, not once per search
+        hit.entry.shown = dict(public(hit.meeting))
     next_start = hit.next_start
     if next_start is not None:
         next_start = next_start.astimezone(ZoneInfo(tz or hit.meeting.listing.timezone))
     distance = round(hit.distance_km, 2) if hit.distance_km is not None else None
-    return DirectoryMeeting(
-        **dict(public(hit.meeting)),
+    return DirectoryMeeting.model_construct(
+        **hit.entry.shown,  # type: ignore[arg-type]
         org_name=org_name(request, hit.meeting.org),
         next_start=next_start,
         distance_km=distance,

@@ -59,8 +59,13 @@ def unknown_types(codes: list[str]) -> list[str]:
     return [c for c in codes if c not in known_types()]
 
 
+@cache
+def _url_adapter() -> TypeAdapter[AnyHttpUrl]:
+    return TypeAdapter(AnyHttpUrl)  # built once: building one costs more than validating a whole listing
+
+
 def _http_url(value: str) -> str:
-    TypeAdapter(AnyHttpUrl).validate_python(value)
+    _url_adapter().validate_python(value)
     return value  # kept as written, so a feed round-trips unchanged
 
 

@@ -10,6 +10,7 @@ what the others have and follows the same events.
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client
@@ -32,9 +33,15 @@ LOAD_BATCH = 1000
 
 
 async def load(db: Db, directory: Directory) -> int:
-    """Every active meeting of the network, read in one pass."""
+    """Every active meeting of the network, read in one pass, with its next starts worked out (in
+    slices, so the process keeps answering meanwhile) rather than by the first searches."""
     cursor = db.meetings.find({"status": "active"}, batch_size=LOAD_BATCH)
     directory.replace_all([store.from_doc(d) async for d in cursor])
+    now = datetime.now(UTC)
+    for n, entry in enumerate(list(directory.entries.values())):
+        entry.next_start(now)
+        if n % 200 == 0:
+            await asyncio.sleep(0)
     return len(directory)
 
 
