@@ -28,7 +28,8 @@ router = APIRouter(tags=["attendance"])
 
 Facilitator = Annotated[Principal, Depends(require_roles(Role.ORG_ADMIN, Role.COORDINATOR))]
 OccurrenceDate = Annotated[dt.date, Path(description="the occurrence's date on the meeting's calendar")]
-MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^/\s]+$")]
+# A member id is a token's `sub`: ids, e-mail addresses, "provider|id".
+MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@|:+=~-]+$")]
 
 
 def problems(why: dict[int, str]) -> dict[int | str, dict[str, Any]]:
