@@ -36,7 +36,13 @@ NETWORK_ROLES = frozenset({Role.NETWORK_ADMIN, Role.REGIONAL_RESPONDER})
 
 # Operations whose successful answers show A's data to anyone, by design.
 PUBLIC = {
-    ("GET", "/meetings"): "the meeting directory is public across the network",
+    ("GET", "/directory/meetings"): "the meeting directory is public across the network",
+    ("GET", "/directory/meetings/{slug}"): "a meeting's public listing, as in the directory",
+    ("GET", "/directory/meetings/{slug}/calendar.ics"): "a meeting's public calendar, as in the directory",
+    ("GET", "/directory/calendar.ics"): "a directory search as a calendar",
+    ("GET", "/feeds/meetings.json"): "the network's Meeting Guide feed: the directory, in the open format",
+    ("GET", "/feeds/{org}/meetings.json"): "an organization's Meeting Guide feed",
+    ("GET", "/feeds/{org}/calendar.ics"): "an organization's public meetings calendar",
 }
 # Operations the network grants to its network roles across the organizations of their regions: what
 # they show or change belongs to the region, or to the region's organizations by that grant.
