@@ -3,8 +3,9 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
 
 from contracts.subjects import ORG_TOKEN
 from services.meetings.deps import Db, OrgAdmin, Publisher

@@ -295,17 +295,29 @@ def _recover_carried(data: dict[str, Any]) -> None:
         data[target] = "\n".join(lines) or None
 
 
+def feed_slug(item: dict[str, Any]) -> str | None:
+    """The slug an item is imported under: the feed's own, made URL-safe when it is not."""
+    raw = _text(item.get("slug"))
+    if raw is None:
+        return None
+    return raw if SLUG.match(raw) and len(raw) <= SLUG_LENGTH else slug_base(raw)[:SLUG_LENGTH]
+
+
+def duplicate(slug: str, first: int) -> str:
+    """Why a second item with a slug is skipped: one feed lists each meeting once."""
+    return f"slug {slug!r} is already item {first} of this feed"
+
+
 def from_feed(item: Any, default_timezone: str, *, index: int = 0) -> Parsed | Skipped:
     """One feed item as a listing, with a note for everything changed or left out; or why not."""
     if not isinstance(item, dict):
         return Skipped(index, "not a JSON object")
     raw_slug = _text(item.get("slug"))
-    if raw_slug is None:
+    slug = feed_slug(item)
+    if raw_slug is None or slug is None:
         return Skipped(index, "no slug: the Meeting Guide format requires one")
     notes: list[str] = []
-    slug = raw_slug
-    if not SLUG.match(slug) or len(slug) > SLUG_LENGTH:
-        slug = slug_base(raw_slug)[:SLUG_LENGTH]
+    if slug != raw_slug:
         notes.append(f"slug {raw_slug!r} is not URL-safe: kept as {slug!r}")
     present = {k: v for k, v in item.items() if v is not None}
 

@@ -9,7 +9,15 @@ from contracts.ids import new_id
 from services.meetings import model as meetings_model
 from services.meetings import service as meetings
 from services.meetings.feed import store
-from services.meetings.feed.model import Parsed, Report, ReportLine, Skipped, feed_items, from_feed
+from services.meetings.feed.model import (
+    Parsed,
+    Report,
+    ReportLine,
+    Skipped,
+    duplicate,
+    feed_items,
+    from_feed,
+)
 from services.meetings.model import Meeting
 from services.meetings.store import Db
 from shared.http import NotFound, Problem
@@ -62,8 +70,7 @@ async def import_feed(
         if isinstance(parsed, Skipped):
             line = _skipped(index, item, parsed.reason)
         elif parsed.slug in seen:
-            reason = f"slug {parsed.slug!r} is already item {seen[parsed.slug]} of this feed"
-            line = _skipped(index, item, reason)
+            line = _skipped(index, item, duplicate(parsed.slug, seen[parsed.slug]))
         else:
             seen[parsed.slug] = index
             line = await _import_one(db, publisher, org, index, parsed)

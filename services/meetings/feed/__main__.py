@@ -1,0 +1,5 @@
+import sys
+
+from services.meetings.feed.cli import main
+
+sys.exit(main())
