@@ -287,7 +287,7 @@ def main() -> None:
     parser.add_argument("--meetings", type=int, default=20_000)
     parser.add_argument("--searches", type=int, default=1000)
     parser.add_argument(
-        "--baseline", type=int, default=100, help="raw PyMongo searches (each scans the store)"
+        "--baseline", type=int, default=20, help="raw PyMongo searches (each scans the store for seconds)"
     )
     args = parser.parse_args()
     results = asyncio.run(run(args.meetings, args.searches, args.baseline))
