@@ -85,7 +85,7 @@ Text = Annotated[str, AfterValidator(_clean_text)]
 def _known_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "America" is a folder: IsADirectoryError
         raise ValueError(f"unknown time zone {value!r}: use an IANA name such as America/Chicago") from exc
     return value
 

@@ -11,6 +11,7 @@ from services import meetings
 from services.meetings import api, directory_api, readmodel, store
 from services.meetings.attendance import api as attendance_api
 from services.meetings.attendance import service as attendance
+from services.meetings.attendance import store as attendance_store
 from services.meetings.directory import Directory
 from services.meetings.feed import api as feed_api
 from services.meetings.ical import api as ical_api
@@ -20,6 +21,11 @@ from shared.app import event_service_app
 from shared.messaging.publisher import EventPublisher
 
 Db = AsyncDatabase[dict[str, Any]]
+
+
+async def ensure_indexes(db: Db) -> None:
+    await store.ensure_indexes(db)
+    await attendance_store.ensure_indexes(db)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,8 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=meetings.__doc__ or "",
         router=api.router,
         publishes=MEETING_EVENTS,
-        ensure_indexes=store.ensure_indexes,
-        outbox_collections=lambda db: [db.meetings],
+        ensure_indexes=ensure_indexes,
+        outbox_collections=lambda db: [db.meetings, db.attendance, db.attendance_members],
         background=(timers, follow),
         body_limits={"/meetings/import": settings.max_import_bytes},
     )

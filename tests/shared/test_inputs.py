@@ -11,15 +11,23 @@ from services.crisis import api as crisis_api
 from services.crisis import console
 from services.insights import api as insights_api
 from services.meetings import api as meetings_api
+from services.meetings import directory_api
+from services.meetings.attendance import api as attendance_api
+from services.meetings.feed import api as feed_api
+from services.meetings.ical import api as ical_api
 from services.mentoring import api as mentoring_api
 from services.notifications import api as notifications_api
-from shared.inputs import Instant, Strict, TimeOfDay, WallTime
+from shared.inputs import Instant, Strict, TimeOfDay, TimeZone, WallTime
 
 ROUTERS = [
     crisis_api.router,
     console.router,
     insights_api.router,
     meetings_api.router,
+    directory_api.router,
+    attendance_api.router,
+    feed_api.router,
+    ical_api.router,
     mentoring_api.router,
     notifications_api.router,
 ]
@@ -103,10 +111,16 @@ def test_a_request_body_reads_times_from_iso_text_and_keeps_line_breaks_in_text(
     assert meeting.overrides[0].start.year == 2026
 
 
-@pytest.mark.parametrize("router", ROUTERS, ids=lambda r: str(r.tags[0]))
+@pytest.mark.parametrize("router", ROUTERS, ids=lambda r: f"{r.tags[0]}-{ROUTERS.index(r)}")
 def test_every_request_body_of_every_service_is_strict(router: APIRouter) -> None:
     for route in router.routes:
         assert isinstance(route, APIRoute)
         for param in route.dependant.body_params:
             model = param.field_info.annotation
             assert isinstance(model, type) and issubclass(model, Strict), (route.path, model)
+
+
+def test_a_time_zone_folder_is_an_unknown_time_zone_not_an_error() -> None:
+    # "America" is a folder of the time zone database: opening it raised IsADirectoryError (a 500).
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        TypeAdapter(TimeZone).validate_python("America")
