@@ -11,7 +11,8 @@ from tests.conftest import Tokens
 pytestmark = pytest.mark.e2e
 
 FIVE_MB = b"{" + b" " * (5 * 1024 * 1024) + b"}"
-UPLOADS = {"/v1/traces"}  # routes with a limit of their own, tested below
+# Routes with a limit of their own: tested below, and the feed upload in test_meetings_feed.py.
+UPLOADS = {"/v1/traces", "/meetings/import"}
 
 
 async def test_every_route_that_takes_a_body_refuses_five_megabytes(
