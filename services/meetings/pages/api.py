@@ -12,7 +12,6 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,11 +37,10 @@ class PageRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
-            # A GET form sends every field, the empty ones as `day=`: those mean "any".
-            pairs = parse_qsl(
-                request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
-            )
-            kept = urlencode([(k, v) for k, v in pairs if v.strip()]).encode("latin-1")
+            # A GET form sends every field, the empty ones as `day=`: those mean "any". The others
+            # are kept byte for byte, for FastAPI to decode and validate as it does for the JSON search.
+            query: bytes = request.scope.get("query_string", b"")
+            kept = b"&".join(pair for pair in query.split(b"&") if pair.partition(b"=")[2].strip(b"+"))
             request = Request({**request.scope, "query_string": kept}, request.receive)
             try:
                 return await handler(request)
