@@ -3,7 +3,8 @@
 The local document store scans a collection for any filter but `_id` (DESIGN.md section 5), and a
 search has up to eight filters and a sort by the next start. So each process keeps the network's
 active meetings in memory, indexed by weekday and type code, and kept current by the meetings events
-(services/meetings/readmodel.py). 20,000 meetings take some tens of MB; a search reads no database.
+(services/meetings/readmodel.py), indexed by weekday, type code, attendance option, place and
+organization. 20,000 meetings take about 200 MB; a search reads no database.
 """
 
 import bisect
@@ -132,6 +133,7 @@ class Directory:
         self.by_type: dict[str, set[str]] = {}  # language codes are type codes too
         self.by_option: dict[str, set[str]] = {}
         self.by_place: dict[str, set[str]] = {}
+        self.by_org: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -148,6 +150,7 @@ class Directory:
         for t in e.types:
             self.by_type.setdefault(t, set()).add(m.id)
         self.by_option.setdefault(e.option, set()).add(m.id)
+        self.by_org.setdefault(m.org, set()).add(m.id)
         for p in e.places:
             self.by_place.setdefault(p, set()).add(m.id)
 
@@ -160,13 +163,20 @@ class Directory:
         for t in old.types:
             self.by_type[t].discard(meeting_id)
         self.by_option[old.option].discard(meeting_id)
+        self.by_org[old.meeting.org].discard(meeting_id)
         for p in old.places:
             self.by_place[p].discard(meeting_id)
 
     def replace_all(self, meetings: Iterable[Meeting]) -> None:
-        self.__init__()  # type: ignore[misc]
+        fresh = Directory()
         for m in meetings:
-            self.put(m)
+            fresh.put(m)
+        self.__dict__.update(fresh.__dict__)
+
+    def meetings(self, org: str | None = None) -> list[Meeting]:
+        """Every active meeting (of one organization), by id: what the public feeds and calendars list."""
+        ids = self.entries.keys() if org is None else self.by_org.get(org, set())
+        return [self.entries[i].meeting for i in sorted(ids)]
 
     def _candidates(self, q: Query) -> list[Entry]:
         """The meetings the indexed filters allow: the smallest set first, then each other one."""

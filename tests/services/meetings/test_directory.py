@@ -109,3 +109,12 @@ def test_putting_a_meeting_again_replaces_it_and_a_cancelled_one_leaves() -> Non
     m = meeting("m")
     d.put(Meeting(m.id, m.org, m.slug, m.listing, NOW, status="cancelled"))
     assert len(d) == 0 and ids(d) == []
+
+
+def test_an_organizations_meetings_are_listed_by_id_and_a_cancelled_one_is_not() -> None:
+    other = meeting("b")
+    d = directory(meeting("c"), meeting("a"), Meeting("x", "org-b", "x", other.listing, NOW))
+    assert [m.id for m in d.meetings("org-a")] == ["a", "c"]
+    assert [m.id for m in d.meetings()] == ["a", "c", "x"]
+    d.put(Meeting("a", "org-a", "a", other.listing, NOW, status="cancelled"))
+    assert [m.id for m in d.meetings("org-a")] == ["c"] and d.meetings("org-z") == []
