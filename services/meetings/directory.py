@@ -3,7 +3,8 @@
 The local document store scans a collection for any filter but `_id` (DESIGN.md section 5), and a
 search has up to eight filters and a sort by the next start. So each process keeps the network's
 active meetings in memory, indexed by weekday, type code, attendance option, place and organization,
-and kept current by the meetings events (services/meetings/readmodel.py). 20,000 meetings take about 200 MB; a search reads no database.
+and kept current by the meetings events (services/meetings/readmodel.py). 20,000 meetings take about
+200 MB; a search reads no database.
 """
 
 import bisect

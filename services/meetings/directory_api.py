@@ -4,7 +4,6 @@ Public by design (DESIGN.md section 1): anyone looking for a meeting finds every
 meetings, and which organization lists each. Nothing about who attends or saved a meeting is here.
 """
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,16 +15,14 @@ from pydantic import BaseModel, Field
 
 from services.meetings import directory, recurrence, service
 from services.meetings.api import MeetingPublic, Slug, public
-from services.meetings.deps import Db
-from services.meetings.directory import Directory, Hit
+from services.meetings.deps import Db, ready_directory
+from services.meetings.directory import Hit
 from services.meetings.model import Meeting
 from shared.http import Problem, ProblemDetails
 from shared.inputs import Text, TimeOfDay, TimeZone
 from shared.network import NetworkFile
 
 router = APIRouter(tags=["directory"])
-# Until the directory is loaded (a few seconds at start), a search waits this long, then answers 503.
-READY_WAIT_SECONDS = 10.0
 UPCOMING = 8
 
 Attendance = Literal["in_person", "online", "hybrid"]
@@ -112,18 +109,6 @@ class DirectoryPage(BaseModel):
     limit: int
     offset: int
     items: list[DirectoryMeeting]
-
-
-async def ready_directory(request: Request) -> Directory:
-    ready: asyncio.Event = request.app.state.directory_ready
-    try:
-        await asyncio.wait_for(ready.wait(), READY_WAIT_SECONDS)
-    except TimeoutError:
-        raise Problem(
-            503, "Service Unavailable", "the directory is still loading; try again shortly"
-        ) from None
-    directory_: Directory = request.app.state.directory
-    return directory_
 
 
 def org_name(request: Request, org: str) -> str:

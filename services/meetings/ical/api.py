@@ -11,8 +11,8 @@ from fastapi.responses import Response
 
 from contracts.subjects import ORG_TOKEN
 from services.meetings.api import Slug
-from services.meetings.deps import Db
-from services.meetings.directory_api import Search, ready_directory
+from services.meetings.deps import Db, ready_directory
+from services.meetings.directory_api import Search
 from services.meetings.ical import service
 from services.meetings.settings import Settings
 from shared.http import PROBLEM_JSON, PROBLEM_SCHEMA, NotFound
