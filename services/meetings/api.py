@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from contracts.meetings import AttendanceOption
 from services.meetings import model, service
@@ -20,7 +20,22 @@ router = APIRouter(tags=["meetings"])
 
 MeetingId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Slug = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.~-]+$")]
-OccurrenceDate = Annotated[dt.date, Path(description="the occurrence's date on the meeting's calendar")]
+# Occurrences are worked out around their date: one near the calendar's ends would overflow (a 500).
+OCCURRENCE_YEARS = 50
+
+
+def _occurrence_in_range(value: dt.date) -> dt.date:
+    today = dt.date.today()
+    if abs(value.year - today.year) > OCCURRENCE_YEARS:
+        raise ValueError(f"must be within {OCCURRENCE_YEARS} years of today")
+    return value
+
+
+OccurrenceDate = Annotated[
+    dt.date,
+    Path(description="the occurrence's date on the meeting's calendar"),
+    AfterValidator(_occurrence_in_range),
+]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ProblemDetails, "description": "no such meeting"}
 }

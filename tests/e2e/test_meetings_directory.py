@@ -105,8 +105,10 @@ async def test_the_members_who_saved_a_meeting_hear_when_an_occurrence_and_then_
     first = detail["upcoming"][0]["date"]
     r = await http.post(f"{base}/meetings/{meeting['id']}/occurrences/{first}/cancel", headers=admin)
     assert r.status_code == 200 and r.json()["cancelled_occurrences"] == [first]
-    r = await http.post(f"{base}/meetings/{meeting['id']}/occurrences/2000-01-01/cancel", headers=admin)
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    for no_occurrence in ("2000-01-01", "9999-12-31", "0001-01-01"):
+        url = f"{base}/meetings/{meeting['id']}/occurrences/{no_occurrence}/cancel"
+        r = await http.post(url, headers=admin)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", no_occurrence
     await http.post(f"{base}/meetings/{meeting['id']}/cancel", headers=admin)
 
     async def inbox() -> list[dict[str, Any]] | None:
