@@ -17,6 +17,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from contracts.meetings import MeetingCancelled, MeetingChanged, MeetingScheduled, OccurrenceCancelled
 from contracts.subjects import stream_name
@@ -57,21 +58,32 @@ async def apply(db: Db, directory: Directory, body: bytes) -> None:
 
 
 async def apply_patiently(db: Db, directory: Directory, body: bytes, attempts: int = 5) -> None:
-    """Retry a database that does not answer for a moment; an event that cannot be applied at all must
-    not stop the directory following the rest (the meeting is right again at its next change)."""
-    for attempt in range(attempts):
+    """Apply one event, waiting out a database that does not answer for a moment; raises when it cannot,
+    and the caller loads the whole directory again (an event skipped could leave a cancelled meeting
+    listed)."""
+    for attempt in range(attempts - 1):
         try:
             await apply(db, directory, body)
             return
-        except Exception:
-            if attempt == attempts - 1:
-                log.exception("directory: an event could not be applied")
-            else:
-                await asyncio.sleep(0.5 * 2**attempt)
+        except (OSError, PyMongoError):
+            await asyncio.sleep(0.5 * 2**attempt)
+    await apply(db, directory, body)
 
 
 async def keep_current(db: Db, connection: Client, directory: Directory, ready: asyncio.Event) -> None:
-    """Load, then follow the stream for the life of the process."""
+    """Load, then follow the stream, for the life of the process; after any failure, load again."""
+    pause = 1.0
+    while True:
+        try:
+            await load_and_follow(db, connection, directory, ready)
+        except Exception:
+            # Searches keep answering from what is loaded (if anything) while this starts over.
+            log.exception("directory: following the meetings events failed; loading again in %.0f s", pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 60.0)
+
+
+async def load_and_follow(db: Db, connection: Client, directory: Directory, ready: asyncio.Event) -> None:
     js = connection.jetstream()
     stream = stream_name("meetings")
     last = (await js.stream_info(stream)).state.last_seq
