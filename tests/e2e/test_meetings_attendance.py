@@ -14,10 +14,14 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
+from pymongo import AsyncMongoClient
 
 from contracts.ids import new_id
 from deploy.local.stack import Stack
+from services.meetings import store as meetings_store
+from services.meetings.attendance import model, store
 from shared.auth.principal import Role
+from shared.outbox import with_outbox
 from tests.conftest import Tokens
 from tests.helpers import eventually
 
@@ -95,12 +99,24 @@ async def test_a_member_checks_in_with_the_code_the_facilitator_shows_and_downlo
     r = await http.post(check_ins, json={"meeting_id": later["id"], "code": code}, headers=member)
     assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
 
+    # Codes cannot be guessed: after five wrong ones a member waits, even with the right code.
+    guesser = tokens(f"guesser-{tag}", "org-a", Role.MEMBER)
+    for n in range(5):
+        r = await http.post(check_ins, json={**check_in, "code": f"WRONG{n}"}, headers=guesser)
+        assert r.status_code == 422, r.text
+    r = await http.post(check_ins, json=check_in, headers=guesser)
+    assert r.status_code == 429 and r.headers["content-type"] == "application/problem+json"
+    assert 0 < int(r.headers["retry-after"]) <= 15 * 60
+
     # A member of another organization may attend; its facilitator sees them only as a number.
     outsider = tokens(f"guest-{tag}", "org-b", Role.MEMBER)
     r = await http.post(check_ins, json=check_in, headers=outsider)
     assert r.status_code == 201, r.text
     r = await http.put(f"{occurrence}/attendance/member2-{tag}", headers=facilitator)
     assert (r.status_code, r.json()["method"]) == (201, "facilitator")
+    # A member id is a token's sub, never an e-mail address (which would end up in logs).
+    r = await http.put(f"{occurrence}/attendance/someone@example.org", headers=facilitator)
+    assert r.status_code == 422
     roll = (await http.get(f"{occurrence}/attendance", headers=facilitator)).json()
     assert sorted(m["member_id"] for m in roll["members"]) == [member_id, f"member2-{tag}"]
     assert (roll["members_of_other_organizations"], roll["total"]) == (1, 3)
@@ -148,3 +164,47 @@ async def code_of(
     )
     assert r.status_code == 200, r.text
     return str(r.json()["code"])
+
+
+async def test_an_attendance_whose_writer_died_before_the_history_reaches_the_history(
+    network: Stack, tokens: Tokens, http: httpx.AsyncClient, admin_nc: NatsClient
+) -> None:
+    """The record and its event were written and published; the history write never happened (the
+    process died in between). Meetings' own subscriber to the event adds it to the history."""
+    base = network.url("meetings")
+    tag = new_id()[-8:]
+    admin = tokens(f"admin-{tag}", "org-a", Role.ORG_ADMIN)
+    member_id = f"member-{tag}"
+    member = tokens(member_id, "org-a", Role.MEMBER)
+    meeting = await schedule(http, base, admin, happening_now(f"Harbor Crash {tag}", timedelta(minutes=5)))
+
+    settings = network.settings("meetings")
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(network.database_url, tz_aware=True)
+    try:
+        db = client[settings.database_name]
+        listed = meetings_store.from_doc(await meetings_store.meeting_doc(db, meeting["id"]) or {})
+        now = datetime.now(UTC)
+        occurrence = model.open_occurrence(
+            listed, now, model.CheckinRules("", timedelta(0), timedelta(hours=1))
+        )
+        assert occurrence is not None
+        attended = model.attended(listed, occurrence, "code", now)
+        key = model.record_key("org-a", member_id, listed.id, occurrence.date)
+        event = model.recorded_event("org-a", member_id, attended)
+        await store.records(db).insert_one(
+            with_outbox(store.record_doc(key, "org-a", member_id, attended), [event])
+        )
+    finally:
+        await client.close()
+    await admin_nc.jetstream().publish(
+        event.nats_subject(),
+        event.model_dump_json().encode(),
+        stream="MEETINGS",
+        headers={"Nats-Msg-Id": event.id, "content-type": "application/json"},
+    )
+
+    async def in_history() -> bool:
+        r = await http.get(f"{base}/me/attendance", headers=member)
+        return bool(r.json()["total"] == 1)
+
+    await eventually(in_history)

@@ -7,36 +7,34 @@ organizations' members at their meeting only as a number.
 
 import datetime as dt
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from services.meetings.api import MeetingId
+from services.meetings.api import MeetingId, OccurrenceDate
 from services.meetings.attendance import model, proof, service
 from services.meetings.attendance.model import Attended
-from services.meetings.deps import Caller, Db, Publisher
-from services.meetings.settings import Settings
-from shared.auth.fastapi import require_roles
-from shared.auth.principal import Principal, Role
+from services.meetings.deps import Caller, CurrentNetwork, Db, Facilitator, MeetingsSettings, Publisher
+from services.meetings.service import utcnow
+from shared.auth.principal import Principal
 from shared.http import ProblemDetails
 from shared.inputs import Strict
-from shared.network import NetworkFile
+from shared.network import Network
 
 router = APIRouter(tags=["attendance"])
 
-Facilitator = Annotated[Principal, Depends(require_roles(Role.ORG_ADMIN, Role.COORDINATOR))]
-OccurrenceDate = Annotated[dt.date, Path(description="the occurrence's date on the meeting's calendar")]
-# A member id is a token's `sub`: ids, e-mail addresses, "provider|id".
-MemberId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@|:+=~-]+$")]
+# A member id is a token's `sub` as the network's services take one in a path (crisis, mentoring):
+# an opaque id, so that an e-mail address, which people would type, is refused rather than invited.
+MemberId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
 def problems(why: dict[int, str]) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ProblemDetails, "description": d} for status, d in why.items()}
 
 
-NO_MEETING = "no such meeting in your organization, or no occurrence that day"
+NO_MEETING = "no such meeting in your organization"
+NO_OCCURRENCE = "the meeting has no occurrence that day"
 CANCELLED = "the occurrence is cancelled"
 
 
@@ -103,11 +101,6 @@ class AttendanceHistory(BaseModel):
     items: list[AttendancePublic] = Field(description="oldest first")
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 def public(a: Attended) -> AttendancePublic:
     return AttendancePublic(
         meeting_id=a.meeting_id,
@@ -134,24 +127,15 @@ def answer(recorded: service.Recorded, response: Response) -> AttendanceRecord:
     )
 
 
-def organization(request: Request, org: str) -> tuple[str, ZoneInfo]:
-    """The organization's name and time zone (its "today" is the week a streak counts in)."""
-    network: NetworkFile = request.app.state.network
-    found = network.get().organization(org)
-    if found is None:  # the caller's token was checked against the network a moment ago
-        return org, ZoneInfo("UTC")
-    return found.name, ZoneInfo(found.time_zone)
-
-
 @router.get(
     "/meetings/{meeting_id}/occurrences/{date}/code",
-    responses=problems({404: NO_MEETING, 409: CANCELLED}),
+    responses=problems({404: NO_MEETING, 409: CANCELLED, 422: NO_OCCURRENCE}),
 )
 async def read_checkin_code(
-    request: Request, meeting_id: MeetingId, date: OccurrenceDate, caller: Facilitator, db: Db
+    meeting_id: MeetingId, date: OccurrenceDate, caller: Facilitator, db: Db, settings: MeetingsSettings
 ) -> CheckinCode:
     """The check-in code a facilitator shows at an occurrence, and when it works."""
-    found = await service.occurrence_code(db, settings_of(request), caller.org, meeting_id, date)
+    found = await service.occurrence_code(db, settings, caller.org, meeting_id, date, utcnow())
     return CheckinCode(
         meeting_id=found.meeting_id,
         occurrence=found.occurrence.date,
@@ -160,7 +144,7 @@ async def read_checkin_code(
         ends_at=found.occurrence.ends_at,
         opens_at=found.window.opens,
         closes_at=found.window.closes,
-        open_now=found.window.contains(service.utcnow()),
+        open_now=found.open_now,
     )
 
 
@@ -174,18 +158,23 @@ async def read_checkin_code(
                 404: "no such meeting",
                 409: "check-in is not open for this meeting now",
                 422: "the code is wrong, or another occurrence's",
+                429: f"{model.MAX_FAILURES} wrong codes for this occurrence lately: wait Retry-After seconds",
             }
         ),
     },
 )
 async def create_check_in(
-    request: Request, body: CheckIn, caller: Caller, db: Db, publisher: Publisher, response: Response
+    body: CheckIn,
+    caller: Caller,
+    db: Db,
+    publisher: Publisher,
+    settings: MeetingsSettings,
+    response: Response,
 ) -> AttendanceRecord:
     """Check in to a meeting happening now (any of the network) with the code its facilitator shows."""
     recorded = await service.check_in(
-        db, publisher, settings_of(request), caller.org, caller.sub, body.meeting_id, body.code,
-        service.utcnow(),
-    )  # fmt: skip
+        db, publisher, settings, caller.org, caller.sub, body.meeting_id, body.code, utcnow()
+    )
     return answer(recorded, response)
 
 
@@ -194,29 +183,27 @@ async def create_check_in(
     status_code=201,
     responses={
         200: {"model": AttendanceRecord, "description": "already recorded: nothing was added"},
-        **problems({404: NO_MEETING, 409: f"{CANCELLED}, or it has not started yet"}),
+        **problems({404: NO_MEETING, 409: f"{CANCELLED}, or it has not started yet", 422: NO_OCCURRENCE}),
     },
 )
 async def mark_attendance(
-    request: Request,
     meeting_id: MeetingId,
     date: OccurrenceDate,
     member_id: MemberId,
     caller: Facilitator,
     db: Db,
     publisher: Publisher,
+    settings: MeetingsSettings,
     response: Response,
 ) -> AttendanceRecord:
     """Record that a member of your organization attended an occurrence of your organization's meeting."""
-    recorded = await service.mark(
-        db, publisher, settings_of(request), caller.org, meeting_id, date, member_id, service.utcnow()
-    )
+    recorded = await service.mark(db, publisher, settings, caller.org, meeting_id, date, member_id, utcnow())
     return answer(recorded, response)
 
 
 @router.get(
     "/meetings/{meeting_id}/occurrences/{date}/attendance",
-    responses=problems({404: NO_MEETING}),
+    responses=problems({404: NO_MEETING, 422: NO_OCCURRENCE}),
 )
 async def list_occurrence_attendance(
     meeting_id: MeetingId, date: OccurrenceDate, caller: Facilitator, db: Db
@@ -232,17 +219,17 @@ async def list_occurrence_attendance(
     )
 
 
-async def _history(request: Request, caller: Principal, db: Db) -> tuple[service.History, proof.Produced]:
-    name, zone = organization(request, caller.org)
-    now = service.utcnow()
-    history = await service.member_history(db, caller.org, caller.sub, now.astimezone(zone).date())
-    return history, proof.Produced(caller.sub, caller.org, name, now.replace(microsecond=0))
+async def _history(caller: Principal, db: Db, network: Network) -> tuple[service.History, proof.Produced]:
+    now = utcnow()
+    org = service.organization(network, caller.org, now)
+    history = await service.member_history(db, caller.org, caller.sub, org.today)
+    return history, proof.Produced(caller.sub, caller.org, org.name, now)
 
 
 @router.get("/me/attendance")
-async def read_my_attendance(request: Request, caller: Caller, db: Db) -> AttendanceHistory:
+async def read_my_attendance(caller: Caller, db: Db, network: CurrentNetwork) -> AttendanceHistory:
     """Your attendance history and streaks."""
-    history, _ = await _history(request, caller, db)
+    history, _ = await _history(caller, db, network)
     s = history.summary
     return AttendanceHistory(
         member_id=history.member_id,
@@ -273,9 +260,9 @@ class CsvResponse(Response):
         }
     },
 )
-async def download_my_attendance(request: Request, caller: Caller, db: Db) -> CsvResponse:
+async def download_my_attendance(caller: Caller, db: Db, network: CurrentNetwork) -> CsvResponse:
     """Your proof of attendance as a CSV file (for a court, an employer or a treatment programme)."""
-    history, produced = await _history(request, caller, db)
+    history, produced = await _history(caller, db, network)
     return CsvResponse(
         proof.csv_text(history, produced),
         headers={
@@ -292,7 +279,7 @@ async def download_my_attendance(request: Request, caller: Caller, db: Db) -> Cs
         200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "a page to print"}
     },
 )
-async def read_my_attendance_proof(request: Request, caller: Caller, db: Db) -> HTMLResponse:
+async def read_my_attendance_proof(caller: Caller, db: Db, network: CurrentNetwork) -> HTMLResponse:
     """Your proof of attendance as a page to print."""
-    history, produced = await _history(request, caller, db)
+    history, produced = await _history(caller, db, network)
     return HTMLResponse(proof.html_page(history, produced), headers={"Cache-Control": "private, no-store"})

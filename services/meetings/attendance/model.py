@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -172,9 +172,41 @@ def attended(meeting: Meeting, occurrence: Occurrence, method: Method, now: date
     )
 
 
+def member_ref(member_org: str, member_id: str) -> str:
+    """An opaque key for a member: what document ids, scheduler entries and event subjects carry.
+
+    Ids end up in logs (the scheduler and the outbox log the ids they handle) and a token's `sub` is
+    the provider's, which may be close to who someone is; the id itself stays in fields, never logged.
+    """
+    return hashlib.sha256(f"{member_org}/{member_id}".encode()).hexdigest()[:32]
+
+
 def record_key(member_org: str, member_id: str, meeting_id: str, occurrence: dt.date) -> str:
     """One record per member and occurrence, in the member's organization."""
-    return f"{member_org}/{member_id}/{meeting_id}/{occurrence.isoformat()}"
+    return f"{member_org}/{member_ref(member_org, member_id)}/{meeting_id}/{occurrence.isoformat()}"
+
+
+# Failed check-ins
+#
+# A code is 6 of 23 symbols (148 million): guessing is hopeless when guesses are few. A member may
+# get MAX_FAILURES codes wrong for an occurrence in any FAILURE_WINDOW, then waits until the oldest
+# of them is that old: at most 50 guesses in an occurrence's whole check-in window (2.5 hours by
+# default). Each attempt holds one of MAX_FAILURES slots while its code is compared, and keeps it
+# only when the code was wrong: a burst of guesses sent at once gets no more than that either.
+
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+def failure_counts(at: datetime, now: datetime) -> bool:
+    """Whether a wrong code tried `at` still holds its slot at `now`."""
+    return now < at + FAILURE_WINDOW
+
+
+def retry_after(failures: Iterable[datetime], now: datetime) -> timedelta:
+    """How long until the oldest of the failures that hold every slot frees one."""
+    counting = [at for at in failures if failure_counts(at, now)]
+    return min(counting) + FAILURE_WINDOW - now if counting else timedelta(0)
 
 
 def recorded_event(member_org: str, member_id: str, a: Attended) -> AttendanceRecorded:
@@ -256,6 +288,10 @@ def in_order(history: Iterable[Attended]) -> list[Attended]:
 # `weeks` weeks. Going to another meeting once in a while does not hide a lapse (it is not usual);
 # going regularly to a new one does (it becomes usual). A member with no usual meetings (new, or
 # who drops in now and then) is never flagged: there is no pattern to have broken.
+# A week (each 7 days after the last usual attendance) in which the usual meetings did not meet is
+# not missed: every occurrence they had that week was cancelled, or each of them is cancelled for
+# good. A week with no occurrence at all (a monthly meeting's other weeks) still counts: the member
+# stayed away as usual meetings go, and a monthly habit would otherwise take months to miss.
 # One lapse is announced once: it is known by the last usual attendance before it.
 
 
@@ -272,10 +308,31 @@ def last_usual(history: Sequence[Attended]) -> datetime | None:
     return max((a.starts_at for a in history if a.meeting_id in usual), default=None)
 
 
-def next_check(history: Sequence[Attended], weeks: int) -> datetime | None:
-    """When the member becomes disengaged if they attend nothing usual before then."""
+# The usual meetings as they are now, by id; None for one that is not found (it cannot be missed).
+UsualMeetings = Mapping[str, Meeting | None]
+
+
+def excused_weeks(last: datetime, now: datetime, usual: UsualMeetings) -> int:
+    """The whole weeks after `last`, up to `now`, in which none of the usual meetings met."""
+    whole = (now - last) // WEEK
+    active = [m for m in usual.values() if m is not None and not m.cancelled]
+    if not active:
+        return whole  # nothing usual meets any more: there is nothing to miss
+    held: set[int] = set()
+    cancelled: set[int] = set()
+    # Week k is (last + k weeks, last + k+1 weeks]: the first ends with a weekly meeting's next one.
+    after, tick = last + timedelta(microseconds=1), timedelta(microseconds=1)
+    for m in active:
+        for o in recurrence.occurrences(m, after, last + whole * WEEK + tick):
+            (cancelled if o.cancelled else held).add(-((last - o.starts_at) // WEEK) - 1)
+    return len(cancelled - held)
+
+
+def next_check(history: Sequence[Attended], weeks: int, excused: int = 0) -> datetime | None:
+    """When the member becomes disengaged if they attend nothing usual before then (`excused` weeks
+    later when that many weeks are known not to count)."""
     last = last_usual(history)
-    return last + weeks * WEEK if last else None
+    return last + (weeks + excused) * WEEK if last else None
 
 
 @dataclass(frozen=True)
@@ -289,9 +346,16 @@ class Lapse:
         return self.last_attended.astimezone(dt.UTC).isoformat()
 
 
-def disengagement(history: Sequence[Attended], now: datetime, weeks: int) -> Lapse | None:
+def disengagement(
+    history: Sequence[Attended], now: datetime, weeks: int, usual: UsualMeetings | None = None
+) -> Lapse | None:
+    """The member's lapse at `now`, if they have one. `usual` holds the usual meetings as they are
+    now (see `usual_meetings`): without it, every week since the last usual attendance counts."""
     last = last_usual(history)
     if last is None or now - last < weeks * WEEK:
+        return None
+    excused = excused_weeks(last, now, usual) if usual is not None else 0
+    if (now - last) // WEEK - excused < weeks:
         return None
     return Lapse(last, (now - last) // WEEK, usual_meetings(history))
 
@@ -308,7 +372,7 @@ def disengaged_event(member_org: str, member_id: str, lapse: Lapse, weeks: int) 
     return MemberDisengaged.create(
         source=SOURCE,
         org=member_org,
-        subject=member_id[:64],  # the envelope's limit; data carries the whole id
+        subject=member_ref(member_org, member_id),  # opaque: subjects are logged; data holds the id
         data=data,
         id=id_for(lapse.last_attended + weeks * WEEK, key),
     )

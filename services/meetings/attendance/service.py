@@ -3,32 +3,34 @@ durable disengagement checks."""
 
 import datetime as dt
 import functools
+import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from starlette.exceptions import HTTPException
 
-from services.meetings import recurrence
+from contracts.meetings import AttendanceRecorded
+from services.meetings import service as meetings
 from services.meetings import store as meetings_store
 from services.meetings.attendance import model, store
 from services.meetings.attendance.model import Attended, CheckinRules, Method, Window
 from services.meetings.model import Meeting
 from services.meetings.recurrence import Occurrence
+from services.meetings.service import utcnow
 from services.meetings.settings import Settings
 from shared import scheduler
 from shared.http import NotFound, Problem
 from shared.messaging.publisher import EventPublisher
+from shared.network import Network
 from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
 Db = AsyncDatabase[dict[str, Any]]
 MAX_RACES = 20
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def rules(settings: Settings) -> CheckinRules:
@@ -39,22 +41,25 @@ def rules(settings: Settings) -> CheckinRules:
     )
 
 
+@dataclass(frozen=True)
+class Organization:
+    name: str
+    today: dt.date  # in its own time zone: the week a streak counts in
+
+
+def organization(network: Network, org: str, now: datetime) -> Organization:
+    found = network.organization(org)
+    if found is None:  # the caller's token was checked against the network a moment ago
+        return Organization(org, now.astimezone(dt.UTC).date())
+    return Organization(found.name, now.astimezone(ZoneInfo(found.time_zone)).date())
+
+
 # Facilitators
 
 
-async def own_meeting(db: Db, org: str, meeting_id: str) -> Meeting:
-    """A meeting of the caller's organization; another organization's is not found (never confirmed)."""
-    doc = await meetings_store.meetings(db, org).find_one({"_id": meeting_id})
-    if doc is None:
-        raise NotFound("meeting")
-    return meetings_store.from_doc(doc)
-
-
 def _occurrence(meeting: Meeting, date: dt.date) -> Occurrence:
-    found = recurrence.occurrence_on(meeting, date)
-    if found is None:
-        raise NotFound("occurrence")
-    return found
+    # One rule for every occurrence route of meetings: a date the meeting does not meet on is a 422.
+    return meetings._occurrence(meeting, date)
 
 
 def _not_cancelled(meeting: Meeting, occurrence: Occurrence) -> None:
@@ -68,20 +73,36 @@ class Code:
     occurrence: Occurrence
     code: str
     window: Window
+    open_now: bool
 
 
-async def occurrence_code(db: Db, settings: Settings, org: str, meeting_id: str, date: dt.date) -> Code:
+async def occurrence_code(
+    db: Db, settings: Settings, org: str, meeting_id: str, date: dt.date, now: datetime
+) -> Code:
     """The code a facilitator shows at an occurrence of their organization's meeting, and when it works."""
-    meeting = await own_meeting(db, org, meeting_id)
+    meeting = await meetings.get_meeting(db, org, meeting_id)
     occurrence = _occurrence(meeting, date)
     _not_cancelled(meeting, occurrence)
     checkin = rules(settings)
     found = model.window(occurrence, checkin)
     assert found is not None  # not cancelled
-    return Code(meeting.id, occurrence, model.checkin_code(checkin.secret, meeting.id, date), found)
+    code = model.checkin_code(checkin.secret, meeting.id, date)
+    return Code(meeting.id, occurrence, code, found, found.contains(now))
 
 
 # Recording
+
+
+class TooManyAttempts(HTTPException):
+    """Too many wrong codes: a 429 whose Retry-After says when the next code may be tried."""
+
+    def __init__(self, wait: timedelta) -> None:
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        super().__init__(
+            429,
+            f"too many wrong codes for this meeting: try again in {seconds} seconds",
+            headers={"Retry-After": str(seconds)},
+        )
 
 
 @dataclass(frozen=True)
@@ -116,7 +137,14 @@ async def check_in(
             "check-in is not open for this meeting now: it opens shortly before an occurrence starts "
             "and closes shortly after it ends",
         )
+    key = model.record_key(org, member_id, meeting.id, occurrence.date)
+    slot = await store.claim_attempt(db, key, now)
+    if not isinstance(slot, str):
+        raise TooManyAttempts(model.retry_after(slot, now))
     if not model.code_matches(model.checkin_code(checkin.secret, meeting.id, occurrence.date), code):
+        # The slot stays taken until the failure is old; then a scheduled entry deletes it.
+        expires = now + model.FAILURE_WINDOW
+        await scheduler.schedule(store.checks(db), f"{slot}@{expires.isoformat()}", expires, failures=key)
         other = model.occurrence_of_code(meeting, code, now, checkin)
         detail = (
             f"this code was for the occurrence of {other.date.isoformat()}: ask for today's code"
@@ -124,6 +152,7 @@ async def check_in(
             else "the code does not match this meeting's current code"
         )
         raise Problem(422, "Unprocessable Content", detail)
+    await store.forget_failures(db, key)  # the right code: earlier mistakes no longer count
     return await record(db, publisher, settings, org, member_id, meeting, occurrence, "code", now)
 
 
@@ -139,7 +168,7 @@ async def mark(
 ) -> Recorded:
     """A facilitator records that a member of their organization attended an occurrence (a paper
     sign-in sheet, a member without a phone): any occurrence whose check-in has opened."""
-    meeting = await own_meeting(db, org, meeting_id)
+    meeting = await meetings.get_meeting(db, org, meeting_id)
     occurrence = _occurrence(meeting, date)
     _not_cancelled(meeting, occurrence)
     found = model.window(occurrence, rules(settings))
@@ -203,6 +232,20 @@ async def remember(db: Db, settings: Settings, org: str, member_id: str, a: Atte
     raise RuntimeError(f"the attendance of member document {org} changed under us {MAX_RACES} times")
 
 
+async def catch_up(db: Db, settings: Settings, event: AttendanceRecorded) -> None:
+    """An attendance was recorded: make sure the member's history has it and their check follows it.
+
+    The record and its event are one write; the history is a second one, made by `record` right
+    after. A writer that dies between the two leaves the history without it, and this, run for the
+    event (services.meetings.subscribers), adds it. `remember` is idempotent: usually it is there.
+    """
+    d = event.data
+    stored = await store.record(db, model.record_key(event.org, d.member_id, d.meeting_id, d.occurrence))
+    if stored is None:
+        return  # the event is published only once its record is written: it has been deleted since
+    await remember(db, settings, event.org, d.member_id, store.from_entry(stored))
+
+
 async def _schedule_check(db: Db, org: str, member_id: str, at: datetime | None) -> str | None:
     if at is None:
         return None
@@ -223,7 +266,7 @@ class Roll:
 
 
 async def occurrence_attendance(db: Db, org: str, meeting_id: str, date: dt.date) -> Roll:
-    meeting = await own_meeting(db, org, meeting_id)
+    meeting = await meetings.get_meeting(db, org, meeting_id)
     _occurrence(meeting, date)
     own = await store.occurrence_records(db, org, meeting_id, date)
     members = [
@@ -263,9 +306,12 @@ async def check_engagement(
         if doc is None:
             return
         history = store.history(doc)
-        lapse = model.disengagement(history, now, weeks)
+        usual = await _usual_meetings(db, history)
+        lapse = model.disengagement(history, now, weeks, usual)
         if lapse is None:
-            await _schedule_check(db, org, member_id, model.next_check(history, weeks))
+            last = model.last_usual(history)
+            excused = model.excused_weeks(last, now, usual) if last else 0
+            await _schedule_check(db, org, member_id, model.next_check(history, weeks, excused))
             return
         if doc.get("announced") == lapse.key:
             return
@@ -287,16 +333,28 @@ async def check_engagement(
     raise RuntimeError(f"a member document of {org} changed under us {MAX_RACES} times")
 
 
+async def _usual_meetings(db: Db, history: list[Attended]) -> model.UsualMeetings:
+    """The member's usual meetings as they are now (of any organization): which weeks they met."""
+    found: dict[str, Meeting | None] = {}
+    for meeting_id in model.usual_meetings(history):
+        doc = await meetings_store.meeting_doc(db, meeting_id)
+        found[meeting_id] = meetings_store.from_doc(doc) if doc else None
+    return found
+
+
 async def run_timers(
     db: AsyncDatabase[dict[str, Any]],
     publisher: EventPublisher,
     settings: Settings,
     clock: scheduler.Clock = utcnow,
 ) -> None:
-    """The durable scheduled jobs of attendance: each member's disengagement check, on the shared
-    scheduler, so a restart loses none."""
+    """The durable scheduled jobs of attendance, on the shared scheduler, so a restart loses none: each
+    member's disengagement check, and forgetting wrong codes once they no longer count."""
 
     async def fire(entry: dict[str, Any]) -> None:
+        if "failures" in entry:
+            await store.forget_failures(db, entry["failures"], clock())
+            return
         await check_engagement(db, publisher, settings, entry["org"], entry["member_id"], clock())
 
     await scheduler.run(

@@ -1,13 +1,20 @@
 """Attendance documents. Every one belongs to the member's organization (`org`), whichever organization
 lists the meeting (`meeting_org`): attendance is personal data of the member's organization.
 
-- `attendance`: one per member and occurrence, `_id` = `<member org>/<member>/<meeting id>/<date>`,
+- `attendance`: one per member and occurrence, `_id` = `<member org>/<member ref>/<meeting id>/<date>`,
   inserted once (a unique insert is the one-check-in rule), with its `AttendanceRecorded` in its outbox.
-- `attendance_members`: one per member, `_id` = `<org>/<member>`: their history (a copy of each record),
+- `attendance_members`: one per member, `_id` = `<org>/<member ref>`: their history (a copy of each record),
   so reading it is one `_id` lookup on the local store, which scans for any other filter; the lapse
   already announced, its `MemberDisengaged` in its outbox, and the id of the pending check. Written by
   revision (shared.revisions): FerretDB applies an update's filter and write in separate steps.
-- `attendance_checks`: the disengagement checks of the shared scheduler, `{_id, at, org, member_id}`.
+- `attendance_checks`: the disengagement checks of the shared scheduler, `{_id, at, org, member_id}`,
+  `_id` = `<org>/<member ref>@<when>`.
+- `attendance_failures`: a member's wrong codes at an occurrence, one slot each (model.MAX_FAILURES),
+  `_id` = `<the record's _id a right code inserts>#<n>`, `{at}`; a right code deletes them, and a
+  scheduled entry (in `attendance_checks`, with `failures` = that record id) once their window passed.
+
+A member ref (model.member_ref) is an opaque hash of the organization and the member id: ids are
+logged (the scheduler's entries, the outbox's intents), the member id never is.
 
 An occurrence's attendance (a facilitator's list) is read with a filter on `attendance`: it is read
 rarely, by few, and production MongoDB answers it from the index below.
@@ -21,7 +28,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from services.meetings.attendance.model import Attended
+from services.meetings.attendance.model import MAX_FAILURES, Attended, failure_counts, member_ref
 from shared.revisions import REV
 from shared.storage import OrgCollection
 
@@ -49,7 +56,7 @@ def checks(db: Db) -> AsyncCollection[Document]:
 
 
 def member_key(org: str, member_id: str) -> str:
-    return f"{org}/{member_id}"
+    return f"{org}/{member_ref(org, member_id)}"
 
 
 def entry_doc(a: Attended) -> Document:
@@ -129,6 +136,55 @@ async def member_or_new(db: Db, org: str, member_id: str) -> Document:
 
 def history(doc: Document | None) -> list[Attended]:
     return [from_entry(d) for d in (doc or {}).get("attended", [])]
+
+
+def failures(db: Db) -> AsyncCollection[Document]:
+    return db.attendance_failures
+
+
+def slot_ids(key: str) -> list[str]:
+    return [f"{key}#{n}" for n in range(1, MAX_FAILURES + 1)]
+
+
+async def claim_attempt(db: Db, key: str, now: dt.datetime) -> str | list[dt.datetime]:
+    """A free attempt slot of the member at the occurrence (`key`: its record's id), or, when every
+    slot holds a recent failure, when those failures were.
+
+    A unique insert claims a slot, so attempts made at once each get their own (FerretDB does not
+    apply an `$inc` atomically). A slot whose failure is old is taken back by deleting exactly that
+    failure, then inserting: of two attempts doing so, one gets it and the other tries the next.
+    """
+    held = []
+    for slot in slot_ids(key):
+        for _ in range(2):
+            try:
+                await failures(db).insert_one({"_id": slot, "at": now})
+                return slot
+            except DuplicateKeyError:
+                doc = await failures(db).find_one({"_id": slot})
+            if doc is None:
+                continue  # freed a moment ago: try it again
+            at = _utc(doc["at"])
+            if failure_counts(at, now):
+                held.append(at)
+                break
+            await failures(db).delete_one({"_id": slot, "at": doc["at"]})
+    return held
+
+
+async def release_attempt(db: Db, slot: str) -> None:
+    await failures(db).delete_one({"_id": slot})
+
+
+async def forget_failures(db: Db, key: str, now: dt.datetime | None = None) -> None:
+    """Delete the member's failures at the occurrence (those whose window has passed, given `now`)."""
+    for slot in slot_ids(key):
+        if now is None:
+            await failures(db).delete_one({"_id": slot})
+            continue
+        doc = await failures(db).find_one({"_id": slot})
+        if doc is not None and not failure_counts(_utc(doc["at"]), now):
+            await failures(db).delete_one({"_id": slot, "at": doc["at"]})
 
 
 def check_id(org: str, member_id: str, at: dt.datetime) -> str:

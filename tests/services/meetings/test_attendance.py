@@ -16,7 +16,7 @@ from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ids import new_id
-from contracts.meetings import MEETING_EVENTS
+from contracts.meetings import MEETING_EVENTS, AttendanceRecorded
 from deploy.local.stack import Stack
 from services.meetings import recurrence
 from services.meetings import store as meetings_store
@@ -25,6 +25,7 @@ from services.meetings.attendance.model import Attended, CheckinRules
 from services.meetings.model import Listing, Meeting, Moved
 from services.meetings.settings import Settings
 from shared import scheduler
+from shared.http import Problem
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
 from tests.helpers import eventually
@@ -253,6 +254,62 @@ def test_a_retried_check_in_announces_with_the_same_event_id() -> None:
     assert model.recorded_event("org-a", "m", a).id != model.recorded_event("org-b", "m", a).id
 
 
+def test_a_week_whose_usual_meeting_was_cancelled_is_not_missed() -> None:
+    usual = meeting(cancelled=(TUESDAY + timedelta(weeks=3),))
+    history = [attended("m1", d) for d in weeks_from(TUESDAY, 0, 1, 2)]
+    last = history[-1].starts_at
+    three_weeks = last + timedelta(weeks=3, hours=2)  # the next three Tuesdays: one cancelled
+    assert model.excused_weeks(last, three_weeks, {"m1": usual}) == 1
+    assert model.disengagement(history, three_weeks, 3, {"m1": usual}) is None
+    assert model.next_check(history, 3, 1) == last + timedelta(weeks=4)
+    lapse = model.disengagement(history, three_weeks + timedelta(weeks=1), 3, {"m1": usual})
+    assert lapse is not None and lapse.weeks == 4
+    assert model.disengagement(history, three_weeks, 3, {"m1": meeting()}) is not None
+
+
+def test_a_week_counts_as_missed_if_any_usual_meeting_met_in_it() -> None:
+    tuesdays = meeting(cancelled=tuple(weeks_from(TUESDAY, 3, 4, 5)))
+    thursdays = replace(meeting(day=4), id="m2")
+    history = [*(attended("m1", d) for d in weeks_from(TUESDAY, 0, 1, 2))]
+    history += [attended("m2", d + timedelta(days=2)) for d in weeks_from(TUESDAY, 1, 2)]
+    last = max(a.starts_at for a in history)  # the Thursday of week 2
+    now = last + timedelta(weeks=3, hours=2)
+    usual = {"m1": tuesdays, "m2": thursdays}
+    assert model.excused_weeks(last, now, usual) == 0
+    assert model.disengagement(history, now, 3, usual) is not None
+
+
+def test_nobody_misses_a_cancelled_or_vanished_usual_meeting() -> None:
+    history = [attended("m1", d) for d in weeks_from(TUESDAY, 0, 1, 2)]
+    much_later = history[-1].starts_at + timedelta(weeks=10)
+    for gone in (replace(meeting(), status="cancelled"), None):
+        assert model.disengagement(history, much_later, 3, {"m1": gone}) is None
+        assert model.excused_weeks(history[-1].starts_at, much_later, {"m1": gone}) == 10
+
+
+def test_scheduler_entries_event_subjects_and_ids_do_not_carry_the_member_id() -> None:
+    member = "someone.private-7"
+    ref = model.member_ref("org-a", member)
+    assert member not in ref and ref != model.member_ref("org-b", member)
+    assert member not in store.check_id("org-a", member, datetime(2027, 1, 1, tzinfo=UTC))
+    assert member not in model.record_key("org-a", member, "m1", TUESDAY)
+    assert member not in store.member_key("org-a", member)
+    history = [attended("m1", d) for d in weeks_from(TUESDAY, 0, 1)]
+    lapse = model.disengagement(history, history[-1].starts_at + timedelta(weeks=3), 3)
+    assert lapse is not None
+    event = model.disengaged_event("org-a", member, lapse, 3)
+    assert member not in event.subject and event.data.member_id == member
+
+
+def test_a_wrong_code_holds_its_slot_for_the_failure_window() -> None:
+    now = datetime(2026, 12, 1, 19, tzinfo=UTC)
+    assert model.failure_counts(now - model.FAILURE_WINDOW + timedelta(seconds=1), now)
+    assert not model.failure_counts(now - model.FAILURE_WINDOW, now)
+    failures = [now - timedelta(minutes=m) for m in (1, 4, 20)]
+    assert model.retry_after(failures, now) == model.FAILURE_WINDOW - timedelta(minutes=4)
+    assert model.retry_after([], now) == timedelta(0)
+
+
 # Proof
 
 
@@ -349,7 +406,7 @@ async def test_a_member_who_stops_coming_is_announced_disengaged_once_by_the_dur
     }  # fmt: skip
     doc = await store.member(scratch_db, org, member)
     assert doc is not None and [e["id"] for e in doc["outbox"]] == [event["id"]]  # announced once
-    assert (await store.record(scratch_db, f"{org}/{member}/m1/{TUESDAY.isoformat()}") or {})[
+    assert (await store.record(scratch_db, model.record_key(org, member, "m1", TUESDAY)) or {})[
         "method"
     ] == "facilitator"
 
@@ -360,3 +417,96 @@ async def test_a_member_who_stops_coming_is_announced_disengaged_once_by_the_dur
 
 async def _none_due(checks: Any, at: datetime) -> bool:
     return not await scheduler.due_by(checks, at)
+
+
+async def test_a_history_missing_an_attendance_catches_up_from_its_event(
+    scratch_db: AsyncDatabase[dict[str, Any]],
+    stack: Stack,
+    broker: NatsBroker,
+    admin_nc: NatsClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings(jwt_public_key_file=stack.public_key)
+    publisher = EventPublisher(broker, MEETING_EVENTS)
+    org, member = "org-a", f"crash-{new_id()[-8:]}"
+    listed = meeting()
+    await meetings_store.meetings(scratch_db, org).insert_one(meetings_store.to_doc(listed))
+
+    async def crash(*_: Any) -> None:
+        raise ConnectionError("the process died after the record, before the history")
+
+    # A writer dies between the record (with its event) and the history; no repeat check-in follows.
+    with monkeypatch.context() as m:
+        m.setattr(service, "remember", crash)
+        for day in weeks_from(TUESDAY, 0, 1):
+            occurrence = recurrence.occurrence_on(listed, day)
+            assert occurrence is not None
+            at = occurrence.starts_at + timedelta(minutes=5)
+            with pytest.raises(ConnectionError):
+                await service.mark(scratch_db, publisher, settings, org, "m1", day, member, at)
+    assert store.history(await store.member(scratch_db, org, member)) == []
+
+    # The events were published with their records: handling them (as meetings' own subscriber does)
+    # fills the history, and the member's disengagement check is scheduled after it.
+    js = admin_nc.jetstream()
+    subject = "rn.org-a.meetings.attendance_recorded.v1"
+    sub = await js.subscribe(subject, stream="MEETINGS", ordered_consumer=True)
+    mine: list[AttendanceRecorded] = []
+    while len(mine) < 2:
+        msg = await sub.next_msg(timeout=5)
+        event = AttendanceRecorded.model_validate_json(msg.data)
+        if event.data.member_id == member:
+            mine.append(event)
+    await sub.unsubscribe()
+    for event in [*mine, mine[0]]:  # a redelivered event adds nothing
+        await service.catch_up(scratch_db, settings, event)
+    history = store.history(await store.member(scratch_db, org, member))
+    assert [a.occurrence for a in model.in_order(history)] == weeks_from(TUESDAY, 0, 1)
+    due = history[-1].starts_at + timedelta(weeks=settings.disengaged_after_weeks)
+    checks = await scheduler.due_by(store.checks(scratch_db), due)
+    assert [(e["member_id"], e["at"]) for e in checks] == [(member, due)]
+
+
+async def test_after_five_wrong_codes_a_member_waits_even_with_the_right_one(
+    scratch_db: AsyncDatabase[dict[str, Any]], stack: Stack, broker: NatsBroker
+) -> None:
+    settings = Settings(jwt_public_key_file=stack.public_key)
+    publisher = EventPublisher(broker, MEETING_EVENTS)
+    org, member = "org-a", f"guesser-{new_id()[-8:]}"
+    listed = meeting()
+    await meetings_store.meetings(scratch_db, org).insert_one(meetings_store.to_doc(listed))
+    now = chicago(2026, 12, 1, 19, 10).astimezone(UTC)
+    right = model.checkin_code(settings.checkin_secret, "m1", TUESDAY)
+
+    async def attempt(code: str, at: datetime = now) -> int:
+        try:
+            await service.check_in(scratch_db, publisher, settings, org, member, "m1", code, at)
+        except service.TooManyAttempts as exc:
+            assert exc.headers is not None and int(exc.headers["Retry-After"]) >= 1
+            return exc.status_code
+        except Problem as exc:
+            return exc.status
+        return 201
+
+    # Ten wrong guesses at once: five are compared, the rest wait.
+    answers = await asyncio.gather(*(attempt(f"WRONG{n}") for n in range(10)))
+    assert sorted(answers) == [422] * 5 + [429] * 5
+    assert await attempt(right, now + timedelta(minutes=1)) == 429
+    with pytest.raises(service.TooManyAttempts) as refused:
+        await service.check_in(scratch_db, publisher, settings, org, member, "m1", right, now)
+    assert refused.value.headers == {"Retry-After": str(15 * 60)}
+    # Another member, or the same one once the failures are old, is not held back.
+    later = now + model.FAILURE_WINDOW
+    assert await attempt(right, later) == 201
+    assert await store.failures(scratch_db).count_documents({}) == 0
+
+    # The scheduled entries forget failures nobody followed with the right code.
+    other = f"other-{new_id()[-8:]}"
+    with pytest.raises(Problem):
+        await service.check_in(scratch_db, publisher, settings, org, other, "m1", "WRONG", now)
+    assert await store.failures(scratch_db).count_documents({}) == 1
+    key = model.record_key(org, other, "m1", TUESDAY)
+    due = await scheduler.due_by(store.checks(scratch_db), later)
+    (entry,) = [e for e in due if e.get("failures") == key]
+    await store.forget_failures(scratch_db, entry["failures"], later)
+    assert await store.failures(scratch_db).count_documents({}) == 0
