@@ -13,23 +13,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from annotated_types import MaxLen
 from pydantic import BaseModel, EmailStr, Field, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
-from services.meetings.model import SLUG_LENGTH, Listing, Meeting, Url, slug_base, unknown_types
+from services.meetings.model import (
+    SLUG_LENGTH,
+    ConferencePhone,
+    Listing,
+    Meeting,
+    MonthlyRule,
+    TypeCode,
+    Url,
+    slug_base,
+    unknown_types,
+)
 from shared.inputs import TimeZone
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "contracts" / "meeting_guide"
 UPDATED_FORMAT = "%Y-%m-%d %H:%M:%S"
 SLUG = re.compile(r"^[A-Za-z0-9_-]+$")
-SHORT, LONG = 255, 4000  # the listing's limits for one-line and free text
-MAX_TYPES, MAX_REGIONS, MAX_EMAILS = 30, 10, 5
 
 # A feed item's fields that the network reads, besides the listing's own: `updated` is the network's
 # own clock once imported, `attendance_option` is derived from the rest (model.attendance_option).
 DERIVED = frozenset({"updated", "attendance_option"})
-# Listing fields the Meeting Guide format does not have: exported as words in `notes` (see to_feed).
+# Listing fields the Meeting Guide format does not have: exported as a labelled line in `notes` (see
+# schedule_line), read back by from_feed.
 NOT_IN_FORMAT = frozenset({"monthly", "dates"})
 FEED_FIELDS = frozenset(Listing.model_fields) - NOT_IN_FORMAT
 
@@ -46,12 +57,30 @@ CARRIED: dict[str, tuple[str, str]] = {
     "postal_code": ("location_notes", "Postal code"),
     "conference_phone": ("conference_phone_notes", "Phone"),
     "types": ("notes", "Types"),
+    # Not a field: the monthly rules and dates the format has no field for (see schedule_line).
+    "schedule": ("notes", "Schedule"),
 }
 # The parts of an address travel together: a street kept without its city would be geocoded to
 # somewhere else, which is worse for someone looking for the room than no street at all.
 ADDRESS_PARTS = ("address", "city", "state", "postal_code")
 ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
 DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+MONTHLY = re.compile(rf"the ({'|'.join(ORDINALS.values())}) ({'|'.join(DAY_NAMES)})")
+
+
+@cache
+def _max_length(name: str) -> int:
+    """A listing field's limit as model.py sets it: a text's length, or a list's count."""
+    field = Listing.model_fields[name]
+    found = [m.max_length for m in field.metadata if isinstance(m, MaxLen)]
+    types: list[Any] = [field.annotation]
+    while types and not found:
+        for arg in get_args(types.pop(0)):
+            if isinstance(arg, FieldInfo):
+                found += [m.max_length for m in arg.metadata if isinstance(m, MaxLen)]
+            else:
+                types.append(arg)
+    return found[0]
 
 
 @cache
@@ -85,15 +114,69 @@ def _append(text: str | None, lines: list[str]) -> str | None:
 # Export
 
 
-def _schedule_words(listing: Listing, today: dt.date | None) -> list[str]:
-    words = []
+@dataclass(frozen=True)
+class Schedule:
+    """When a meeting meets, as the schedule line says it."""
+
+    weekly: list[int]
+    monthly: list[MonthlyRule]
+    dates: list[dt.date]
+
+    @property
+    def days(self) -> list[int]:
+        """What to_feed writes in `day`: the weekly days and the monthly rules' weekdays."""
+        return sorted({*self.weekly, *(r.day for r in self.monthly)})
+
+
+def coming_dates(listing: Listing, today: dt.date | None) -> list[dt.date]:
+    """The dates a feed lists: from today on (all of them without a today)."""
+    return [d for d in listing.dates if today is None or d >= today]
+
+
+def schedule_line(listing: Listing, today: dt.date | None) -> str | None:
+    """The schedule in words that from_feed reads back, when `day` alone cannot say it.
+
+    "every Tuesday; the first Sunday, the last Friday of the month; on 2026-12-24, 2027-01-07": words
+    rather than codes, because Meeting Guide apps show the notes to the person looking for a meeting.
+    """
+    dates = coming_dates(listing, today)
+    if not (listing.monthly or dates):
+        return None
+    parts = []
+    if listing.weekdays:
+        parts.append("every " + ", ".join(DAY_NAMES[d] for d in listing.weekdays))
     if listing.monthly:
         rules = ", ".join(f"the {ORDINALS[r.nth]} {DAY_NAMES[r.day]}" for r in listing.monthly)
-        words.append(f"Meets on {rules} of the month.")
-    dates = [d for d in listing.dates if today is None or d >= today]
+        parts.append(f"{rules} of the month")
     if dates:
-        words.append("Meets on " + ", ".join(d.isoformat() for d in dates) + ".")
-    return words
+        parts.append("on " + ", ".join(d.isoformat() for d in dates))
+    return "; ".join(parts)
+
+
+def parse_schedule(text: str) -> Schedule | None:
+    """A schedule line read back; None when the text is not one (someone's own words)."""
+    weekly: list[int] | None = None
+    monthly: list[MonthlyRule] | None = None
+    dates: list[dt.date] | None = None
+    try:
+        for part in text.split("; "):
+            if part.startswith("every ") and weekly is None:
+                weekly = [DAY_NAMES.index(name) for name in part.removeprefix("every ").split(", ")]
+            elif part.endswith(" of the month") and monthly is None:
+                monthly = []
+                for rule in part.removesuffix(" of the month").split(", "):
+                    found = MONTHLY.fullmatch(rule)
+                    if found is None:
+                        return None
+                    nth = next(n for n, word in ORDINALS.items() if word == found[1])
+                    monthly.append(MonthlyRule(nth=nth, day=DAY_NAMES.index(found[2])))
+            elif part.startswith("on ") and dates is None:
+                dates = [dt.date.fromisoformat(d) for d in part.removeprefix("on ").split(", ")]
+            else:
+                return None
+    except ValueError:  # a day name or a date that is not one
+        return None
+    return Schedule(weekly or [], monthly or [], dates or [])
 
 
 def to_feed(meeting: Meeting, *, today: dt.date | None = None) -> dict[str, Any]:
@@ -104,14 +187,15 @@ def to_feed(meeting: Meeting, *, today: dt.date | None = None) -> dict[str, Any]
     """
     listing = meeting.listing
     item: dict[str, Any] = {"name": listing.name, "slug": meeting.slug}
-    days = listing.weekdays
     # Monthly rules (the first Sunday) and one-off dates have no field in the format. The weekdays
-    # of monthly rules go in `day`, so apps list the meeting on the right day of the week; the rule
-    # itself and the dates go in `notes` as words. An app shows a monthly meeting every week (its
-    # reader is told otherwise in the notes), and one held only on dates has no `day`, which apps
-    # show as "by appointment". Cancelled and moved occurrences are lost: the format lists a
-    # schedule, not occurrences (the iCalendar feed carries them, as EXDATE and RECURRENCE-ID).
-    days = sorted({*days, *(r.day for r in listing.monthly)})
+    # of monthly rules go in `day`, so apps list the meeting on the right day of the week; the whole
+    # schedule goes in `notes` as a labelled line (CARRIED), which from_feed reads back. An app shows
+    # a monthly meeting every week (its reader is told otherwise in the notes), and one held only on
+    # dates has no `day`, which apps show as "by appointment". Past dates are left out, and so is a
+    # meeting that has nothing but past dates (feed_items). Cancelled and moved occurrences are lost:
+    # the format lists a schedule, not occurrences (the iCalendar feed carries them, as EXDATE and
+    # RECURRENCE-ID).
+    days = Schedule(listing.weekdays, listing.monthly, []).days
     if len(days) == 1:
         item["day"] = days[0]
     elif days:
@@ -126,7 +210,9 @@ def to_feed(meeting: Meeting, *, today: dt.date | None = None) -> dict[str, Any]
         item[name] = values[name]
     if listing.approximate is not None:
         item["approximate"] = "yes" if listing.approximate else "no"
-    item["notes"] = _append(item.get("notes"), _schedule_words(listing, today))
+    schedule = schedule_line(listing, today)
+    if schedule:
+        item["notes"] = _append(item.get("notes"), [f"{CARRIED['schedule'][1]}: {schedule}"])
     _carry_refused(item)
     item["updated"] = meeting.updated.astimezone(dt.UTC).strftime(UPDATED_FORMAT)
     return {k: v for k, v in item.items() if v not in (None, "", [])}
@@ -157,9 +243,15 @@ def _carry_refused(item: dict[str, Any]) -> None:
         item[target] = _append(item.get(target), lines)
 
 
+def listed(meeting: Meeting, today: dt.date | None) -> bool:
+    """Whether a feed lists the meeting: not when cancelled (the format has no such state), nor when
+    it was held only on dates now past (an app would show it as "by appointment")."""
+    listing = meeting.listing
+    return not meeting.cancelled and bool(listing.weekdays or listing.monthly or coming_dates(listing, today))
+
+
 def feed_items(meetings: list[Meeting], *, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """The feed of these meetings: cancelled ones are not listed (the format has no such state)."""
-    return [to_feed(m, today=today) for m in meetings if not m.cancelled]
+    return [to_feed(m, today=today) for m in meetings if listed(m, today)]
 
 
 # Import
@@ -253,9 +345,10 @@ def _approximate(value: Any) -> bool | None:
 _URL: TypeAdapter[str] = TypeAdapter(Url)
 _EMAIL = TypeAdapter(EmailStr)
 _PHONE_FILLER = re.compile(r"[\s().-]")
-_TYPE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+_TYPE_CODE: TypeAdapter[str] = TypeAdapter(TypeCode)
+_PHONE: TypeAdapter[str] = TypeAdapter(ConferencePhone)
 TEXT_FIELDS = {
-    name: (LONG if "notes" in name else 20 if name == "postal_code" else SHORT)
+    name: _max_length(name)
     for name in (
         "name notes formatted_address address city state postal_code country location location_notes "
         "region sub_region conference_url_notes conference_phone_notes group group_notes venmo square "
@@ -275,9 +368,24 @@ def _valid(adapter: TypeAdapter[Any], value: str) -> bool:
     return True
 
 
-def _recover_carried(data: dict[str, Any]) -> None:
-    """Read back the labelled lines to_feed wrote for values the schema refused (see CARRIED)."""
+def _read_schedule(value: str, day: Any) -> Schedule | None:
+    """The schedule line to_feed wrote, when it is one and agrees with the item's `day`.
+
+    A line that disagrees was written before someone changed the day elsewhere: the day wins, and
+    the line stays in the notes as words.
+    """
+    schedule = parse_schedule(value)
+    if schedule is None or not (schedule.monthly or schedule.dates):
+        return None
+    said = [] if day in (None, "", []) else _days(day)
+    return schedule if said == schedule.days else None
+
+
+def _recover_carried(data: dict[str, Any], day: Any) -> Schedule | None:
+    """Read back the labelled lines to_feed wrote (see CARRIED): the values the schema refused, and
+    the schedule the format has no field for."""
     by_label = {(target, label): name for name, (target, label) in CARRIED.items()}
+    schedule = None
     for target in {t for t, _ in CARRIED.values()}:
         lines = (data.get(target) or "").split("\n")
         while lines:
@@ -287,12 +395,30 @@ def _recover_carried(data: dict[str, Any]) -> None:
                 break
             if name == "types":
                 data["types"] = [*data.get("types", []), *(t.strip() for t in value.split(","))]
+            elif name == "schedule":
+                schedule = _read_schedule(value, day)
+                if schedule is None:
+                    break
             elif data.get(name) is not None:
                 break  # the feed has the field itself: the line is someone's own words
             else:
                 data[name] = value
             lines.pop()
         data[target] = "\n".join(lines) or None
+    return schedule
+
+
+def keep_past_dates(listing: Listing, current: Listing, today: dt.date) -> Listing:
+    """The imported listing with the dates already past that the network has for it.
+
+    A feed lists dates from today on (to_feed), so without them our own feed read back would
+    change every meeting that met on a date before today.
+    """
+    past = [d for d in current.dates if d < today]
+    if not past:
+        return listing
+    dates = sorted({*past, *listing.dates})[-_max_length("dates") :]
+    return listing.model_copy(update={"dates": dates})
 
 
 def feed_slug(item: dict[str, Any]) -> str | None:
@@ -329,23 +455,34 @@ def from_feed(item: Any, default_timezone: str, *, index: int = 0) -> Parsed | S
         notes.append("fields ignored: " + ", ".join(extra))
 
     data: dict[str, Any] = {}
-    for name, limit in TEXT_FIELDS.items():
+    for name in TEXT_FIELDS:
         text = _text(present.get(name))
         if text is None:
             if name in present and not isinstance(present[name], str | int | float):
                 notes.append(f"{name} ignored: not text")
             continue
-        if len(text) > limit:
-            notes.append(f"{name} shortened to {limit} characters")
-            text = text[:limit].rstrip()
         data[name] = text
+    _read_types(present.get("types"), data, notes)
+    data["conference_phone"] = _text(present.get("conference_phone"))
+    # Before the limits: the lines to_feed added to a field are not part of its text.
+    schedule = _recover_carried(data, present.get("day"))
+    for name, limit in TEXT_FIELDS.items():
+        text = data.get(name)
+        if text is not None and len(text) > limit:
+            notes.append(f"{name} shortened to {limit} characters")
+            data[name] = text[:limit].rstrip()
     if "name" not in data:
         return skip("no name")
 
-    days = _days(present.get("day"))
-    if isinstance(days, str):
-        return skip(days)
-    data["day"] = days[0] if len(days) == 1 else days
+    if schedule is not None:
+        weekly = schedule.weekly
+        data["day"] = weekly[0] if len(weekly) == 1 else weekly or None
+        data["monthly"], data["dates"] = schedule.monthly, schedule.dates
+    else:
+        days = _days(present.get("day"))
+        if isinstance(days, str):
+            return skip(days)
+        data["day"] = days[0] if len(days) == 1 else days
     start = _time(present.get("time"))
     if start is None:
         return skip(f"time {json.dumps(present.get('time'))} is not a time of day (HH:MM, 24-hour)")
@@ -366,9 +503,6 @@ def from_feed(item: Any, default_timezone: str, *, index: int = 0) -> Parsed | S
         return skip(f"unknown time zone {zone!r}")
     data["timezone"] = zone
 
-    _read_types(present.get("types"), data, notes)
-    data["conference_phone"] = _text(present.get("conference_phone"))
-    _recover_carried(data)
     if "types" in data:
         unknown = unknown_types(data["types"])
         if unknown:
@@ -395,12 +529,13 @@ def _read_types(value: Any, data: dict[str, Any], notes: list[str]) -> None:
         text = _text(code)
         if text is None:
             continue
-        (kept if _TYPE_CODE.match(text) else refused).append(text)
+        (kept if _valid(_TYPE_CODE, text) else refused).append(text)
     if refused:
         notes.append("type codes not kept (letters, digits, - and _ only): " + ", ".join(refused))
-    if len(kept) > MAX_TYPES:
-        notes.append(f"only the first {MAX_TYPES} type codes kept")
-    data["types"] = list(dict.fromkeys(kept))[:MAX_TYPES]
+    most = _max_length("types")
+    if len(kept) > most:
+        notes.append(f"only the first {most} type codes kept")
+    data["types"] = list(dict.fromkeys(kept))[:most]
 
 
 def _read_place(present: dict[str, Any], data: dict[str, Any], notes: list[str]) -> None:
@@ -418,9 +553,10 @@ def _read_place(present: dict[str, Any], data: dict[str, Any], notes: list[str])
     regions = present.get("regions")
     if isinstance(regions, list):
         texts = [t for t in (_text(r) for r in regions) if t]
-        if len(texts) > MAX_REGIONS:
-            notes.append(f"only the first {MAX_REGIONS} regions kept")
-        data["regions"] = [t[:SHORT] for t in texts[:MAX_REGIONS]]
+        most = _max_length("regions")
+        if len(texts) > most:
+            notes.append(f"only the first {most} regions kept")
+        data["regions"] = [t[: _max_length("region")] for t in texts[:most]]
     elif regions is not None:
         notes.append("regions ignored: not an array")
 
@@ -442,7 +578,7 @@ def _read_links(present: dict[str, Any], data: dict[str, Any], notes: list[str])
     phone = data.pop("conference_phone", None)
     if phone:
         dialled = _PHONE_FILLER.sub("", phone)
-        if re.fullmatch(r"[+]?\d{1,15}(?:[,*#]+\d+)*", dialled):
+        if _valid(_PHONE, dialled):
             data["conference_phone"] = dialled
         else:
             notes.append("conference_phone ignored: not a number to dial")
@@ -453,7 +589,7 @@ def _read_links(present: dict[str, Any], data: dict[str, Any], notes: list[str])
         valid = [t for t in texts if _valid(_EMAIL, t)]
         if len(valid) < len(texts):
             notes.append("feedback_emails: invalid addresses ignored")
-        data["feedback_emails"] = valid[:MAX_EMAILS]
+        data["feedback_emails"] = valid[: _max_length("feedback_emails")]
 
 
 # What an import reports

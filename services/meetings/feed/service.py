@@ -2,12 +2,15 @@
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from pymongo.errors import DuplicateKeyError
 
 from contracts.ids import new_id
 from services.meetings import model as meetings_model
 from services.meetings import service as meetings
+from services.meetings.directory import Directory
 from services.meetings.feed import store
 from services.meetings.feed.model import (
     Parsed,
@@ -17,6 +20,7 @@ from services.meetings.feed.model import (
     duplicate,
     feed_items,
     from_feed,
+    keep_past_dates,
 )
 from services.meetings.model import Meeting
 from services.meetings.store import Db
@@ -24,6 +28,11 @@ from shared.http import NotFound, Problem
 from shared.messaging.publisher import EventPublisher
 
 Progress = Callable[[int, int], None]  # (items done, items in the feed)
+BATCH = 500  # meetings per chunk of a feed written out
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
 
 
 def checked_feed(items: Any) -> list[dict[str, Any]]:
@@ -46,6 +55,10 @@ def parse_feed(raw: bytes) -> list[dict[str, Any]]:
         items = json.loads(raw.decode("utf-8-sig"))  # a byte-order mark is what some exporters write
     except (UnicodeDecodeError, ValueError) as exc:
         raise Problem(422, "Unprocessable Content", "the file is not JSON (UTF-8)") from exc
+    except RecursionError as exc:
+        # The parser recurses once per level: arrays nested thousands deep exhaust the stack. A feed
+        # is two levels deep (an array of meetings, a meeting's lists).
+        raise Problem(422, "Unprocessable Content", "the file nests deeper than any feed does") from exc
     return checked_feed(items)
 
 
@@ -59,22 +72,30 @@ async def import_feed(
 ) -> Report:
     """Each item imported, updated, left unchanged or skipped (with why), idempotent by the feed's slug.
 
-    Every item is parsed before anything is written; then each meeting is written on its own (a
-    feed is thousands of independent listings, and one bad item must not hold back the rest).
+    Every item is parsed before anything is written, so an item the parser cannot take leaves nothing
+    half-imported; then each meeting is written on its own (a feed is thousands of independent
+    listings, and one bad item must not hold back the rest). A problem with one meeting while it is
+    written (it was cancelled meanwhile, no slug is free) is that item's skipped line: the report
+    always has a line for every item.
     """
     feed = checked_feed(items)
-    report = Report()
+    planned: list[Parsed | ReportLine] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(feed):
         parsed = from_feed(item, default_timezone, index=index)
         if isinstance(parsed, Skipped):
-            line = _skipped(index, item, parsed.reason)
+            planned.append(_skipped(index, item, parsed.reason))
         elif parsed.slug in seen:
-            line = _skipped(index, item, duplicate(parsed.slug, seen[parsed.slug]))
+            planned.append(_skipped(index, item, duplicate(parsed.slug, seen[parsed.slug])))
         else:
             seen[parsed.slug] = index
-            line = await _import_one(db, publisher, org, index, parsed)
-        report.add(line)
+            planned.append(parsed)
+    report = Report()
+    today = _today()
+    for index, step in enumerate(planned):
+        if isinstance(step, Parsed):
+            step = await _import_one(db, publisher, org, index, step, today)
+        report.add(step)
         if progress:
             progress(index + 1, len(feed))
     return report
@@ -100,50 +121,70 @@ async def _meeting_for(db: Db, org: str, slug: str) -> str:
     return await store.claim_import(db, org, slug, wanted)
 
 
-async def _import_one(db: Db, publisher: EventPublisher, org: str, index: int, parsed: Parsed) -> ReportLine:
+async def _import_one(
+    db: Db, publisher: EventPublisher, org: str, index: int, parsed: Parsed, today: dt.date
+) -> ReportLine:
     line = ReportLine(index=index, slug=parsed.slug, outcome="unchanged", notes=list(parsed.notes))
-    meeting_id = await _meeting_for(db, org, parsed.slug)
-    line.meeting_id = meeting_id
+    try:
+        line.meeting_id = await _meeting_for(db, org, parsed.slug)
+        await _write(db, publisher, org, line, parsed, today)
+    except Problem as problem:
+        line.outcome, line.reason = "skipped", problem.detail or problem.title
+    return line
+
+
+async def _write(
+    db: Db, publisher: EventPublisher, org: str, line: ReportLine, parsed: Parsed, today: dt.date
+) -> None:
+    """Create or update the item's meeting, saying on `line` what was done."""
+    meeting_id = str(line.meeting_id)
     try:
         current = await meetings.get_meeting(db, org, meeting_id)
     except NotFound:
-        created = await meetings.create_meeting(
-            db, publisher, org, parsed.listing, slug=parsed.slug, meeting_id=meeting_id
-        )
-        line.outcome, line.listed_as = "imported", created.slug
-        if created.slug != parsed.slug:
-            line.notes.append(f"slug {parsed.slug!r} is taken in the network: listed as {created.slug!r}")
-        return line
+        try:
+            created = await meetings.create_meeting(
+                db, publisher, org, parsed.listing, slug=parsed.slug, meeting_id=meeting_id
+            )
+        except DuplicateKeyError:
+            # The same slug imported at the same time (an upload retried, or sent twice): the other
+            # request created the meeting between our read and our insert, so ours is an update.
+            current = await meetings.get_meeting(db, org, meeting_id)
+        else:
+            line.outcome, line.listed_as = "imported", created.slug
+            if created.slug != parsed.slug:
+                line.notes.append(f"slug {parsed.slug!r} is taken in the network: listed as {created.slug!r}")
+            return
     line.listed_as = current.slug
     if current.cancelled:
         line.outcome = "skipped"
         line.reason = "the meeting is cancelled here: an import does not list it again"
-        return line
-    changed = meetings_model.changed_fields(current.listing, parsed.listing)
+        return
+    listing = keep_past_dates(parsed.listing, current.listing, today)
+    changed = meetings_model.changed_fields(current.listing, listing)
     if changed:
-        await meetings.update_meeting(db, publisher, org, meeting_id, parsed.listing)
+        await meetings.update_meeting(db, publisher, org, meeting_id, listing)
         line.outcome = "updated"
         line.notes.append("changed: " + ", ".join(changed))
-    return line
 
 
-async def feed_json(db: Db, org: str | None) -> AsyncIterator[bytes]:
-    """The feed of one organization (or of the whole network) as JSON text, a batch at a time.
+def published_feed(directory: Directory, org: str | None) -> Iterator[bytes]:
+    """The active meetings of one organization (or of the network) as a feed, from the directory.
 
-    Written as it is read: a network of 20,000 meetings never sits in memory as one list.
+    The meetings are listed now, while the caller is on the event loop that keeps the directory
+    current; their JSON is written as the answer is sent (feed_json).
     """
-    today = dt.datetime.now(dt.UTC).date()
-    batch: list[Meeting] = []
+    return feed_json(directory.meetings(org), _today())
+
+
+def feed_json(meetings_: list[Meeting], today: dt.date) -> Iterator[bytes]:
+    """These meetings as one feed (JSON text), a batch at a time: 20,000 meetings are never one string."""
     written = False
-    async for meeting in store.listed(db, org):
-        batch.append(meeting)
-        if len(batch) == store.BATCH:
-            chunk, batch = _chunk(feed_items(batch, today=today), written), []
-            written = written or bool(chunk)
+    for start in range(0, len(meetings_), BATCH):
+        chunk = _chunk(feed_items(meetings_[start : start + BATCH], today=today), written)
+        written = written or bool(chunk)
+        if chunk:
             yield chunk
-    chunk = _chunk(feed_items(batch, today=today), written)
-    written = written or bool(chunk)
-    yield chunk + (b"]" if written else b"[]")
+    yield b"]" if written else b"[]"
 
 
 def _chunk(items: list[dict[str, Any]], written: bool) -> bytes:

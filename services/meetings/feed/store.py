@@ -1,20 +1,15 @@
-"""Feed documents: which meeting each imported feed slug became, and the meetings a feed lists.
+"""Feed documents: which meeting each imported feed slug became.
 
 - `imports`: `_id` = `<org>/<feed slug>`, claimed by a unique insert before the meeting is created, so
   a second import (or a re-run after a crash between the claim and the meeting) finds the same meeting
   instead of creating another.
+
+The feeds written out are read from the directory (services/meetings/directory.py), not from here.
 """
 
-from collections.abc import AsyncIterator
-
-from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from services.meetings import store
-from services.meetings.model import Meeting
 from services.meetings.store import Db, Document
-
-BATCH = 500  # meetings read per round trip when a feed is written out
 
 
 def import_key(org: str, slug: str) -> str:
@@ -40,11 +35,3 @@ async def claim_import(db: Db, org: str, slug: str, meeting_id: str) -> str:
 
 async def slug_owner(db: Db, slug: str) -> Document | None:
     return await db.slugs.find_one({"_id": slug})
-
-
-async def listed(db: Db, org: str | None) -> AsyncIterator[Meeting]:
-    """The active meetings of one organization (or of the network), read in batches, oldest first."""
-    query: Document = {"status": "active", **({"org": org} if org else {})}
-    cursor = db.meetings.find(query, sort=[("_id", ASCENDING)], batch_size=BATCH)
-    async for doc in cursor:
-        yield store.from_doc(doc)

@@ -1,3 +1,4 @@
+import asyncio
 import datetime as dt
 import json
 from pathlib import Path
@@ -10,6 +11,7 @@ from referencing import Registry, Resource
 
 from services.meetings import service as meetings
 from services.meetings import store as meetings_store
+from services.meetings.directory import Directory
 from services.meetings.feed import model as feed
 from services.meetings.feed import service
 from services.meetings.feed.model import Parsed, Report, ReportLine, Skipped
@@ -166,20 +168,106 @@ def test_cancelled_meetings_are_not_in_the_feed() -> None:
     assert [i["slug"] for i in items] == ["a"]
 
 
-def test_a_monthly_meeting_is_listed_on_its_weekday_with_the_rule_in_words() -> None:
+def test_a_monthly_meeting_is_listed_on_its_weekday_with_the_rule_in_a_schedule_line() -> None:
     listing = listing_of(day=None, monthly=[{"nth": 1, "day": 0}, {"nth": -1, "day": 5}], notes="Potluck")
     item = feed.to_feed(as_meeting(listing))
     assert item["day"] == [0, 5]
-    assert item["notes"] == "Potluck\nMeets on the first Sunday, the last Friday of the month."
+    assert item["notes"] == "Potluck\nSchedule: the first Sunday, the last Friday of the month"
     assert_valid_feed([item])
 
 
-def test_a_meeting_held_only_on_dates_has_no_day_and_its_coming_dates_in_words() -> None:
+def test_a_meeting_held_only_on_dates_has_no_day_and_its_coming_dates_in_the_schedule_line() -> None:
     listing = listing_of(day=None, dates=["2026-01-01", "2026-12-24"])
     item = feed.to_feed(as_meeting(listing), today=dt.date(2026, 6, 1))
     assert "day" not in item
-    assert item["notes"] == "Meets on 2026-12-24."
+    assert item["notes"] == "Schedule: on 2026-12-24"
     assert_valid_feed([item])
+
+
+def test_a_weekly_meeting_needs_no_schedule_line() -> None:
+    assert "notes" not in feed.to_feed(as_meeting(listing_of(day=[1, 4])))
+
+
+SCHEDULES: dict[str, dict[str, Any]] = {
+    "monthly": {"day": None, "monthly": [{"nth": 1, "day": 0}, {"nth": -1, "day": 5}], "notes": "Potluck"},
+    "dates only": {"day": None, "dates": ["2026-12-24", "2027-01-07"]},
+    "mixed": {
+        "day": [0, 2],
+        "monthly": [{"nth": 2, "day": 0}, {"nth": 3, "day": 6}],
+        "dates": ["2026-12-24"],
+        "types": ["O", "NL"],
+        "notes": "Bring a friend",
+    },
+}
+
+
+@pytest.mark.parametrize("fields", SCHEDULES.values(), ids=SCHEDULES.keys())
+def test_a_schedule_the_format_cannot_say_comes_back_from_our_own_feed(fields: dict[str, Any]) -> None:
+    listing = listing_of(**fields)
+    item = feed.to_feed(as_meeting(listing), today=dt.date(2026, 6, 1))
+    assert_valid_feed([item])
+    again = parsed(item)
+    assert again.listing == listing
+    assert again.notes == []
+
+
+def test_the_mixed_schedule_line_says_every_part_in_words() -> None:
+    item = feed.to_feed(as_meeting(listing_of(**SCHEDULES["mixed"])), today=dt.date(2026, 6, 1))
+    assert item["day"] == [0, 2, 6]
+    assert item["notes"] == (
+        "Bring a friend\n"
+        "Schedule: every Sunday, Tuesday; the second Sunday, the third Saturday of the month; on 2026-12-24\n"
+        "Types: NL"
+    )
+
+
+def test_a_schedule_line_that_disagrees_with_the_day_stays_in_the_notes_and_the_day_wins() -> None:
+    item = minimal(day=3, notes="Schedule: the first Sunday of the month")
+    result = parsed(item)
+    assert (result.listing.weekdays, result.listing.monthly) == ([3], [])
+    assert result.listing.notes == "Schedule: the first Sunday of the month"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Schedule: every Monday",  # weekly only: to_feed never writes it, so it is someone's words
+        "Schedule: the first Funday of the month",
+        "Schedule: on 2026-13-01",
+        "Schedule: on 2026-12-24; on 2026-12-31",
+        "Schedule: fortnightly",
+    ],
+)
+def test_words_that_only_look_like_a_schedule_line_are_kept_as_notes(line: str) -> None:
+    result = parsed(minimal(day=1, notes=line))
+    assert result.listing.notes == line and result.listing.weekdays == [1]
+
+
+def test_notes_over_the_limit_only_with_the_carried_lines_come_back_whole() -> None:
+    many = [dt.date(2027, 1, 1) + dt.timedelta(days=n) for n in range(300)]
+    listing = listing_of(day=None, dates=many, notes="x" * 3990, types=["O", "NL"])
+    item = feed.to_feed(as_meeting(listing))
+    assert len(item["notes"]) > 4000
+    again = parsed(item)
+    assert again.listing == listing and again.notes == []
+
+
+def test_a_meeting_whose_dates_are_all_past_is_not_in_the_feed() -> None:
+    over = as_meeting(listing_of(day=None, dates=["2026-01-01"]), "over")
+    monthly = as_meeting(
+        listing_of(day=None, monthly=[{"nth": 1, "day": 0}], dates=["2026-01-01"]), "monthly"
+    )
+    items = feed.feed_items([over, monthly], today=dt.date(2026, 6, 1))
+    assert [i["slug"] for i in items] == ["monthly"]
+    assert items[0]["notes"] == "Schedule: the first Sunday of the month"
+
+
+def test_an_import_keeps_the_dates_already_past_that_a_feed_no_longer_lists() -> None:
+    current = listing_of(day=None, dates=["2026-01-01", "2026-12-24"])
+    from_the_feed = listing_of(day=None, dates=["2026-12-24", "2027-01-07"])
+    kept = feed.keep_past_dates(from_the_feed, current, dt.date(2026, 6, 1))
+    assert kept.dates == [dt.date(2026, 1, 1), dt.date(2026, 12, 24), dt.date(2027, 1, 7)]
+    assert feed.keep_past_dates(from_the_feed, current, dt.date(2025, 6, 1)) == from_the_feed
 
 
 def test_an_address_the_schema_refuses_travels_in_location_notes_and_comes_back() -> None:
@@ -432,6 +520,12 @@ def test_a_feed_is_a_json_array_of_objects() -> None:
         assert problem.value.status == 422
 
 
+def test_a_file_nested_deeper_than_the_parser_goes_is_not_a_feed() -> None:
+    with pytest.raises(Problem) as problem:
+        service.parse_feed(b"[" * 100_000 + b"]" * 100_000)
+    assert (problem.value.status, problem.value.detail) == (422, "the file nests deeper than any feed does")
+
+
 def test_batches_reports_merge_with_the_feeds_positions() -> None:
     first, second = Report(), Report()
     first.add(ReportLine(index=0, slug="a", outcome="imported"))
@@ -512,14 +606,103 @@ async def test_a_meeting_the_organization_already_lists_under_the_slug_is_update
     assert report.items[0].reason == "the meeting is cancelled here: an import does not list it again"
 
 
-async def test_the_written_feed_is_one_json_array_in_batches(db: Db, monkeypatch: pytest.MonkeyPatch) -> None:
-    from services.meetings.feed import store
-
-    monkeypatch.setattr(store, "BATCH", 2)
-    publisher: Any = Publisher()
-    items = [minimal(slug=f"m{i}") for i in range(5)]
-    await service.import_feed(db, publisher, "org-a", items, "America/Chicago")
-    assert json.loads(b"".join([c async for c in service.feed_json(db, "org-b")])) == []
-    written = json.loads(b"".join([c async for c in service.feed_json(db, "org-a")]))
-    assert sorted(i["slug"] for i in written) == ["m0", "m1", "m2", "m3", "m4"]
+def test_the_written_feed_is_one_json_array_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "BATCH", 2)
+    listing = parsed(minimal()).listing
+    meetings_ = [as_meeting(listing, f"m{i}", "cancelled" if i == 2 else "active") for i in range(5)]
+    chunks = list(service.feed_json(meetings_, dt.date(2026, 6, 1)))
+    assert len(chunks) == 4
+    written = json.loads(b"".join(chunks))
+    assert [i["slug"] for i in written] == ["m0", "m1", "m3", "m4"]
     assert_valid_feed(written)
+    assert json.loads(b"".join(service.feed_json([], dt.date(2026, 6, 1)))) == []
+    only_cancelled = [as_meeting(listing, "gone", "cancelled")]
+    assert json.loads(b"".join(service.feed_json(only_cancelled, dt.date(2026, 6, 1)))) == []
+
+
+def test_the_published_feed_lists_the_directorys_meetings_of_one_organization_or_all() -> None:
+    directory = Directory()
+    listing = parsed(minimal()).listing
+    directory.put(as_meeting(listing, "a"))
+    directory.put(Meeting(id="m2", org="org-b", slug="b", listing=listing, updated=UPDATED))
+    network = json.loads(b"".join(service.published_feed(directory, None)))
+    assert sorted(i["slug"] for i in network) == ["a", "b"]
+    assert [i["slug"] for i in json.loads(b"".join(service.published_feed(directory, "org-b")))] == ["b"]
+    assert json.loads(b"".join(service.published_feed(directory, "org-c"))) == []
+
+
+async def test_our_own_feed_imported_back_is_unchanged_and_announces_nothing(db: Db) -> None:
+    publisher: Any = Publisher()
+    today = dt.datetime.now(dt.UTC).date()
+    past, soon, later = (str(today + dt.timedelta(days=n)) for n in (-30, 30, 60))
+    schedules = {
+        **SCHEDULES,
+        "dates only": {"day": None, "dates": [past, soon, later]},
+        "mixed": {**SCHEDULES["mixed"], "dates": [past, soon]},
+    }
+    made = [
+        await meetings.create_meeting(db, publisher, "org-a", listing_of(name=name, **fields))
+        for name, fields in schedules.items()
+    ]
+    for m in made:
+        await meetings.save_meeting(db, "org-a", "member-1", m.id)
+    exported = feed.feed_items(made, today=today)
+    assert_valid_feed(exported)
+    report = await service.import_feed(db, publisher, "org-a", exported, "America/Chicago")
+    assert [(line.outcome, line.notes) for line in report.items] == [("unchanged", [])] * 3
+    assert [line.meeting_id for line in report.items] == [m.id for m in made]
+    assert publisher.types == ["meetings.scheduled.v2"] * 3
+
+
+async def test_an_import_of_the_same_new_slug_at_the_same_time_makes_one_meeting(db: Db) -> None:
+    publisher: Any = Publisher()
+    items = [minimal(slug="hope"), minimal(slug="faith")]
+    both = await asyncio.gather(
+        *(service.import_feed(db, publisher, "org-a", items, "America/Chicago") for _ in range(2))
+    )
+    assert sorted(line.outcome for report in both for line in report.items if line.slug == "hope") == [
+        "imported",
+        "unchanged",
+    ]
+    assert await db.meetings.count_documents({"org": "org-a"}) == 2
+    assert publisher.types == ["meetings.scheduled.v2"] * 2
+
+
+async def test_a_meeting_created_between_our_read_and_our_insert_is_updated_instead(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher: Any = Publisher()
+    create = meetings.create_meeting
+
+    async def other_request_first(*args: Any, **kwargs: Any) -> Meeting:
+        # The other request's insert lands just before ours, with the listing as it was then.
+        await create(db, publisher, "org-a", parsed(minimal(time="20:00")).listing, **kwargs)
+        return await create(*args, **kwargs)
+
+    monkeypatch.setattr(meetings, "create_meeting", other_request_first)
+    report = await service.import_feed(
+        db, publisher, "org-a", [minimal(slug="hope"), minimal(slug="hope", name="Twin")], "America/Chicago"
+    )
+    assert outcomes(report) == [("hope", "updated"), ("hope", "skipped")]
+    assert report.items[0].notes == ["changed: time"]
+    assert await db.meetings.count_documents({"org": "org-a"}) == 1
+
+
+async def test_a_meeting_cancelled_while_it_is_imported_is_skipped_and_the_rest_imported(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher: Any = Publisher()
+    await service.import_feed(db, publisher, "org-a", [minimal(slug="hope")], "America/Chicago")
+    update = meetings.update_meeting
+
+    async def cancelled_meanwhile(
+        db_: Db, publisher_: Any, org: str, meeting_id: str, listing: Listing
+    ) -> Meeting:
+        await meetings.cancel_meeting(db_, publisher_, org, meeting_id)
+        return await update(db_, publisher_, org, meeting_id, listing)
+
+    monkeypatch.setattr(meetings, "update_meeting", cancelled_meanwhile)
+    items = [minimal(slug="hope", time="20:00"), minimal(slug="faith")]
+    report = await service.import_feed(db, publisher, "org-a", items, "America/Chicago")
+    assert outcomes(report) == [("hope", "skipped"), ("faith", "imported")]
+    assert report.items[0].reason == "the meeting is cancelled"
