@@ -71,7 +71,7 @@ async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not
     await broker.start()
     js = admin_nc.jetstream()
     subject = f"rn.{org}.meetings.scheduled.v2"
-    wrong_version = {**scheduled(org).model_dump(mode="json"), "type": "meetings.scheduled.v2"}
+    wrong_version = {**scheduled(org).model_dump(mode="json"), "type": "meetings.scheduled.v1"}
     await js.publish(subject, b"{not json", headers={"Nats-Msg-Id": f"{org}-bad-1"})
     await js.publish(subject, json.dumps(wrong_version).encode(), headers={"Nats-Msg-Id": f"{org}-bad-2"})
     await js.publish(subject, scheduled(org, "After the bad ones").model_dump_json().encode())
