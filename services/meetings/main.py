@@ -8,7 +8,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.meetings import MEETING_EVENTS
 from services import meetings
-from services.meetings import api, directory_api, readmodel, store
+from services.meetings import api, directory_api, readmodel, store, subscribers
 from services.meetings.attendance import api as attendance_api
 from services.meetings.attendance import service as attendance
 from services.meetings.attendance import store as attendance_store
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publishes=MEETING_EVENTS,
         ensure_indexes=ensure_indexes,
         outbox_collections=lambda db: [db.meetings, db.attendance, db.attendance_members],
+        register_subscribers=lambda broker, db, _: subscribers.register(broker, db, settings),
         background=(timers, follow),
         body_limits={"/meetings/import": settings.max_import_bytes},
     )

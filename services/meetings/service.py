@@ -105,7 +105,7 @@ async def cancel_meeting(db: Db, publisher: EventPublisher, org: str, meeting_id
     return await change(db, publisher, org, meeting_id, lambda m, saved: model.cancel(m, utcnow(), saved))
 
 
-def _occurrence(m: Meeting, date: dt.date) -> recurrence.Occurrence:
+def occurrence(m: Meeting, date: dt.date) -> recurrence.Occurrence:
     found = recurrence.occurrence_on(m, date)
     if found is None:
         raise Problem(422, "Unprocessable Content", f"the meeting has no occurrence on {date.isoformat()}")
@@ -117,7 +117,7 @@ async def cancel_occurrence(
 ) -> Meeting:
     def apply(m: Meeting, saved_by: list[str]) -> tuple[Meeting, list[Event]]:
         _active(m)
-        return model.cancel_occurrence(m, date, _occurrence(m, date).starts_at, utcnow(), saved_by)
+        return model.cancel_occurrence(m, date, occurrence(m, date).starts_at, utcnow(), saved_by)
 
     return await change(db, publisher, org, meeting_id, apply)
 
@@ -127,7 +127,7 @@ async def move_occurrence(
 ) -> Meeting:
     def apply(m: Meeting, saved_by: list[str]) -> tuple[Meeting, list[Event]]:
         _active(m)
-        _occurrence(m, date)
+        occurrence(m, date)
         if abs((to.date() - date).days) > 6:
             raise Problem(422, "Unprocessable Content", "an occurrence moves by less than a week")
         return model.move_occurrence(m, date, to, utcnow(), saved_by)

@@ -59,7 +59,7 @@ def organization(network: Network, org: str, now: datetime) -> Organization:
 
 def _occurrence(meeting: Meeting, date: dt.date) -> Occurrence:
     # One rule for every occurrence route of meetings: a date the meeting does not meet on is a 422.
-    return meetings._occurrence(meeting, date)
+    return meetings.occurrence(meeting, date)
 
 
 def _not_cancelled(meeting: Meeting, occurrence: Occurrence) -> None:

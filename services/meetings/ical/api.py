@@ -11,12 +11,10 @@ from fastapi.responses import Response
 
 from contracts.subjects import ORG_TOKEN
 from services.meetings.api import Slug
-from services.meetings.deps import Db, ready_directory
+from services.meetings.deps import CurrentNetwork, Db, MeetingsSettings, ReadyDirectory
 from services.meetings.directory_api import Search
 from services.meetings.ical import service
-from services.meetings.settings import Settings
 from shared.http import PROBLEM_JSON, PROBLEM_SCHEMA, NotFound
-from shared.network import NetworkFile
 
 router = APIRouter(tags=["calendars"])
 
@@ -53,34 +51,36 @@ def answer(body: bytes, filename: str) -> CalendarResponse:
     )
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 @router.get(
     "/directory/meetings/{slug}/calendar.ics",
     response_class=CalendarResponse,
     responses=calendar_responses({404: "no such meeting"}),
 )
-async def read_meeting_calendar(request: Request, slug: Slug, db: Db) -> CalendarResponse:
+async def read_meeting_calendar(
+    request: Request, slug: Slug, db: Db, settings: MeetingsSettings
+) -> CalendarResponse:
     """One meeting as a calendar: its repeats, cancelled occurrences and moved ones."""
-    body = await service.meeting_calendar(db, settings_of(request), slug, request.url.path)
+    body = await service.meeting_calendar(db, settings, slug, request.url.path)
     return answer(body, f"{slug}.ics")
 
 
 @router.get(
     "/feeds/{org}/calendar.ics",
     response_class=CalendarResponse,
-    responses=calendar_responses({404: "no such organization"}),
+    responses=calendar_responses({404: "no such organization", 503: "the directory is still loading"}),
 )
-async def read_organization_calendar(request: Request, org: OrgId, db: Db) -> CalendarResponse:
+async def read_organization_calendar(
+    request: Request,
+    org: OrgId,
+    network: CurrentNetwork,
+    directory: ReadyDirectory,
+    settings: MeetingsSettings,
+) -> CalendarResponse:
     """An organization's active meetings as a calendar."""
-    network: NetworkFile = request.app.state.network
-    found = network.get().organization(org)
+    found = network.organization(org)
     if found is None:
         raise NotFound("organization")
-    body = await service.organization_calendar(db, settings_of(request), found, request.url.path)
+    body = await service.organization_calendar(directory, settings, found, request.url.path)
     return answer(body, f"{org}.ics")
 
 
@@ -89,10 +89,11 @@ async def read_organization_calendar(request: Request, org: OrgId, db: Db) -> Ca
     response_class=CalendarResponse,
     responses=calendar_responses({503: "the directory is still loading"}),
 )
-async def read_search_calendar(request: Request, params: Search) -> CalendarResponse:
+async def read_search_calendar(
+    request: Request, params: Search, directory: ReadyDirectory, settings: MeetingsSettings
+) -> CalendarResponse:
     """A directory search (parameters as in GET /directory/meetings) as a calendar of all it finds."""
     path = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
-    found = await ready_directory(request)
     paged = "limit" in request.query_params or "offset" in request.query_params
-    body = await service.search_calendar(found, settings_of(request), params.query(), path, paged=paged)
+    body = await service.search_calendar(directory, settings, params.query(), path, paged=paged)
     return answer(body, "meetings.ics")

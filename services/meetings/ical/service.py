@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.meetings import directory, service, store
+from services.meetings import directory, service
 from services.meetings.ical import model
 from services.meetings.model import Meeting
 from services.meetings.settings import Settings
@@ -42,8 +42,12 @@ async def meeting_calendar(db: Db, settings: Settings, slug: str, path: str) -> 
     return await write([meeting], settings, path, meeting.listing.name, about)
 
 
-async def organization_calendar(db: Db, settings: Settings, org: Organization, path: str) -> bytes:
-    meetings = await store.org_meetings(db, org.id)
+async def organization_calendar(
+    found: directory.Directory, settings: Settings, org: Organization, path: str
+) -> bytes:
+    """An organization's active meetings, from the directory: phones refresh it, and reading it from the
+    local store would scan every meeting of the network each time."""
+    meetings = found.meetings(org.id)
     return await write(meetings, settings, path, f"{org.name} meetings", f"The meetings {org.name} lists")
 
 
