@@ -7,7 +7,8 @@ skipped and why), then a summary. Running it again updates what changed and dupl
 `export` writes an organization's (or the network's) feed to a file or stdout.
 
 Exits 0 when the feed was read (skipped items are in the report), 2 when the file is not a feed,
-1 when the service refused the upload.
+1 when the service refused a batch: the report then has the batches imported before it, and says which
+batch failed (running the import again finishes it: what is already imported comes back unchanged).
 """
 
 import argparse
@@ -31,7 +32,17 @@ STYLE = {"imported": "green", "updated": "cyan", "unchanged": "dim", "skipped": 
 
 
 class Refused(Exception):
-    """The service answered with a problem."""
+    """The service refused a batch (or could not be reached): what was imported before it, and why."""
+
+    def __init__(self, reason: str, report: Report, batch: int, batches: int, first: int) -> None:
+        super().__init__(reason)
+        self.reason, self.report, self.batch, self.batches, self.first = reason, report, batch, batches, first
+
+    def __str__(self) -> str:
+        return (
+            f"batch {self.batch} of {self.batches} (from item {self.first} of the feed) was refused: "
+            f"{self.reason}; the items before it are imported as reported, the rest are not"
+        )
 
 
 def read_source(source: str, timeout: float) -> bytes:
@@ -81,7 +92,9 @@ def import_feed(
     batch: int,
     console: Console,
     timeout: float = 120.0,
+    transport: httpx.BaseTransport | None = None,
 ) -> Report:
+    """The report of every batch; Refused (with the report so far) when the service refuses one."""
     send, repeats = first_of_each_slug(items)
     report = Report()
     for line in repeats:
@@ -90,19 +103,27 @@ def import_feed(
     headers = {"Authorization": f"Bearer {token}"}
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with (
-        httpx.Client(base_url=service, headers=headers, timeout=timeout) as client,
+        httpx.Client(base_url=service, headers=headers, timeout=timeout, transport=transport) as client,
         Progress(*columns, console=console, transient=True) as progress,
     ):
         task = progress.add_task("import", total=len(items))
         progress.advance(task, len(repeats))
-        for start in range(0, len(send), batch):
+        batches = -(-len(send) // batch)
+        for number, start in enumerate(range(0, len(send), batch), start=1):
             positions = send[start : start + batch]
-            response = client.post("/meetings/import", json=[items[i] for i in positions], params=params)
-            if response.status_code != 200:
-                raise Refused(_problem_text(response))
-            for line in Report.model_validate(response.json()).items:
-                report.add(line.model_copy(update={"index": positions[line.index]}))
-            progress.advance(task, len(positions))
+            try:
+                response = client.post("/meetings/import", json=[items[i] for i in positions], params=params)
+            except httpx.HTTPError as exc:
+                response, reason = None, str(exc) or type(exc).__name__
+            if response is not None and response.status_code == 200:
+                for line in Report.model_validate(response.json()).items:
+                    report.add(line.model_copy(update={"index": positions[line.index]}))
+                progress.advance(task, len(positions))
+                continue
+            if response is not None:
+                reason = _problem_text(response)
+            report.items.sort(key=lambda line: line.index)
+            raise Refused(reason, report, number, batches, positions[0])
     report.items.sort(key=lambda line: line.index)
     return report
 
@@ -121,7 +142,7 @@ def print_report(report: Report, console: Console) -> None:
     console.print(report.summary())
 
 
-def _import(args: argparse.Namespace, console: Console) -> int:
+def _import(args: argparse.Namespace, console: Console, transport: httpx.BaseTransport | None) -> int:
     try:
         items = parse_feed(read_source(args.source, args.timeout))
     except Problem as problem:
@@ -139,9 +160,11 @@ def _import(args: argparse.Namespace, console: Console) -> int:
             batch=args.batch,
             console=console,
             timeout=args.timeout,
+            transport=transport,
         )
-    except (Refused, httpx.HTTPError) as exc:
-        console.print(f"[red]the service refused the import:[/red] {escape(str(exc))}")
+    except Refused as refused:
+        print_report(refused.report, console)
+        console.print(f"[red]the service refused the import:[/red] {escape(str(refused))}")
         return 1
     print_report(report, console)
     return 0
@@ -161,7 +184,8 @@ def _export(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None = None) -> int:
+    """`transport`: where the import's requests go instead of the network (tests answer from memory)."""
     parser = argparse.ArgumentParser(
         prog="python -m services.meetings.feed", description=__doc__.split("\n\n")[0]
     )
@@ -188,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--token (or RN_TOKEN) is required")
         if args.batch < 1:
             parser.error("--batch must be at least 1")
-        return _import(args, console)
+        return _import(args, console, transport)
     return _export(args, console)
 
 

@@ -4,16 +4,18 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import pytest
 from jsonschema import Draft7Validator
 from pymongo.asynchronous.database import AsyncDatabase
 from referencing import Registry, Resource
+from rich.console import Console
 
 from services.meetings import service as meetings
 from services.meetings import store as meetings_store
 from services.meetings.directory import Directory
+from services.meetings.feed import cli, service
 from services.meetings.feed import model as feed
-from services.meetings.feed import service
 from services.meetings.feed.model import Parsed, Report, ReportLine, Skipped
 from services.meetings.model import Listing, Meeting
 from shared.http import Problem
@@ -706,3 +708,60 @@ async def test_a_meeting_cancelled_while_it_is_imported_is_skipped_and_the_rest_
     report = await service.import_feed(db, publisher, "org-a", items, "America/Chicago")
     assert outcomes(report) == [("hope", "skipped"), ("faith", "imported")]
     assert report.items[0].reason == "the meeting is cancelled"
+
+
+# The command line
+
+
+def test_the_cli_prints_what_was_imported_when_a_later_batch_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    items = [
+        minimal(slug="hope"),
+        minimal(slug="faith"),
+        minimal(slug="hope", name="Twin"),
+        minimal(slug="love"),
+    ]
+    source = tmp_path / "feed.json"
+    source.write_text(json.dumps(items))
+    sent: list[list[str]] = []
+
+    def service_(request: httpx.Request) -> httpx.Response:
+        batch = json.loads(request.content)
+        sent.append([item["slug"] for item in batch])
+        if len(sent) == 2:
+            return httpx.Response(503, json={"title": "Service Unavailable", "detail": "try again shortly"})
+        report = Report()
+        report.add(ReportLine(index=0, slug=batch[0]["slug"], outcome="imported"))
+        return httpx.Response(200, json=report.model_dump(mode="json"))
+
+    argv = ["import", str(source), "--token", "t", "--batch", "1", "--service", "http://meetings.test"]
+    assert cli.main(argv, transport=httpx.MockTransport(service_)) == 1
+    out = capsys.readouterr().out
+    assert sent == [["hope"], ["faith"]]
+    assert "hope" in out and "imported" in out
+    assert "slug 'hope' is already item 0 of this feed" in out
+    assert "2 items: 1 imported, 0 updated, 0 unchanged, 1 skipped" in out
+    assert (
+        "batch 2 of 3 (from item 1 of the feed) was refused: 503 Service Unavailable: try again shortly"
+        in out
+    )
+
+
+def test_the_cli_says_which_batch_could_not_reach_the_service() -> None:
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    with pytest.raises(cli.Refused) as refused:
+        cli.import_feed(
+            [minimal()],
+            service="http://meetings.test",
+            token="t",
+            timezone=None,
+            batch=10,
+            console=Console(quiet=True),
+            transport=httpx.MockTransport(unreachable),
+        )
+    assert (refused.value.batch, refused.value.batches, refused.value.reason) == (1, 1, "connection refused")
+    assert refused.value.report.items == []
