@@ -71,9 +71,9 @@ MONTHLY = re.compile(rf"the ({'|'.join(ORDINALS.values())}) ({'|'.join(DAY_NAMES
 @cache
 def _max_length(name: str) -> int:
     """A listing field's limit as model.py sets it: a text's length, or a list's count."""
-    field = Listing.model_fields[name]
-    found = [m.max_length for m in field.metadata if isinstance(m, MaxLen)]
-    types: list[Any] = [field.annotation]
+    info = Listing.model_fields[name]
+    found = [m.max_length for m in info.metadata if isinstance(m, MaxLen)]
+    types: list[Any] = [info.annotation]
     while types and not found:
         for arg in get_args(types.pop(0)):
             if isinstance(arg, FieldInfo):
