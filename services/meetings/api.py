@@ -81,7 +81,7 @@ def public(m: Meeting) -> MeetingPublic:
             "org": m.org,
             "slug": m.slug,
             "status": m.status,
-            "updated": m.updated.strftime("%Y-%m-%d %H:%M:%S"),
+            "updated": m.updated.strftime(model.UPDATED_FORMAT),
             "attendance_option": model.attendance_option(m.listing),
             "cancelled_occurrences": list(m.cancelled_occurrences),
             "moved": [MovedPublic(occurrence=x.occurrence, to=x.to) for x in m.moved],

@@ -48,10 +48,23 @@ TEMPORARILY_CLOSED = "TC"
 SLUG_LENGTH = 64  # the Meeting Guide schema's limit
 
 
+# Words for schedules, shared by the feed's carried lines and the pages (0 = Sunday, as `day`).
+DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
+# The Meeting Guide's `updated`: UTC, "YYYY-MM-DD HH:MM:SS".
+UPDATED_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
 @cache
+def type_names() -> dict[str, str]:
+    """Type code -> English name, from the Meeting Guide's list (services/meetings/data/types.json)."""
+    names: dict[str, dict[str, str]] = json.loads(TYPES_FILE.read_text())
+    return {code: text["en"] for code, text in names.items()}
+
+
 def known_types() -> frozenset[str]:
-    """The Meeting Guide type codes (services/meetings/data/types.json)."""
-    return frozenset(json.loads(TYPES_FILE.read_text()))
+    """The Meeting Guide type codes."""
+    return frozenset(type_names())
 
 
 def unknown_types(codes: list[str]) -> list[str]:

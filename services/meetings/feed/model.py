@@ -20,7 +20,10 @@ from pydantic import BaseModel, EmailStr, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from services.meetings.model import (
+    DAY_NAMES,
+    ORDINALS,
     SLUG_LENGTH,
+    UPDATED_FORMAT,
     ConferencePhone,
     Listing,
     Meeting,
@@ -33,7 +36,6 @@ from services.meetings.model import (
 from shared.inputs import TimeZone
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "contracts" / "meeting_guide"
-UPDATED_FORMAT = "%Y-%m-%d %H:%M:%S"
 SLUG = re.compile(r"^[A-Za-z0-9_-]+$")
 
 # A feed item's fields that the network reads, besides the listing's own: `updated` is the network's
@@ -63,8 +65,6 @@ CARRIED: dict[str, tuple[str, str]] = {
 # The parts of an address travel together: a street kept without its city would be geocoded to
 # somewhere else, which is worse for someone looking for the room than no street at all.
 ADDRESS_PARTS = ("address", "city", "state", "postal_code")
-ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
-DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 MONTHLY = re.compile(rf"the ({'|'.join(ORDINALS.values())}) ({'|'.join(DAY_NAMES)})")
 
 

@@ -2,7 +2,7 @@
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -27,7 +27,6 @@ from services.meetings.store import Db
 from shared.http import NotFound, Problem
 from shared.messaging.publisher import EventPublisher
 
-Progress = Callable[[int, int], None]  # (items done, items in the feed)
 BATCH = 500  # meetings per chunk of a feed written out
 
 
@@ -68,7 +67,6 @@ async def import_feed(
     org: str,
     items: Any,
     default_timezone: str,
-    progress: Progress | None = None,
 ) -> Report:
     """Each item imported, updated, left unchanged or skipped (with why), idempotent by the feed's slug.
 
@@ -96,8 +94,6 @@ async def import_feed(
         if isinstance(step, Parsed):
             step = await _import_one(db, publisher, org, index, step, today)
         report.add(step)
-        if progress:
-            progress(index + 1, len(feed))
     return report
 
 

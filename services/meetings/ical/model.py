@@ -19,7 +19,6 @@ struck through.
 """
 
 import datetime as dt
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -31,7 +30,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from dateutil import rrule
 
-from services.meetings.model import TYPES_FILE, Listing, Meeting
+from services.meetings.model import Listing, Meeting, type_names
 from services.meetings.recurrence import length, place, rrule_weekday
 
 UID_DOMAIN = "recovery.network"
@@ -154,12 +153,6 @@ def details(listing: Listing, page: str) -> str:
         lines.append(f"Group: {listing.group}")
     lines.append(f"Details: {page}")
     return "\n\n".join(line for line in lines if line)
-
-
-@cache
-def type_names() -> dict[str, str]:
-    names: dict[str, dict[str, str]] = json.loads(TYPES_FILE.read_text())
-    return {code: text["en"] for code, text in names.items()}
 
 
 @cache

@@ -6,17 +6,13 @@ so another language is a lookup away.
 """
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from functools import cache
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from services.meetings.model import TYPES_FILE, Listing
+from services.meetings.model import DAY_NAMES, ORDINALS, Listing, type_names
 
-DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")  # 0 = Sunday
-ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
 # The types people filter by most (the Meeting Guide app's own quick filters, roughly): a checkbox
 # each keeps the form short on a phone; every other code still works in the URL.
 COMMON_TYPES = ("O", "C", "D", "SP", "B", "ST", "BE", "LIT", "MED", "W", "M", "Y", "LGBTQ", "X", "ASL", "CF")
@@ -33,12 +29,6 @@ ATTENDANCE_WORDS = {
     "inactive": "Not meeting in person for now",
 }
 SHOWN_DATES = 3  # one-off dates named in a schedule before "and N more"
-
-
-@cache
-def type_names() -> dict[str, str]:
-    """Type code -> English name, from the Meeting Guide's list."""
-    return {code: names["en"] for code, names in json.loads(TYPES_FILE.read_text()).items()}
 
 
 def type_name(code: str) -> str:

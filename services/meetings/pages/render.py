@@ -51,7 +51,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        DAY_NAMES=model.DAY_NAMES,
+        DAY_NAMES=meetings_model.DAY_NAMES,
         ATTENDANCE_WORDS=model.ATTENDANCE_WORDS,
         type_name=model.type_name,
         phone_link=model.phone_link,
@@ -95,7 +95,7 @@ def result(item: DirectoryMeeting, now: datetime, tz: str | None) -> dict[str, A
         "option": item.attendance_option,
         "org_name": item.org_name,
         "distance_km": item.distance_km,
-        "types": [model.type_name(t) for t in item.types if t in model.type_names()],
+        "types": [model.type_name(t) for t in item.types if t in meetings_model.type_names()],
     }
 
 
