@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -198,7 +199,13 @@ async def test_the_status_callback_is_signed_as_twilio_signs_it(
         assert headers["x-twilio-signature"] != expected_signature("another token", url, form)
     assert by_sid[second["sid"]][2]["ErrorCode"] == "30003"
 
-    (logged,) = await sms.messages("+15550001006")
+    # The receiver records the callback's answer once it has it: a moment after the callback arrived.
+    async def logged_answer() -> dict[str, Any] | None:
+        (logged,) = await sms.messages("+15550001006")
+        return logged if logged["callback"] else None
+
+    logged = await eventually(logged_answer, within=5)
+    assert logged is not None
     assert logged["status"] == "failed"
     assert logged["callback"]["status"] == "failed" and logged["callback"]["answered"] == 204
 
