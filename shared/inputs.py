@@ -48,8 +48,16 @@ Instant = Annotated[AwareDatetime, *_FromText, AfterValidator(_instant_in_range)
 WallTime = Annotated[NaiveDatetime, *_FromText, AfterValidator(_wall_time_in_range)]
 """A local date and time without an offset (read in some time zone), within the same years."""
 
-TimeOfDay = Annotated[dt.time, *_FromText]
-"""A wall-clock time, "HH:MM" (seconds allowed)."""
+def _wall_clock(value: dt.time) -> dt.time:
+    # A time of day is read in some time zone given beside it: an offset of its own ("00:00Z") would make
+    # it an aware time, which cannot be compared with the wall-clock times it is meant for (a 500).
+    if value.tzinfo is not None:
+        raise ValueError('must be a wall-clock time without an offset, "HH:MM"')
+    return value
+
+
+TimeOfDay = Annotated[dt.time, *_FromText, AfterValidator(_wall_clock)]
+"""A wall-clock time, "HH:MM" (seconds allowed), without an offset."""
 
 CalendarDate = Annotated[dt.date, *_FromText]
 """A date on a calendar, "YYYY-MM-DD"."""

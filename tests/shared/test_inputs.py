@@ -124,3 +124,10 @@ def test_a_time_zone_folder_is_an_unknown_time_zone_not_an_error() -> None:
     # "America" is a folder of the time zone database: opening it raised IsADirectoryError (a 500).
     with pytest.raises(ValidationError, match="unknown time zone"):
         TypeAdapter(TimeZone).validate_python("America")
+
+
+@pytest.mark.parametrize("value", ["00:00:00Z", "18:30+02:00"])
+def test_a_time_of_day_with_an_offset_is_refused(value: str) -> None:
+    # A directory search with time_to=00:00:00Z compared an aware time with the meetings' wall-clock times.
+    with pytest.raises(ValidationError, match="without an offset"):
+        TypeAdapter(TimeOfDay).validate_python(value)
