@@ -3,8 +3,9 @@
 import asyncio
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from contracts.subjects import ORG_TOKEN
 from services.meetings.directory import Directory
 from services.meetings.settings import Settings
 from shared.auth.fastapi import CurrentPrincipal, require_roles
@@ -14,7 +15,8 @@ from shared.auth.principal import Principal, Role
 from shared.deps import CurrentNetwork as CurrentNetwork
 from shared.deps import Db as Db
 from shared.deps import Publisher as Publisher
-from shared.http import Problem
+from shared.http import NotFound, Problem
+from shared.network import Organization
 
 # Until the directory is loaded (seconds at start), a request waits this long, then answers 503.
 READY_WAIT_SECONDS = 10.0
@@ -41,3 +43,16 @@ async def ready_directory(request: Request) -> Directory:
 
 MeetingsSettings = Annotated[Settings, Depends(_settings)]
 ReadyDirectory = Annotated[Directory, Depends(ready_directory)]
+
+OrgId = Annotated[str, Path(pattern=ORG_TOKEN, description="the organization's id in the network")]
+
+
+def listed_organization(org: OrgId, network: CurrentNetwork) -> Organization:
+    """An organization of the network, named in the path of a public route; 404 for any other."""
+    found = network.organization(org)
+    if found is None:
+        raise NotFound("organization")
+    return found
+
+
+ListedOrganization = Annotated[Organization, Depends(listed_organization)]

@@ -1,10 +1,8 @@
 """Wires the meetings service: what it publishes, its outbox, its routes, its directory and timers."""
 
 import asyncio
-from typing import Any
 
 from fastapi import FastAPI
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.meetings import MEETING_EVENTS
 from services import meetings
@@ -17,10 +15,9 @@ from services.meetings.feed import api as feed_api
 from services.meetings.ical import api as ical_api
 from services.meetings.pages import api as pages_api
 from services.meetings.settings import Settings
+from services.meetings.store import Db
 from shared.app import event_service_app
 from shared.messaging.publisher import EventPublisher
-
-Db = AsyncDatabase[dict[str, Any]]
 
 
 async def ensure_indexes(db: Db) -> None:

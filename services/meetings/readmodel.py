@@ -11,21 +11,19 @@ import asyncio
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from contracts.meetings import MeetingCancelled, MeetingChanged, MeetingScheduled, OccurrenceCancelled
 from contracts.subjects import stream_name
 from services.meetings import store
 from services.meetings.directory import Directory
+from services.meetings.store import Db
 
 log = logging.getLogger(__name__)
-Db = AsyncDatabase[dict[str, Any]]
 # The events that change a listing; attendance events on the same stream are skipped.
 LISTING_EVENTS = frozenset(e.model_fields["type"].default for e in (
     MeetingScheduled, MeetingChanged, MeetingCancelled, OccurrenceCancelled

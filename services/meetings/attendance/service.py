@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from starlette.exceptions import HTTPException
 
@@ -22,6 +21,7 @@ from services.meetings.model import Meeting
 from services.meetings.recurrence import Occurrence
 from services.meetings.service import utcnow
 from services.meetings.settings import Settings
+from services.meetings.store import Db
 from shared import scheduler
 from shared.http import NotFound, Problem
 from shared.messaging.publisher import EventPublisher
@@ -29,7 +29,6 @@ from shared.network import Network
 from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
-Db = AsyncDatabase[dict[str, Any]]
 MAX_RACES = 20
 
 
@@ -343,7 +342,7 @@ async def _usual_meetings(db: Db, history: list[Attended]) -> model.UsualMeeting
 
 
 async def run_timers(
-    db: AsyncDatabase[dict[str, Any]],
+    db: Db,
     publisher: EventPublisher,
     settings: Settings,
     clock: scheduler.Clock = utcnow,

@@ -2,20 +2,18 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
-from contracts.subjects import ORG_TOKEN
-from services.meetings.deps import CurrentNetwork, Db, OrgAdmin, Publisher, ReadyDirectory
+from services.meetings.deps import CurrentNetwork, Db, ListedOrganization, OrgAdmin, Publisher, ReadyDirectory
 from services.meetings.feed import service
 from services.meetings.feed.model import Report
-from shared.http import NotFound, Problem, ProblemDetails
+from shared.http import Problem, ProblemDetails
 from shared.inputs import TimeZone
 
 router = APIRouter(tags=["meetings"])
 
-OrgId = Annotated[str, Path(pattern=ORG_TOKEN, description="the organization's id in the network")]
 FEED_SCHEMA = "contracts/meeting_guide/feed.schema.json"
 FEED: dict[int | str, dict[str, Any]] = {
     200: {
@@ -69,12 +67,10 @@ async def get_network_feed(directory: ReadyDirectory) -> StreamingResponse:
     },
 )
 async def get_organization_feed(
-    org: OrgId, directory: ReadyDirectory, network: CurrentNetwork
+    directory: ReadyDirectory, organization: ListedOrganization
 ) -> StreamingResponse:
     """One organization's meetings as a Meeting Guide feed (public)."""
-    if network.organization(org) is None:
-        raise NotFound("organization")
-    return _streamed(directory, org)
+    return _streamed(directory, organization.id)
 
 
 @router.post(

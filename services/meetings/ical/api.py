@@ -4,21 +4,18 @@ Public and without sign-in, like the directory they come from: a phone subscribe
 its URL (webcal://) and cannot send a token.
 """
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from contracts.subjects import ORG_TOKEN
 from services.meetings.api import Slug
-from services.meetings.deps import CurrentNetwork, Db, MeetingsSettings, ReadyDirectory
+from services.meetings.deps import Db, ListedOrganization, MeetingsSettings, ReadyDirectory
 from services.meetings.directory_api import Search
 from services.meetings.ical import service
-from shared.http import PROBLEM_JSON, PROBLEM_SCHEMA, NotFound
+from shared.http import PROBLEM_JSON, PROBLEM_SCHEMA
 
 router = APIRouter(tags=["calendars"])
-
-OrgId = Annotated[str, Path(max_length=63, pattern=ORG_TOKEN)]
 
 
 class CalendarResponse(Response):
@@ -70,18 +67,11 @@ async def read_meeting_calendar(
     responses=calendar_responses({404: "no such organization", 503: "the directory is still loading"}),
 )
 async def read_organization_calendar(
-    request: Request,
-    org: OrgId,
-    network: CurrentNetwork,
-    directory: ReadyDirectory,
-    settings: MeetingsSettings,
+    request: Request, organization: ListedOrganization, directory: ReadyDirectory, settings: MeetingsSettings
 ) -> CalendarResponse:
     """An organization's active meetings as a calendar."""
-    found = network.organization(org)
-    if found is None:
-        raise NotFound("organization")
-    body = await service.organization_calendar(directory, settings, found, request.url.path)
-    return answer(body, f"{org}.ics")
+    body = await service.organization_calendar(directory, settings, organization, request.url.path)
+    return answer(body, f"{organization.id}.ics")
 
 
 @router.get(
