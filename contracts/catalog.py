@@ -13,13 +13,12 @@ from contracts.crisis import (
 )
 from contracts.envelope import Event
 from contracts.meetings import MEETING_EVENTS
-from contracts.mentoring import CrisisAlertRequested, MatchProposed
+from contracts.mentoring import MENTORING_EVENTS
 from contracts.notifications import NotificationDelivered, NotificationFailed
 
 EVENTS: tuple[type[Event], ...] = (
     *MEETING_EVENTS,
-    MatchProposed,
-    CrisisAlertRequested,
+    *MENTORING_EVENTS,
     CrisisAlertReceived,
     CrisisUrgentAlertReceived,
     CrisisRaised,

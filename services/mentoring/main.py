@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from contracts.mentoring import MatchProposed
+from contracts.mentoring import MENTORING_EVENTS
 from services import mentoring
 from services.mentoring import api, store
 from services.mentoring.settings import Settings
@@ -14,7 +14,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings or Settings(),
         description=mentoring.__doc__ or "",
         router=api.router,
-        publishes=(MatchProposed,),
+        publishes=MENTORING_EVENTS,
         ensure_indexes=store.ensure_indexes,
         # A match's event is written with the mentor's claimed slot.
         outbox_collections=lambda db: [db.mentors],
