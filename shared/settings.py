@@ -1,11 +1,13 @@
 """Settings common to every service, read from `RN_`-prefixed environment variables."""
 
+import base64
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.crypto import LEGACY_VERSION, Sealer, parse_keys, parse_version
 from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 
 
@@ -90,3 +92,38 @@ class ServiceSettings(BaseSettings):
     @property
     def database_name(self) -> str:
         return self.database or f"rn_{self.service_name}"
+
+
+DEV_NOTES_KEY = "ZGV2ZWxvcG1lbnQtb25seS1jcmlzaXMtbm90ZXMta2V5IQ=="  # base64 of a public 34-byte text
+
+
+class SealingSettings(ServiceSettings):
+    """A service that keeps free text about a person encrypted at rest (crisis notes, check-in notes)."""
+
+    # Master key (base64, 32+ bytes) from which each organization's notes key is derived: key v1 of
+    # the keyring, the only key before keys rotated. Without any key, the development key is v1.
+    notes_master_key: SecretStr | None = None
+    # Keys by version, for rotation (README: rotating the notes key): "v2:<base64>,v1:<base64>".
+    notes_keys: SecretStr = SecretStr("")
+    # The version that seals new notes and secrets ("v2"); by default the highest in the keyring.
+    notes_current_key: str | None = None
+
+    def notes_keyring(self) -> dict[int, bytes]:
+        keys = parse_keys(self.notes_keys.get_secret_value())
+        if self.notes_master_key is not None:
+            master = base64.b64decode(self.notes_master_key.get_secret_value())
+            if keys.setdefault(LEGACY_VERSION, master) != master:
+                raise ValueError("RN_NOTES_MASTER_KEY is key v1, and RN_NOTES_KEYS gives another v1")
+        return keys or {LEGACY_VERSION: base64.b64decode(DEV_NOTES_KEY)}
+
+    def notes_sealer(self) -> Sealer:
+        current = parse_version(self.notes_current_key) if self.notes_current_key else None
+        return Sealer(self.notes_keyring(), current)
+
+    @model_validator(mode="after")
+    def _no_dev_notes_key_in_production(self) -> Self:
+        self.notes_sealer()  # a key that cannot be used stops the service at start, not at the first note
+        public = base64.b64decode(DEV_NOTES_KEY)
+        if self.environment == "production" and public in self.notes_keyring().values():
+            raise ValueError("set RN_NOTES_MASTER_KEY or RN_NOTES_KEYS: the development notes key is public")
+        return self

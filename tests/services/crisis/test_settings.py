@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.crisis.settings import DEV_NOTES_KEY, Settings
+from services.crisis.settings import Settings
 from shared.crypto import Sealer
+from shared.settings import DEV_NOTES_KEY
 
 V1, V2 = os.urandom(32), os.urandom(32)
 B64_V1, B64_V2 = base64.b64encode(V1).decode(), base64.b64encode(V2).decode()
