@@ -1,0 +1,15 @@
+"""Milestones: a member's recovery date, and `MilestoneReached` at their local midnight on each
+milestone (24 hours, 30, 60 and 90 days, 6 and 9 months, 1 year, 18 months, then yearly).
+
+The member alone sets and reads their recovery date, time zone and audience; a new date (a reset)
+is private: no event, the old date deleted, no announcement of milestones already passed.
+
+Who hears of a milestone (`share_with`), decided when it is announced:
+- `nobody`: the event still says the member reached it (notifications congratulates them alone);
+- `mentor`: the mentor of the member's active match;
+- `group`: the member's mentoring circle, meaning their mentor and the mentor's other active mentees.
+Without an active match, nobody but the member.
+
+Publishes `MilestoneReached` (from `milestone_announcements`, through the outbox). Timers:
+`milestone_timers` on the shared scheduler (`service.run_timers`).
+"""
