@@ -1,0 +1,211 @@
+"""Check-ins against the real document store and nats-server: the check-in and its crisis request in
+one write, reading them, and the durable nudges firing."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from nats.aio.client import Client as NatsClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts.ids import new_id
+from contracts.mentoring import (
+    MENTORING_EVENTS,
+    CheckInOverdue,
+    CrisisAlertRequested,
+    MenteeDrifting,
+)
+from deploy.local.stack import Stack
+from services.mentoring import model as core
+from services.mentoring import service as mentoring
+from services.mentoring import store as core_store
+from services.mentoring.checkins import service, store
+from services.mentoring.settings import Settings
+from shared.http import NotFound, Problem
+from shared.messaging.broker import make_broker
+from shared.messaging.publisher import EventPublisher
+from tests.helpers import eventually
+
+
+@pytest.fixture
+async def db(scratch_db: AsyncDatabase) -> AsyncDatabase:
+    await core_store.ensure_indexes(scratch_db)
+    await store.ensure_indexes(scratch_db)
+    return scratch_db
+
+
+@pytest.fixture
+async def publisher(stack: Stack) -> AsyncIterator[EventPublisher]:
+    broker = make_broker(stack.settings("mentoring"))
+    pub = EventPublisher(broker, MENTORING_EVENTS)
+    await broker.start()
+    yield pub
+    await broker.stop()
+
+
+@pytest.fixture
+def settings(stack: Stack) -> Settings:
+    # Nudges a second and two after the due time, and drift at the first missed one.
+    return Settings(
+        jwt_public_key_file=stack.public_key,
+        check_in_nudge_member_after_hours=1 / 3600,
+        check_in_nudge_mentor_after_hours=2 / 3600,
+        missed_check_ins_for_drift=1,
+        timer_interval_seconds=0.2,
+    )
+
+
+async def active_match(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, org: str, member: str, mentor: str
+) -> str:
+    """A match made and accepted through the mentoring core."""
+    now = service.utcnow()
+    await mentoring.save_mentor(db, core.MentorProfile(mentor, org, capacity=2))
+    proposed = await mentoring.open_request(db, publisher, settings, core.Request(new_id(), org, member), now)
+    match_id = str(proposed["proposal"]["match_id"])
+    await mentoring.accept(db, publisher, settings, org, mentor, match_id, now)
+    return match_id
+
+
+async def last_event(nc: NatsClient, org: str, name: str) -> bytes:
+    stored = await nc.jetstream().get_last_msg("MENTORING", f"rn.{org}.mentoring.{name}.v1")
+    return stored.data or b""
+
+
+async def test_a_check_in_saying_help_now_is_sealed_and_asks_crisis_in_the_same_write(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
+) -> None:
+    org = f"org-{new_id()[-6:]}"
+    sealer = settings.notes_sealer()
+    match_id = await active_match(db, publisher, settings, org, "member-1", "mentor-1")
+    await active_match(db, publisher, settings, org, "member-2", "mentor-2")
+
+    recorded = await service.record_check_in(
+        db, publisher, settings, sealer, org=org, member_id="member-1", mood=2, craving=3,
+        note="a hard night", need_help_now=True, now=service.utcnow(),
+    )  # fmt: skip
+
+    assert recorded.alerted and recorded.check_in.match_id == match_id
+    doc = await db.check_ins.find_one({"_id": recorded.check_in.id})
+    assert doc is not None and "a hard night" not in str(doc)  # sealed at rest
+    (entry,) = doc["outbox"]
+    assert entry["type"] == "mentoring.crisis_alert_requested.v1"
+    assert await db.outbox_intents.count_documents({"doc": doc["_id"]}) == 0  # published
+    alert = CrisisAlertRequested.model_validate_json(
+        await last_event(admin_nc, org, "crisis_alert_requested")
+    )
+    assert alert.id == entry["id"]
+    assert (alert.data.member_id, alert.data.severity, alert.data.reason) == (
+        "member-1",
+        "imminent",
+        "risk_flag",
+    )
+    assert "hard night" not in alert.model_dump_json()
+    assert recorded.next_due_at == recorded.check_in.at + timedelta(days=7)
+
+    # The member and their mentor read it; the note is opened for them. Nobody else does.
+    (mine,) = await service.member_check_ins(db, sealer, org, "member-1", 10)
+    (theirs,) = await service.mentee_check_ins(db, settings, sealer, org, "mentor-1", match_id, 10)
+    assert mine.note == theirs.note == "a hard night"
+    for reader, other_org in (("mentor-2", org), ("member-1", org), ("mentor-1", "org-other")):
+        with pytest.raises(NotFound):
+            await service.mentee_check_ins(db, settings, sealer, other_org, reader, match_id, 10)
+    assert await service.member_check_ins(db, sealer, org, "member-2", 10) == []
+
+    # A calm check-in asks nothing; the organization's own threshold decides what is strong.
+    calm = await service.record_check_in(
+        db, publisher, settings, sealer, org=org, member_id="member-2", mood=4, craving=6,
+        note=None, need_help_now=False, now=service.utcnow(),
+    )  # fmt: skip
+    assert not calm.alerted
+    await service.set_craving_threshold(db, org, 6)
+    strong = await service.record_check_in(
+        db, publisher, settings, sealer, org=org, member_id="member-2", mood=4, craving=6,
+        note=None, need_help_now=False, now=service.utcnow(),
+    )  # fmt: skip
+    assert strong.alerted
+    high = CrisisAlertRequested.model_validate_json(await last_event(admin_nc, org, "crisis_alert_requested"))
+    assert (high.data.member_id, high.data.severity) == ("member-2", "high")
+
+    # Without an active match there is nobody to check in with.
+    with pytest.raises(Problem) as refused:
+        await service.record_check_in(
+            db, publisher, settings, sealer, org=org, member_id="member-3", mood=3, craving=0,
+            note=None, need_help_now=False, now=service.utcnow(),
+        )  # fmt: skip
+    assert refused.value.status == 409
+    assert await service.last_check_in(db, org, match_id) == recorded.check_in.at
+    assert await service.overdue(db, org, [match_id], service.utcnow()) == set()
+    assert await service.overdue(db, org, [match_id], service.utcnow() + timedelta(days=8)) == {match_id}
+
+
+async def test_an_overdue_check_in_nudges_the_member_then_the_mentor_and_a_check_in_stops_them(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
+) -> None:
+    org = f"org-{new_id()[-6:]}"
+    week = timedelta(days=7)
+    # Both first check-ins are due now: their matches began a week ago.
+    since = service.utcnow() - week
+    silent = await service.start_pair(db, settings, org, "match-silent", "member-1", "mentor-1", since)
+    keeping = await service.start_pair(db, settings, org, "match-keeping", "member-2", "mentor-2", since)
+    assert await db.check_in_timers.count_documents({"org": org}) == 4
+    timers = asyncio.create_task(service.run_timers(db, publisher, settings))
+    try:
+        # The second member checks in after their nudge; the first never does.
+        async def member_nudged() -> bool:
+            doc = await store.pair_doc(db, org, "match-keeping")
+            return doc is not None and doc["nudged"] == ["member"]
+
+        await eventually(member_nudged, within=10)
+        await service.apply_check_in(db, settings, org, "match-keeping", service.utcnow())
+
+        async def drifting() -> list[dict]:
+            doc = await store.pair_doc(db, org, "match-silent")
+            return [e for e in (doc or {}).get("outbox", []) if "drifting" in e["type"]] or []
+
+        await eventually(drifting, within=10)
+        await asyncio.sleep(1.5)  # the kept pair's mentor nudge time passes
+    finally:
+        timers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timers
+
+    silent_doc = await store.pair_doc(db, org, "match-silent")
+    assert silent_doc is not None
+    types = [e["type"].split(".")[1] for e in silent_doc["outbox"]]
+    assert types == ["check_in_overdue", "check_in_overdue", "mentee_drifting"]
+    overdue = [CheckInOverdue.model_validate_json(e["payload"]) for e in silent_doc["outbox"][:2]]
+    assert [o.data.nudge for o in overdue] == ["member", "mentor"]
+    assert {o.data.due_at for o in overdue} == {silent.due_at}
+    assert (silent_doc["missed"], silent_doc["due_at"]) == (1, silent.due_at + week)
+    drift = MenteeDrifting.model_validate_json(await last_event(admin_nc, org, "mentee_drifting"))
+    assert (drift.data.match_id, drift.data.mentor_id, drift.data.signal) == (
+        "match-silent",
+        "mentor-1",
+        "missed_check_ins",
+    )
+
+    kept = await store.pair_doc(db, org, "match-keeping")
+    assert kept is not None and [e["type"] for e in kept.get("outbox", [])] == [
+        "mentoring.check_in_overdue.v1"
+    ]
+    assert kept["missed"] == 0 and store.utc(kept["due_at"]) > keeping.due_at
+    # What is left to fire: the next due time of each pair, nothing of the old ones.
+    left = {d["_id"] async for d in db.check_in_timers.find({"org": org})}
+    assert not any(keeping.due_at.isoformat() in t or silent.due_at.isoformat() in t for t in left)
+
+    # A nudge fired again (a second replica, a crash before the delete) changes nothing.
+    entry = {"org": org, "match_id": "match-silent", "due_at": silent.due_at, "nudge": "mentor"}
+    await service.fire(db, publisher, settings, entry)
+    again = await store.pair_doc(db, org, "match-silent")
+    assert again is not None and len(again["outbox"]) == 3
+
+    # The match ends: its nudges go, and a late one does nothing.
+    await service.end_pair(db, org, "match-silent", "member-1", "mentor-1")
+    assert not [t for t in left if "match-silent" in t and await db.check_in_timers.find_one({"_id": t})]
+    late = {**entry, "due_at": silent.due_at + week, "nudge": "member"}
+    await service.fire(db, publisher, settings, late)
+    ended = await store.pair_doc(db, org, "match-silent")
+    assert ended is not None and ended["active"] is False and len(ended["outbox"]) == 3
