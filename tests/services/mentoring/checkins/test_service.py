@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -30,7 +31,7 @@ from tests.helpers import eventually
 
 
 @pytest.fixture
-async def db(scratch_db: AsyncDatabase) -> AsyncDatabase:
+async def db(scratch_db: AsyncDatabase[Any]) -> AsyncDatabase[Any]:
     await core_store.ensure_indexes(scratch_db)
     await store.ensure_indexes(scratch_db)
     return scratch_db
@@ -58,7 +59,7 @@ def settings(stack: Stack) -> Settings:
 
 
 async def active_match(
-    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, org: str, member: str, mentor: str
+    db: AsyncDatabase[Any], publisher: EventPublisher, settings: Settings, org: str, member: str, mentor: str
 ) -> str:
     """A match made and accepted through the mentoring core."""
     now = service.utcnow()
@@ -75,7 +76,7 @@ async def last_event(nc: NatsClient, org: str, name: str) -> bytes:
 
 
 async def test_a_check_in_saying_help_now_is_sealed_and_asks_crisis_in_the_same_write(
-    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
+    db: AsyncDatabase[Any], publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
 ) -> None:
     org = f"org-{new_id()[-6:]}"
     sealer = settings.notes_sealer()
@@ -142,7 +143,7 @@ async def test_a_check_in_saying_help_now_is_sealed_and_asks_crisis_in_the_same_
 
 
 async def test_an_overdue_check_in_nudges_the_member_then_the_mentor_and_a_check_in_stops_them(
-    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
+    db: AsyncDatabase[Any], publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
 ) -> None:
     org = f"org-{new_id()[-6:]}"
     week = timedelta(days=7)
@@ -161,7 +162,7 @@ async def test_an_overdue_check_in_nudges_the_member_then_the_mentor_and_a_check
         await eventually(member_nudged, within=10)
         await service.apply_check_in(db, settings, org, "match-keeping", service.utcnow())
 
-        async def drifting() -> list[dict]:
+        async def drifting() -> list[dict[str, Any]]:
             doc = await store.pair_doc(db, org, "match-silent")
             return [e for e in (doc or {}).get("outbox", []) if "drifting" in e["type"]] or []
 
