@@ -181,7 +181,12 @@ def documents(crisis: str, mentoring: str) -> list[DemoDocument]:
         DemoDocument(
             f"{mentoring}/mentors/hh-mentor-1",
             f"{mentoring}/mentors/hh-mentor-1",
-            {"capacity": 3, "languages": ["en", "es"], "focus": ["alcohol", "family"]},
+            {
+                "capacity": 3,
+                "languages": ["en", "es"],
+                "pathways": ["12_step", "mar_friendly"],
+                "lived_experience": ["alcohol", "family"],
+            },
             "hh-admin",
             not_found,
         ),

@@ -337,14 +337,15 @@ class Stack:
             health = functools.partial(http_ok, f"{self.url(name)}/health")
             wait_for(health, f"service {name}", 60, self.procs[name])
 
-    def start_replica(self, name: str, port: int) -> str:
-        """A second process of a service on `port` (same database and NATS user); returns its key in procs."""
+    def start_replica(self, name: str, port: int, env: dict[str, str] | None = None) -> str:
+        """A second process of a service on `port` (same database and NATS user, settings overridden by
+        `env`); returns its key in procs."""
         key = f"{name}@{port}"
         ensure_free(port, key)
         self._spawn(
             key,
             [sys.executable, "-m", f"services.{name}"],
-            {**self.service_env(name), "RN_HTTP_PORT": str(port)},
+            {**self.service_env(name), "RN_HTTP_PORT": str(port), **(env or {})},
         )
         wait_for(functools.partial(http_ok, f"http://127.0.0.1:{port}/health"), key, 60, self.procs[key])
         return key

@@ -1,6 +1,9 @@
-"""Mentoring: mentors, requests for a mentor, and matches.
+"""Mentoring: mentors and the members they mentor, from the request to the check-ins.
 
-Owns: mentors, mentoring requests and matches (database `rn_mentoring`).
-Publishes: MatchProposed.
-Consumes: nothing yet (check-ins, milestones and risk flags come later).
+Owns: mentors' profiles and slots, members' requests and matches, proposal timers
+(database `rn_mentoring`).
+Publishes: MatchProposed, MatchAccepted, MatchDeclined, MatchExpired, MatchEnded, CheckInOverdue,
+MenteeDrifting, MilestoneReached, CrisisAlertRequested.
+Consumes: its own MatchAccepted, MatchDeclined, MatchExpired and MatchEnded (to settle the member's
+side of each step durably).
 """

@@ -1,21 +1,38 @@
-"""Wires the mentoring service: what it publishes, where its outbox lives, its routes."""
+"""Wires the mentoring service: what it publishes, its outbox, its routes, its subscribers and timers."""
 
 from fastapi import FastAPI
 
 from contracts.mentoring import MENTORING_EVENTS
 from services import mentoring
-from services.mentoring import api, store
+from services.mentoring import api, service, store, subscribers
 from services.mentoring.settings import Settings
+from services.mentoring.store import Db
 from shared.app import event_service_app
+from shared.messaging.publisher import EventPublisher
+
+
+async def ensure_indexes(db: Db) -> None:
+    await store.ensure_indexes(db)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return event_service_app(
-        settings or Settings(),
+    settings = settings or Settings()
+
+    async def timers(db: Db, publisher: EventPublisher) -> None:
+        await service.run_timers(db, publisher, settings)
+
+    app = event_service_app(
+        settings,
         description=mentoring.__doc__ or "",
         router=api.router,
         publishes=MENTORING_EVENTS,
-        ensure_indexes=store.ensure_indexes,
-        # A match's event is written with the mentor's claimed slot.
+        ensure_indexes=ensure_indexes,
+        # A match's events are written with the mentor's slots.
         outbox_collections=lambda db: [db.mentors],
+        register_subscribers=lambda broker, db, publisher: subscribers.register(
+            broker, db, publisher, settings
+        ),
+        background=(timers,),
     )
+    app.state.settings = settings
+    return app

@@ -1,50 +1,103 @@
-"""Mentoring documents."""
+"""Mentoring documents.
 
+- `mentors`, `_id` = `<org>:<mentor id>`: the profile and the slots the mentor holds (proposals and
+  active matches). Capacity is checked and a slot taken in one revision of this one document
+  (shared.revisions), with the match's event in its outbox: no two requests can take the last slot.
+- `members`, `_id` = `<org>:<member id>`: the member's open request, the proposal made for it (at
+  most one at a time) and their active match. Its revisions make "one open request, at most one
+  match" hold, and make the member the lock for proposing: only the writer that put a proposal id
+  on the member may claim a mentor's slot for it.
+- `proposal_timers`: shared.scheduler entries, one per proposal, firing at its expiry.
+Documents are read by `_id`, except the listings of one organization (mentors to rank, members
+waiting), which an organization keeps in the hundreds.
+"""
+
+from dataclasses import asdict
 from typing import Any
 
 from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.mentoring.model import Match, Mentor
+from services.mentoring.model import Held, MentorProfile, Preference, Request, Slots
 from shared.storage import OrgCollection
 
 Document = dict[str, Any]
+Db = AsyncDatabase[Document]
+
+PROFILE_FIELDS = (
+    "capacity", "languages", "gender", "age_min", "age_max", "pathways", "lived_experience",
+    "region", "online", "in_person", "availability", "paused",
+)  # fmt: skip
 
 
-async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    await db.mentors.create_index([("org", ASCENDING), ("mentor_id", ASCENDING)], unique=True)
-    await db.requests.create_index([("org", ASCENDING), ("member_id", ASCENDING)])
+async def ensure_indexes(db: Db) -> None:
+    await db.mentors.create_index([("org", ASCENDING)])
+    await db.members.create_index([("org", ASCENDING), ("status", ASCENDING)])
+    await db.proposal_timers.create_index([("at", ASCENDING)])
 
 
-def mentors(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+def key(org: str, person_id: str) -> str:
+    return f"{org}:{person_id}"
+
+
+def mentors(db: Db, org: str) -> OrgCollection:
     return OrgCollection(db.mentors, org)
 
 
-def requests(db: AsyncDatabase[Document], org: str) -> OrgCollection:
-    return OrgCollection(db.requests, org)
+def members(db: Db, org: str) -> OrgCollection:
+    return OrgCollection(db.members, org)
 
 
-def mentor_to_doc(m: Mentor) -> Document:
+def timers(db: Db) -> AsyncCollection[Document]:
+    return db.proposal_timers
+
+
+def profile_to_doc(m: MentorProfile) -> Document:
+    doc = {f: getattr(m, f) for f in PROFILE_FIELDS}
+    for f in ("languages", "pathways", "lived_experience", "availability"):
+        doc[f] = sorted(doc[f])
+    return doc
+
+
+def doc_to_slots(d: Document) -> Slots:
+    held = tuple(Held(**h) for h in d.get("held", []))
+    fields: dict[str, Any] = {f: frozenset(d[f]) if isinstance(d[f], list) else d[f] for f in PROFILE_FIELDS}
+    profile = MentorProfile(mentor_id=d["mentor_id"], org=d["org"], load=len(held), **fields)
+    return Slots(profile, held)
+
+
+def held_to_doc(held: tuple[Held, ...]) -> list[Document]:
+    return [asdict(h) for h in held]
+
+
+def request_to_doc(r: Request) -> Document:
     return {
-        "mentor_id": m.mentor_id,
-        "capacity": m.capacity,
-        "languages": list(m.languages),
-        "focus": list(m.focus),
-        "accepting": m.accepting,
+        "id": r.id,
+        "languages": sorted(r.languages),
+        "mentor_genders": sorted(r.mentor_genders),
+        "pathways": sorted(r.pathways),
+        "mode": r.mode,
+        "region": r.region,
+        "age": r.age,
+        "preferences": [asdict(p) for p in r.preferences],
+        "requested_at": r.requested_at,
     }
 
 
-def doc_to_mentor(d: Document) -> Mentor:
-    return Mentor(
-        mentor_id=d["mentor_id"],
-        org=d["org"],
-        capacity=d["capacity"],
-        active_mentees=d.get("active_mentees", 0),
-        languages=tuple(d["languages"]),
-        focus=tuple(d["focus"]),
-        accepting=d["accepting"],
+def doc_to_request(member: Document) -> Request:
+    r = member["request"]
+    return Request(
+        id=r["id"],
+        org=member["org"],
+        member_id=member["member_id"],
+        languages=frozenset(r["languages"]),
+        mentor_genders=frozenset(r["mentor_genders"]),
+        pathways=frozenset(r["pathways"]),
+        mode=r["mode"],
+        region=r["region"],
+        age=r["age"],
+        preferences=tuple(Preference(**p) for p in r["preferences"]),
+        excluded=frozenset(member.get("excluded", [])),
+        requested_at=r["requested_at"],
     )
-
-
-def match_fields(m: Match) -> Document:
-    return {"match_id": m.id, "mentor_id": m.mentor_id, "score": m.score}

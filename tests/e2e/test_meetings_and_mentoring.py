@@ -1,4 +1,4 @@
-"""The meetings and mentoring flows across processes."""
+"""The meetings flows across processes (mentoring has its own: test_mentoring.py)."""
 
 import json
 
@@ -84,42 +84,6 @@ async def test_meeting_input_errors_are_problem_details(
         assert r.json()["status"] == 422 and r.json()["errors"]
     r = await http.post(url, json=MEETING, headers=tokens("m", "org-a", Role.MEMBER))
     assert r.status_code == 403 and r.json()["title"] == "Forbidden"
-
-
-async def test_a_member_is_matched_with_the_best_mentor_of_their_own_organization(
-    network: Stack, tokens: Tokens, http: httpx.AsyncClient
-) -> None:
-    base = network.url("mentoring")
-    admin_b = tokens("admin-b", "org-b", Role.ORG_ADMIN)
-    for mentor, focus in (("mentor-b1", ["gambling"]), ("mentor-b2", ["family", "alcohol"])):
-        r = await http.put(f"{base}/mentors/{mentor}", json={"capacity": 1, "focus": focus}, headers=admin_b)
-        assert r.status_code == 200, r.text
-
-    member = tokens("member-b1", "org-b", Role.MEMBER)
-    r = await http.post(f"{base}/mentoring/requests", json={"focus": ["family"]}, headers=member)
-    assert r.status_code == 201, r.text
-    proposal = r.json()
-    assert (proposal["status"], proposal["mentor_id"]) == ("proposed", "mentor-b2")
-
-    mentor = tokens("mentor-b2", "org-b", Role.MENTOR)
-
-    async def mentor_inbox() -> list[dict]:
-        r = await http.get(f"{network.url('notifications')}/me/notifications", headers=mentor)
-        return [n for n in r.json() if n["link"].endswith(f"/mentoring/requests/{proposal['id']}")]
-
-    assert len(await eventually(mentor_inbox)) == 1
-
-    # mentor-b2 is now full; org-a's member never gets org-b's mentors.
-    r = await http.post(f"{base}/mentoring/requests", json={"focus": ["family"]}, headers=member)
-    assert r.json()["mentor_id"] == "mentor-b1"
-    r = await http.post(f"{base}/mentoring/requests", json={}, headers=member)
-    assert r.json()["status"] == "waiting"
-    r = await http.post(
-        f"{base}/mentoring/requests", json={}, headers=tokens("member-a9", "org-a", Role.MEMBER)
-    )
-    assert r.json()["status"] == "waiting"
-    other = tokens("admin-a", "org-a", Role.ORG_ADMIN)
-    assert (await http.get(f"{base}/mentoring/requests/{proposal['id']}", headers=other)).status_code == 404
 
 
 async def test_each_event_service_serves_its_asyncapi_document(

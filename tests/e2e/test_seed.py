@@ -59,7 +59,7 @@ async def test_a_second_seed_keeps_every_change_admins_made_to_the_demo(
             f"{crisis}/crisis/protocol",
             {"levels": [{"role": "coordinator", "timeout_minutes": 2}], "catch_all": "coordinator"},
         ),
-        ("hh-admin", f"{mentoring}/mentors/hh-mentor-1", {"capacity": 1, "focus": ["opioids"]}),
+        ("hh-admin", f"{mentoring}/mentors/hh-mentor-1", {"capacity": 1, "lived_experience": ["opioids"]}),
     ]
     for sub, url, body in changes:
         answer = await http.put(url, json=body, headers=as_user(sub))
@@ -80,7 +80,7 @@ async def test_a_second_seed_keeps_every_change_admins_made_to_the_demo(
     assert [(lv["role"], lv["timeout_minutes"]) for lv in protocol["levels"]] == [("coordinator", 2)]
     assert protocol["catch_all"] == "coordinator"
     mentor = await read(f"{mentoring}/mentors/hh-mentor-1", "hh-admin")
-    assert (mentor["capacity"], mentor["focus"]) == (1, ["opioids"])
+    assert (mentor["capacity"], mentor["lived_experience"]) == (1, ["opioids"])
     page = (await http.get(f"{urls['meetings']}/directory/meetings", params={"limit": 100})).json()
     names = [m["name"] for m in page["items"] if m["org"] == "harbor-house"]
     assert sorted(names) == sorted(str(m["name"]) for m in seed.MEETINGS)  # each once, after two seeds

@@ -130,10 +130,12 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
         "formatted_address": f"{tag} Harbor St",
     }
     meeting = ok(await http.post(f"{meetings}/meetings", json=a.bodies["Listing"], headers=admin))
-    a.bodies["MentorUpdate"] = {"capacity": 2, "focus": [f"focus-{tag}"]}
+    a.bodies["MentorUpdate"] = {"capacity": 2, "lived_experience": [f"focus-{tag}"]}
     url = f"{mentoring}/mentors/{a.people(Role.MENTOR)}"
     ok(await http.put(url, json=a.bodies["MentorUpdate"], headers=admin))
-    a.bodies["MentorRequestCreate"] = {"focus": [f"focus-{tag}"]}
+    a.bodies["MentorRequestCreate"] = {
+        "preferences": [{"kind": "lived_experience", "value": f"focus-{tag}", "weight": 2}]
+    }
     url = f"{mentoring}/mentoring/requests"
     request = ok(await http.post(url, json=a.bodies["MentorRequestCreate"], headers=member))
 
@@ -175,6 +177,7 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
         "meeting_id": meeting["id"],
         "mentor_id": a.people(Role.MENTOR),
         "request_id": request["id"],
+        "match_id": request["proposal"]["match_id"],
         "responder_id": a.people(Role.RESPONDER),
         "roster_id": roster_id,
         "case_id": case["id"],
@@ -191,7 +194,7 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
         a.bodies["NoteCreate"]["text"],
         a.bodies["WebhookUpdate"]["url"],
         webhook["secret"],
-    } | ({request["match_id"]} if request.get("match_id") else set())
+    } | ({request["proposal"]["match_id"]} if request.get("proposal") else set())
     return a
 
 

@@ -44,7 +44,7 @@ PROTOCOL = {
     "ack_timeout_minutes": 60,
 }
 STAFF = {"fault-r1": ["responder"], "fault-r2": ["responder"], "fault-coord": ["coordinator"]}
-MENTORS = 6  # per organization, 20 mentees each
+MENTORS = 12  # per organization, 10 mentees each
 SERVICE_ENV = {
     # The relay is how events saved while NATS was away get out; a short round keeps runs short.
     "RN_OUTBOX_RELAY_INTERVAL_SECONDS": "5",
@@ -100,7 +100,7 @@ def seed(stack: Stack) -> None:
                 ).raise_for_status()
             http.put(f"{crisis}/crisis/protocol", json=PROTOCOL, headers=admin).raise_for_status()
             for n in range(MENTORS):
-                mentor = {"capacity": 20, "focus": ["family"]}
+                mentor = {"capacity": 10, "lived_experience": ["family"]}
                 url = f"{stack.url('mentoring')}/mentors/{org}-mentor-{n}"
                 http.put(url, json=mentor, headers=admin).raise_for_status()
 

@@ -83,7 +83,7 @@ async def _post_until_answered(
         answer.attempts += 1
         try:
             r = await client.post(f"{url}{path}", json=body, headers=headers)
-            if r.is_success:
+            if r.is_success or r.status_code == 409:  # 409: an earlier attempt landed
                 answer.response = r
                 return answer
             answer.last_failure = f"{r.status_code} {r.text[:200]}"
@@ -107,12 +107,14 @@ async def _request_mentor(
     client: httpx.AsyncClient, target: Target, tokens: Tokens, request: MentorRequest, n: int
 ) -> None:
     headers = tokens(request.member, request.org, Role.MEMBER)
-    answer = await _post_until_answered(
-        client, target.mentoring, "/mentoring/requests", {"focus": ["family"]}, headers, first=n
-    )
+    answer = await _post_until_answered(client, target.mentoring, "/mentoring/requests", {}, headers, first=n)
     request.attempts = answer.attempts
     if answer.response is not None:
-        request.answered, request.match_id = True, answer.response.json().get("match_id")
+        request.answered = True
+        # A retry whose first attempt landed meets that request (409): the member's state tells its match.
+        if answer.response.status_code == 409:
+            answer.response = await client.get(f"{target.mentoring[0]}/mentoring/me", headers=headers)
+        request.match_id = (answer.response.json().get("proposal") or {}).get("match_id")
 
 
 async def send_alerts(

@@ -1,6 +1,8 @@
-"""Matching against the real document store and nats-server."""
+"""Requests, proposals and matches against the real document store and nats-server."""
 
 import asyncio
+import datetime as dt
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -8,11 +10,14 @@ from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ids import new_id
-from contracts.mentoring import MatchProposed
+from contracts.mentoring import MENTORING_EVENTS, MatchDeclined
 from deploy.local.stack import Stack
 from services.mentoring import model, service, store
+from services.mentoring.settings import Settings
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
+
+NOW = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -24,56 +29,138 @@ async def db(scratch_db: AsyncDatabase) -> AsyncDatabase:
 @pytest.fixture
 async def publisher(stack: Stack) -> AsyncIterator[EventPublisher]:
     broker = make_broker(stack.settings("mentoring"))
-    pub = EventPublisher(broker, [MatchProposed])
+    pub = EventPublisher(broker, MENTORING_EVENTS)
     await broker.start()
     yield pub
     await broker.stop()
 
 
-async def test_claiming_a_slot_and_announcing_the_match_happen_together_and_capacity_holds(
-    db: AsyncDatabase, publisher: EventPublisher, admin_nc: NatsClient
+@pytest.fixture
+def settings(stack: Stack) -> Settings:
+    return Settings(jwt_public_key_file=stack.public_key, proposal_expires_after_hours=24)
+
+
+def org() -> str:
+    return f"org-{new_id()[-8:]}"
+
+
+async def add_mentor(
+    db: AsyncDatabase, org_id: str, mentor_id: str, capacity: int = 2, **fields: object
 ) -> None:
-    org = f"org-{new_id()[-6:]}"
-    await service.register_mentor(db, model.Mentor("mentor-1", org, capacity=1))
-
-    first = await service.request_mentor(
-        db, publisher, model.MentorRequest(id=new_id(), org=org, member_id="m1")
-    )
-    second = await service.request_mentor(
-        db, publisher, model.MentorRequest(id=new_id(), org=org, member_id="m2")
-    )
-
-    assert first is not None and first.mentor_id == "mentor-1"
-    assert second is None
-    mentor = await db.mentors.find_one({"org": org, "mentor_id": "mentor-1"})
-    assert mentor is not None and mentor["active_mentees"] == 1
-    assert [e["type"] for e in mentor["outbox"]] == ["mentoring.match_proposed.v1"]  # the one claim's event
-    assert await db.outbox_intents.count_documents({"doc": mentor["_id"]}) == 0  # published, so settled
-    stored = await admin_nc.jetstream().get_last_msg("MENTORING", f"rn.{org}.mentoring.match_proposed.v1")
-    assert MatchProposed.model_validate_json(stored.data or b"").data.match_id == first.id
-    waiting = await service.get_request(
-        db, org, (await db.requests.find_one({"member_id": "m2"}) or {})["_id"]
-    )
-    assert waiting is not None and waiting["status"] == "waiting"
+    await service.save_mentor(db, model.MentorProfile(mentor_id, org_id, capacity, **fields))  # type: ignore[arg-type]
 
 
-async def test_registering_a_mentor_again_keeps_their_mentees(
-    db: AsyncDatabase, publisher: EventPublisher
+async def ask(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, org_id: str, member: str
+) -> dict:
+    request = model.Request(id=new_id(), org=org_id, member_id=member, requested_at=NOW)
+    return await service.open_request(db, publisher, settings, request, NOW)
+
+
+async def test_twenty_requests_at_once_never_push_three_mentors_past_their_capacity(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
 ) -> None:
-    org = f"org-{new_id()[-6:]}"
-    await service.register_mentor(db, model.Mentor("mentor-1", org, capacity=2))
-    await service.request_mentor(db, publisher, model.MentorRequest(id=new_id(), org=org, member_id="m1"))
-    again = await service.register_mentor(db, model.Mentor("mentor-1", org, capacity=3, focus=("family",)))
-    assert (again.capacity, again.active_mentees, again.focus) == (3, 1, ("family",))
+    o = org()
+    for m in ("m1", "m2", "m3"):
+        await add_mentor(db, o, m, capacity=2)
+
+    members = await asyncio.gather(*(ask(db, publisher, settings, o, f"member-{i}") for i in range(20)))
+
+    assert sorted(m["status"] for m in members).count("proposed") == 6
+    for m in ("m1", "m2", "m3"):
+        slots = await service.get_mentor(db, o, m)
+        assert slots is not None and len(slots.held) == 2
+        assert len({h.member_id for h in slots.held}) == 2
+    waiting = await service.waiting_list(db, o)
+    assert len(waiting) == 14
+    # Each proposal went out once, with the slot that holds it.
+    js = admin_nc.jetstream()
+    sub = await js.subscribe(f"rn.{o}.mentoring.match_proposed.v1", ordered_consumer=True)
+    seen = [json.loads((await sub.next_msg(timeout=5)).data)["data"]["match_id"] for _ in range(6)]
+    await sub.unsubscribe()
+    held = {h.match_id for m in ("m1", "m2", "m3") for h in (await service.get_mentor(db, o, m)).held}  # type: ignore[union-attr]
+    assert sorted(seen) == sorted(held)
 
 
-async def test_requests_racing_for_a_mentors_last_slot_match_once(
-    db: AsyncDatabase, publisher: EventPublisher
+async def test_one_open_request_per_member(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
 ) -> None:
-    org = f"org-{new_id()[-6:]}"
-    await service.register_mentor(db, model.Mentor("mentor-1", org, capacity=2))
-    requests = [model.MentorRequest(id=new_id(), org=org, member_id=f"m{i}") for i in range(6)]
-    matches = await asyncio.gather(*(service.request_mentor(db, publisher, r) for r in requests))
-    assert sum(m is not None for m in matches) == 2
-    mentor = await db.mentors.find_one({"org": org, "mentor_id": "mentor-1"})
-    assert mentor is not None and mentor["active_mentees"] == 2 and len(mentor["outbox"]) == 2
+    o = org()
+    await ask(db, publisher, settings, o, "sam")
+    with pytest.raises(model.MatchConflict, match="open request"):
+        await ask(db, publisher, settings, o, "sam")
+
+
+async def test_a_decline_moves_the_member_to_the_next_candidate_and_never_back(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=2)
+    await add_mentor(db, o, "b", capacity=1)
+    first = await ask(db, publisher, settings, o, "sam")
+    assert first["proposal"]["mentor_id"] == "a"  # more room
+
+    await service.decline(db, publisher, settings, o, "a", first["proposal"]["match_id"], NOW)
+
+    member = await service.get_member(db, o, "sam")
+    assert member is not None and member["proposal"]["mentor_id"] == "b"
+    assert member["excluded"] == ["a"]
+    # Settling the decline again (the subscriber's copy) changes nothing.
+    again = MatchDeclined.create(
+        source="mentoring",
+        org=o,
+        subject=first["proposal"]["match_id"],
+        data={
+            "match_id": first["proposal"]["match_id"],
+            "request_id": "x",
+            "mentor_id": "a",
+            "member_id": "sam",
+        },
+    )
+    await service.settle(db, publisher, settings, again, NOW)
+    assert (await service.get_member(db, o, "sam") or {})["proposal"]["mentor_id"] == "b"
+
+
+async def test_an_unanswered_proposal_expires_when_its_timer_fires_and_the_next_candidate_gets_it(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=2)
+    await add_mentor(db, o, "b", capacity=1)
+    first = await ask(db, publisher, settings, o, "sam")
+    match_id = first["proposal"]["match_id"]
+    (entry,) = await store.timers(db).find({"match_id": match_id}).to_list()
+
+    later = NOW + dt.timedelta(hours=24)
+    await service.expire_due(db, publisher, settings, entry, later)
+    await service.expire_due(db, publisher, settings, entry, later)  # a second replica fires it too
+
+    a = await service.get_mentor(db, o, "a")
+    assert a is not None and a.held == ()
+    member = await service.get_member(db, o, "sam")
+    assert member is not None and (member["status"], member["proposal"]["mentor_id"]) == ("proposed", "b")
+
+
+async def test_accepting_then_ending_frees_the_slot_for_the_longest_waiting_member(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=1)
+    sam = await ask(db, publisher, settings, o, "sam")
+    kim = await ask(db, publisher, settings, o, "kim")
+    assert kim["status"] == "waiting"
+
+    await service.accept(db, publisher, settings, o, "a", sam["proposal"]["match_id"], NOW)
+    pairing = await service.current_match(db, o, "sam")
+    assert pairing is not None and pairing.mentor_id == "a"
+    assert [p.member_id for p in await service.mentees_of(db, o, "a")] == ["sam"]
+
+    await service.end(
+        db, publisher, settings, o, pairing, "member", "goals_met", back_to_waiting=False, now=NOW
+    )
+
+    assert await service.current_match(db, o, "sam") is None
+    kim_now = await service.get_member(db, o, "kim")
+    assert kim_now is not None and (kim_now["status"], kim_now["proposal"]["mentor_id"]) == ("proposed", "a")
+    sam_now = await service.get_member(db, o, "sam")
+    assert sam_now is not None and sam_now["status"] == "idle"
