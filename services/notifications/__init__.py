@@ -4,6 +4,9 @@ Owns: notifications (database `rn_notifications`), one per recipient per cause e
 Publishes: NotificationDelivered.
 Consumes: CrisisEscalated (critical, to each responder; a regional team's members read theirs
 whatever organization the case is in), CrisisFollowUpScheduled (the caring contact, to the responder
-who resolved the case), MatchProposed (to the mentor and the member), MeetingChanged,
-MeetingCancelled and OccurrenceCancelled (to the members who saved the meeting).
+who resolved the case), MeetingChanged, MeetingCancelled and OccurrenceCancelled (to the members
+who saved the meeting), and from mentoring: MatchProposed and MatchAccepted (to the mentor and the
+member), MatchDeclined (to the member), MatchExpired and MatchEnded (to both), CheckInOverdue (the
+member, then the mentor), MenteeDrifting (the mentor only) and MilestoneReached (the member, and
+the people they chose, without a name).
 """

@@ -8,7 +8,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
 from contracts.envelope import Event
 from contracts.meetings import MeetingCancelled, MeetingChanged, OccurrenceCancelled
-from contracts.mentoring import MatchProposed
+from contracts.mentoring import (
+    CheckInOverdue,
+    MatchAccepted,
+    MatchDeclined,
+    MatchEnded,
+    MatchExpired,
+    MatchProposed,
+    MenteeDrifting,
+    MilestoneReached,
+)
 from services.notifications import service
 from services.notifications.live import Hub
 from services.notifications.templates import TemplateError
@@ -25,8 +34,17 @@ FOLLOW_UPS = Subscription(SERVICE, CrisisFollowUpScheduled)
 MEETING_CHANGES = Subscription(SERVICE, MeetingChanged)
 MEETING_CANCELLATIONS = Subscription(SERVICE, MeetingCancelled)
 OCCURRENCE_CANCELLATIONS = Subscription(SERVICE, OccurrenceCancelled)
+ACCEPTED_MATCHES = Subscription(SERVICE, MatchAccepted)
+DECLINED_MATCHES = Subscription(SERVICE, MatchDeclined)
+EXPIRED_MATCHES = Subscription(SERVICE, MatchExpired)
+ENDED_MATCHES = Subscription(SERVICE, MatchEnded)
+OVERDUE_CHECK_INS = Subscription(SERVICE, CheckInOverdue)
+DRIFTING_MENTEES = Subscription(SERVICE, MenteeDrifting)
+MILESTONES = Subscription(SERVICE, MilestoneReached)
 SUBSCRIPTIONS = (
     ESCALATIONS, MATCHES, FOLLOW_UPS, MEETING_CHANGES, MEETING_CANCELLATIONS, OCCURRENCE_CANCELLATIONS,
+    ACCEPTED_MATCHES, DECLINED_MATCHES, EXPIRED_MATCHES, ENDED_MATCHES, OVERDUE_CHECK_INS,
+    DRIFTING_MENTEES, MILESTONES,
 )  # fmt: skip
 # Escalations fan out to several responders and wait on SMTP and the SMS provider: a few side by side.
 WORKERS = 8
@@ -88,5 +106,47 @@ def register(
     @subscribe(broker, OCCURRENCE_CANCELLATIONS)
     async def on_occurrence_cancelled(event: OccurrenceCancelled) -> None:
         """The members who saved a meeting hear that one of its occurrences is cancelled."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, ACCEPTED_MATCHES)
+    async def on_match_accepted(event: MatchAccepted) -> None:
+        """The member hears that their mentor accepted; the mentor gets a confirmation."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, DECLINED_MATCHES)
+    async def on_match_declined(event: MatchDeclined) -> None:
+        """The member hears that another mentor is being looked for (not who declined, nor why)."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, EXPIRED_MATCHES)
+    async def on_match_expired(event: MatchExpired) -> None:
+        """The mentor hears that the proposal expired; the member, that another mentor is looked for."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, ENDED_MATCHES)
+    async def on_match_ended(event: MatchEnded) -> None:
+        """Both sides of an ended match hear it, whoever ended it."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, OVERDUE_CHECK_INS)
+    async def on_check_in_overdue(event: CheckInOverdue) -> None:
+        """The member is nudged about a late check-in, and later their mentor."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, DRIFTING_MENTEES)
+    async def on_mentee_drifting(event: MenteeDrifting) -> None:
+        """A drifting mentee's mentor, and nobody else, hears the signal."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, MILESTONES)
+    async def on_milestone_reached(event: MilestoneReached) -> None:
+        """The member is congratulated; the people they chose hear of it without a name."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
         await notify(db, publisher, senders, hub, event)
