@@ -6,6 +6,8 @@ from faststream.nats import NatsBroker
 
 from contracts.mentoring import MatchAccepted, MatchDeclined, MatchEnded, MatchExpired
 from services.mentoring import service
+from services.mentoring.checkins import service as checkins
+from services.mentoring.checkins import subscribers as checkins_subscribers
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared.messaging.broker import subscribe
@@ -18,10 +20,17 @@ ACCEPTED = Subscription(SERVICE, MatchAccepted)
 DECLINED = Subscription(SERVICE, MatchDeclined)
 EXPIRED = Subscription(SERVICE, MatchExpired)
 ENDED = Subscription(SERVICE, MatchEnded)
-SUBSCRIPTIONS: tuple[Subscription, ...] = (ACCEPTED, DECLINED, EXPIRED, ENDED)
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    ACCEPTED,
+    DECLINED,
+    EXPIRED,
+    ENDED,
+    *checkins_subscribers.SUBSCRIPTIONS,
+)
 
 
 def register(broker: NatsBroker, db: Db, publisher: EventPublisher, settings: Settings) -> None:
+    checkins_subscribers.register(broker, db, publisher)
 
     async def settle(event: service.MatchEvent) -> None:
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
@@ -29,8 +38,9 @@ def register(broker: NatsBroker, db: Db, publisher: EventPublisher, settings: Se
 
     @subscribe(broker, ACCEPTED)
     async def on_match_accepted(event: MatchAccepted) -> None:
-        """The member's proposal becomes their match."""
+        """The member's proposal becomes their match, and the pair's check-ins start."""
         await settle(event)
+        await checkins.on_match_accepted(db, settings, event)
 
     @subscribe(broker, DECLINED)
     async def on_match_declined(event: MatchDeclined) -> None:
@@ -44,5 +54,6 @@ def register(broker: NatsBroker, db: Db, publisher: EventPublisher, settings: Se
 
     @subscribe(broker, ENDED)
     async def on_match_ended(event: MatchEnded) -> None:
-        """The member is free again, and back on the waiting list if they asked."""
+        """The member is free again, back on the waiting list if they asked; check-ins stop."""
         await settle(event)
+        await checkins.on_match_ended(db, event)
