@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from contracts.ids import new_id
 from contracts.mentoring import EndedBy, EndReason
 from services.mentoring import assignment, model, service, store
+from services.mentoring.checkins import service as checkins
 from services.mentoring.deps import (
     Caller,
     Coordinator,
@@ -27,6 +28,7 @@ from services.mentoring.deps import (
     coordinates,
     problems,
 )
+from services.mentoring.milestones import service as milestones
 from services.mentoring.service import utcnow
 from shared.http import NotFound, Problem
 from shared.inputs import Strict, Text
@@ -40,6 +42,7 @@ DayPart = Annotated[str, Field(pattern=r"^[0-6]:(morning|afternoon|evening)$", d
 Age = Annotated[int, Field(ge=12, le=120)]
 
 NO_MENTOR = "no such mentor in your organization"
+MILESTONES_AHEAD = dt.timedelta(days=30)  # "coming up" on a mentor's view
 NO_MATCH = "no such proposal or match of yours"
 NO_REQUEST = "no such request of yours"
 
@@ -195,9 +198,20 @@ class CoordinatorView(BaseModel):
     mentors: list[MentorLoad]
 
 
+class Milestone(BaseModel):
+    milestone: str
+    on: dt.date = Field(description="the member's own local date")
+
+
+class MenteePublic(MatchPublic):
+    last_check_in: dt.datetime | None
+    check_in_overdue: bool
+    next_milestone: Milestone | None = Field(description="within 30 days, if the member shares milestones")
+
+
 class MentorView(BaseModel):
     proposals: list[MatchPublic] = Field(description="waiting for your answer")
-    mentees: list[MatchPublic]
+    mentees: list[MenteePublic]
 
 
 def mentor_public(slots: model.Slots) -> MentorPublic:
@@ -468,11 +482,27 @@ async def read_coordinator_view(caller: Coordinator, db: Db) -> CoordinatorView:
 
 @router.get("/mentoring/mentor", responses=problems({404: "you are not a mentor here"}))
 async def read_mentor_view(caller: Mentor, db: Db) -> MentorView:
-    """The caller's proposals to answer and their mentees (mentors)."""
+    """The caller's proposals to answer and their mentees: last check-in, overdue, milestones coming up."""
     slots = await service.get_mentor(db, caller.org, caller.sub)
     if slots is None:
         raise NotFound("mentor")
+    now = utcnow()
+    active = [h for h in slots.held if h.status == "active"]
+    overdue = await checkins.overdue(db, caller.org, [h.match_id for h in active], now)
+    coming = await milestones.upcoming(
+        db, caller.org, [h.member_id for h in active], (now + MILESTONES_AHEAD).date()
+    )
+    mentees = []
+    for h in active:
+        soon = coming.get(h.member_id)
+        mentees.append(
+            MenteePublic(
+                **match_public(caller.sub, h).model_dump(),
+                last_check_in=await checkins.last_check_in(db, caller.org, h.match_id),
+                check_in_overdue=h.match_id in overdue,
+                next_milestone=Milestone(milestone=soon[0], on=soon[1]) if soon else None,
+            )
+        )
     return MentorView(
-        proposals=[match_public(caller.sub, h) for h in slots.held if h.status == "proposed"],
-        mentees=[match_public(caller.sub, h) for h in slots.held if h.status == "active"],
+        proposals=[match_public(caller.sub, h) for h in slots.held if h.status == "proposed"], mentees=mentees
     )
