@@ -10,8 +10,11 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from contracts.ids import new_id
-from contracts.mentoring import MilestoneReached
+from contracts.mentoring import MENTORING_EVENTS, MilestoneReached
 from deploy.local.stack import Stack
+from services.mentoring import model as mentoring_model
+from services.mentoring import service as mentoring
+from services.mentoring import store as mentoring_store
 from services.mentoring.milestones import model, service, store
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
@@ -26,13 +29,14 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 @pytest.fixture
 async def db(scratch_db: Db) -> Db:
     await store.ensure_indexes(scratch_db)
+    await mentoring_store.ensure_indexes(scratch_db)
     return scratch_db
 
 
 @pytest.fixture
 async def publisher(stack: Stack) -> AsyncIterator[EventPublisher]:
     broker = make_broker(stack.settings("mentoring"))
-    pub = EventPublisher(broker, [MilestoneReached])
+    pub = EventPublisher(broker, MENTORING_EVENTS)
     await broker.start()
     yield pub
     await broker.stop()
@@ -150,3 +154,27 @@ async def test_upcoming_milestones_are_only_those_of_members_who_chose_to_tell_s
     assert found == {m: ("30d", today + timedelta(days=5)) for m in ("m1", "m3")}
     assert await service.upcoming(db, org, ["m1"], today + timedelta(days=4)) == {}
     assert await service.upcoming(db, "org-other", ["m1"], today + timedelta(days=7)) == {}
+
+
+async def test_the_group_hears_as_the_mentoring_circle_is_when_the_milestone_comes(
+    db: Db, publisher: EventPublisher, admin_nc: NatsClient, stack: Stack
+) -> None:
+    org, now = org_name(), datetime.now(UTC)
+    settings = Settings(jwt_public_key_file=stack.public_key)
+    await mentoring.save_mentor(db, mentoring_model.MentorProfile("mentor-a", org, 3))
+    for member_id in ("m1", "m2", "m3"):
+        request = mentoring_model.Request(id=new_id(), org=org, member_id=member_id, requested_at=now)
+        proposed = await mentoring.open_request(db, publisher, settings, request, now)
+        await mentoring.accept(
+            db, publisher, settings, org, "mentor-a", proposed["proposal"]["match_id"], now
+        )
+    await service.set_recovery(db, org, "m1", model.local_today(now, KOLKATA), "Asia/Kolkata", "group", now)
+    doc = await store.member(db, org, "m1")
+    assert doc is not None
+
+    await service.announce(db, publisher, org, "m1", doc["timer"])
+
+    stored = await admin_nc.jetstream().get_last_msg("MENTORING", f"rn.{org}.mentoring.milestone_reached.v1")
+    event = MilestoneReached.model_validate_json(stored.data or b"")
+    assert (event.data.milestone, event.data.audience) == ("24h", "group")
+    assert event.data.recipient_ids == ["mentor-a", "m2", "m3"]
