@@ -29,10 +29,6 @@ from shared.revisions import REV
 
 Document = dict[str, Any]
 
-# Collections whose documents carry an outbox: the relay of main.py reads their intents.
-OUTBOX_COLLECTIONS = ("milestone_announcements",)
-
-
 async def ensure_indexes(db: Db) -> None:
     await db.milestone_timers.create_index([("at", ASCENDING)])
     await db.milestone_announcements.create_index([("org", ASCENDING), ("member", ASCENDING)])
@@ -52,6 +48,11 @@ def announcements(db: Db) -> AsyncCollection[Document]:
 
 def timers(db: Db) -> AsyncCollection[Document]:
     return db.milestone_timers
+
+
+def outbox_collections(db: Db) -> list[AsyncCollection[Document]]:
+    """Collections whose documents carry an outbox: the relay (and retention) of main.py reads them."""
+    return [announcements(db)]
 
 
 def member_key(org: str, member_id: str) -> str:
