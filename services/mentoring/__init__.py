@@ -1,7 +1,7 @@
 """Mentoring: mentors and the members they mentor, from the request to the check-ins.
 
-Owns: mentors' profiles and slots, members' requests and matches, proposal timers, check-ins
-and their timers (database `rn_mentoring`).
+Owns: mentors' profiles and slots, members' requests and matches, proposal timers, check-ins and
+their timers, recovery dates and milestone timers, BARC-10 responses (database `rn_mentoring`).
 Publishes: MatchProposed, MatchAccepted, MatchDeclined, MatchExpired, MatchEnded, CheckInOverdue,
 MenteeDrifting, MilestoneReached, CrisisAlertRequested.
 Consumes: its own MatchAccepted, MatchDeclined, MatchExpired and MatchEnded (to settle the member's

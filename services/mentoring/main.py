@@ -5,9 +5,14 @@ from fastapi import FastAPI
 from contracts.mentoring import MENTORING_EVENTS
 from services import mentoring
 from services.mentoring import api, service, store, subscribers
+from services.mentoring.capital import api as capital_api
+from services.mentoring.capital import store as capital_store
 from services.mentoring.checkins import api as checkins_api
 from services.mentoring.checkins import service as checkins
 from services.mentoring.checkins import store as checkins_store
+from services.mentoring.milestones import api as milestones_api
+from services.mentoring.milestones import service as milestones
+from services.mentoring.milestones import store as milestones_store
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared.app import event_service_app
@@ -17,6 +22,8 @@ from shared.messaging.publisher import EventPublisher
 async def ensure_indexes(db: Db) -> None:
     await store.ensure_indexes(db)
     await checkins_store.ensure_indexes(db)
+    await milestones_store.ensure_indexes(db)
+    await capital_store.ensure_indexes(db)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,6 +35,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def check_in_timers(db: Db, publisher: EventPublisher) -> None:
         await checkins.run_timers(db, publisher, settings)
 
+    async def milestone_timers(db: Db, publisher: EventPublisher) -> None:
+        await milestones.run_timers(db, publisher, settings)
+
     app = event_service_app(
         settings,
         description=mentoring.__doc__ or "",
@@ -35,13 +45,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publishes=MENTORING_EVENTS,
         ensure_indexes=ensure_indexes,
         # A match's events are written with the mentor's slots.
-        outbox_collections=lambda db: [db.mentors, *checkins_store.outbox_collections(db)],
+        outbox_collections=lambda db: [
+            db.mentors,
+            *checkins_store.outbox_collections(db),
+            *milestones_store.outbox_collections(db),
+        ],
         register_subscribers=lambda broker, db, publisher: subscribers.register(
             broker, db, publisher, settings
         ),
-        background=(timers, check_in_timers),
+        background=(timers, check_in_timers, milestone_timers),
     )
-    app.include_router(checkins_api.router)
+    for module in (checkins_api, milestones_api, capital_api):
+        app.include_router(module.router)
     # Made at start: a production start with the development notes key fails at once.
     app.state.settings, app.state.notes_sealer = settings, settings.notes_sealer()
     return app
