@@ -57,8 +57,8 @@ def _regional_team(e: CrisisEscalated) -> str | None:
     return e.data.region if e.data.catch_all == "regional_team" else None
 
 
-MEMBER_VIEW = "/mentoring/me"
-MENTOR_VIEW = "/mentoring/mentor"
+MEMBER_VIEW = "/mentoring/pages/me"
+MENTOR_VIEW = "/mentoring/pages/mentor"
 INBOX = "/notifications/inbox"
 
 

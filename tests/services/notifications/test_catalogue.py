@@ -109,8 +109,8 @@ def test_the_regional_teams_escalation_is_addressed_to_its_region() -> None:
 def test_the_caring_contact_goes_to_the_responder_who_resolved_and_a_match_to_both_sides() -> None:
     assert [(m.recipient_id, m.priority) for m in catalogue.messages(follow_up())] == [("r1", "high")]
     assert [(m.recipient_id, m.template, m.link) for m in catalogue.messages(match())] == [
-        ("mentor", "match_proposed_mentor", "/mentoring/mentor#match-x1"),
-        ("member", "match_proposed_member", "/mentoring/me"),
+        ("mentor", "match_proposed_mentor", "/mentoring/pages/mentor#match-x1"),
+        ("member", "match_proposed_member", "/mentoring/pages/me"),
     ]
 
 

@@ -337,14 +337,14 @@ def test_links_go_to_the_member_page_or_the_mentors_page_at_the_match() -> None:
     for event in EXAMPLES:
         for message in catalogue.messages(event):
             links.setdefault(message.template, set()).add(message.link)
-    assert links["match_proposed_mentor"] == {"/mentoring/mentor#match-x1"}
-    assert links["check_in_overdue_mentor"] == {"/mentoring/mentor#match-x1"}
-    assert links["mentee_drifting"] == {"/mentoring/mentor#match-x1"}
-    assert links["match_ended_mentor"] == {"/mentoring/mentor"}
-    assert links["milestone_reached_shared"] == {"/mentoring/mentor", "/notifications/inbox"}
+    assert links["match_proposed_mentor"] == {"/mentoring/pages/mentor#match-x1"}
+    assert links["check_in_overdue_mentor"] == {"/mentoring/pages/mentor#match-x1"}
+    assert links["mentee_drifting"] == {"/mentoring/pages/mentor#match-x1"}
+    assert links["match_ended_mentor"] == {"/mentoring/pages/mentor"}
+    assert links["milestone_reached_shared"] == {"/mentoring/pages/mentor", "/notifications/inbox"}
     for template in ("match_proposed_member", "match_accepted_member", "match_searching_member",
                      "match_ended_member", "check_in_due_member", "milestone_reached_member"):  # fmt: skip
-        assert links[template] == {"/mentoring/me"}
+        assert links[template] == {"/mentoring/pages/me"}
 
 
 def test_a_crisis_alert_request_is_for_crisis_not_for_people() -> None:
