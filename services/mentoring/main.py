@@ -13,6 +13,7 @@ from services.mentoring.checkins import store as checkins_store
 from services.mentoring.milestones import api as milestones_api
 from services.mentoring.milestones import service as milestones
 from services.mentoring.milestones import store as milestones_store
+from services.mentoring.pages import api as pages_api
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared.app import event_service_app
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         background=(timers, check_in_timers, milestone_timers),
     )
-    for module in (checkins_api, milestones_api, capital_api):
+    for module in (checkins_api, milestones_api, capital_api, pages_api):
         app.include_router(module.router)
     # Made at start: a production start with the development notes key fails at once.
     app.state.settings, app.state.notes_sealer = settings, settings.notes_sealer()
