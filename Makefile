@@ -20,7 +20,7 @@ COMPOSE_PLUGIN := .bin/docker/cli-plugins/docker-compose
 export UV_NATIVE_TLS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis bench-notifications bench-meetings compose-check clean
+.PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis bench-notifications bench-meetings bench-mentoring compose-check clean
 
 install: $(VENV)/.synced $(DOCSTORE) $(MAILPIT) $(WEB_ASSETS)
 
@@ -109,6 +109,9 @@ bench-notifications: install
 
 bench-meetings: install
 	$(PY) bench/meetings_directory.py
+
+bench-mentoring: install
+	$(PY) bench/mentoring_matching.py
 
 compose-check: compose-plugin
 	$(PY) -m pytest tests/deploy/test_compose.py
