@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from contracts.mentoring import MENTORING_EVENTS
 from services import mentoring
-from services.mentoring import api, service, store, subscribers
+from services.mentoring import api, retention, service, store, subscribers
 from services.mentoring.capital import api as capital_api
 from services.mentoring.capital import store as capital_store
 from services.mentoring.checkins import api as checkins_api
@@ -39,6 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def milestone_timers(db: Db, publisher: EventPublisher) -> None:
         await milestones.run_timers(db, publisher, settings)
 
+    async def expire(db: Db, _: EventPublisher) -> None:
+        await retention.run_retention(db, settings)
+
     app = event_service_app(
         settings,
         description=mentoring.__doc__ or "",
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         register_subscribers=lambda broker, db, publisher: subscribers.register(
             broker, db, publisher, settings
         ),
-        background=(timers, check_in_timers, milestone_timers),
+        background=(timers, check_in_timers, milestone_timers, expire),
     )
     for module in (checkins_api, milestones_api, capital_api, pages_api):
         app.include_router(module.router)

@@ -17,6 +17,8 @@ class Settings(SealingSettings):
     check_in_nudge_mentor_after_hours: float = Field(default=36.0, gt=0)
     # This many check-ins missed in a row tell the mentor their mentee is drifting.
     missed_check_ins_for_drift: int = Field(default=3, ge=1, le=30)
+    # Check-ins (with their encrypted notes) are deleted this long after they were written.
+    check_in_retention_days: int = Field(default=730, ge=30)
     # A craving at or above this (0-10) asks crisis for a case, unless the organization set its own.
     craving_alert_threshold: int = Field(default=8, ge=1, le=10)
 
