@@ -71,6 +71,16 @@ class MatchExpired(Event):
     data: MatchData
 
 
+class MatchWithdrawn(Event):
+    """The member withdrew their request while a mentor was considering it: the mentor's slot is free."""
+
+    domain: ClassVar[str] = "mentoring"
+    name: ClassVar[str] = "match_withdrawn"
+    version: ClassVar[int] = 1
+    type: Literal["mentoring.match_withdrawn.v1"] = "mentoring.match_withdrawn.v1"
+    data: MatchData
+
+
 class MatchEndedData(MatchData):
     ended_by: EndedBy
     reason: EndReason
@@ -164,6 +174,7 @@ MENTORING_EVENTS: tuple[type[Event], ...] = (
     MatchAccepted,
     MatchDeclined,
     MatchExpired,
+    MatchWithdrawn,
     MatchEnded,
     CheckInOverdue,
     MenteeDrifting,

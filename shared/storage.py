@@ -58,8 +58,9 @@ class OrgCollection:
         *,
         sort: list[tuple[str, int]] | None = None,
         limit: int = 100,
+        projection: Mapping[str, Any] | None = None,
     ) -> list[Document]:
-        cursor = self.raw.find(self._scoped(filter_), sort=sort, limit=limit)
+        cursor = self.raw.find(self._scoped(filter_), projection, sort=sort, limit=limit)
         return [doc async for doc in cursor]
 
     async def find_one_and_update(

@@ -5,7 +5,6 @@ organization's caller gets 404 for every id, as does a member or mentor who is n
 """
 
 import datetime as dt
-from dataclasses import replace
 from typing import Annotated, Literal, Self
 
 from fastapi import APIRouter
@@ -13,7 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from contracts.ids import new_id
 from contracts.mentoring import EndedBy, EndReason
-from services.mentoring import assignment, model, service, store
+from services.mentoring import model, service, store
 from services.mentoring.checkins import service as checkins
 from services.mentoring.deps import (
     Caller,
@@ -23,6 +22,7 @@ from services.mentoring.deps import (
     Member,
     Mentor,
     MentoringSettings,
+    MentorRoster,
     PersonId,
     Publisher,
     coordinates,
@@ -30,6 +30,7 @@ from services.mentoring.deps import (
 )
 from services.mentoring.milestones import service as milestones
 from services.mentoring.service import utcnow
+from shared.auth.principal import Role
 from shared.http import NotFound, Problem
 from shared.inputs import Strict, Text
 
@@ -241,25 +242,26 @@ def explanation_public(e: model.Explanation) -> ExplanationPublic:
     )
 
 
-async def request_public(db: Db, member: store.Document, *, explain: bool) -> MentorRequestPublic:
+async def request_public(db: Db, member: store.Document) -> MentorRequestPublic:
     request = store.doc_to_request(member)
     out = MentorRequestPublic(
         id=request.id, member_id=request.member_id, status=member["status"], requested_at=request.requested_at
     )
-    if member.get("proposal"):
-        out.proposal = ProposalPublic(**member["proposal"])
-        mentor = await service.get_mentor(db, request.org, out.proposal.mentor_id)
-        if explain and mentor is not None:
-            # As when it was proposed: the mentor's load before this proposal took its slot.
-            before = mentor.profile.load - (mentor.find(out.proposal.match_id) is not None)
-            out.explanation = explanation_public(model.explain(replace(mentor.profile, load=before), request))
+    if proposal := member.get("proposal"):
+        out.proposal = ProposalPublic(**proposal)
+        out.explanation = explanation_public(store.doc_to_explanation(proposal["explanation"]))
     if member.get("match"):
         found = await service.find_match(db, request.org, member["match"]["match_id"])
         out.match = match_public(found[0].mentor_id, found[1]) if found else None
     return out
 
 
-@router.put("/mentors/{mentor_id}", responses=problems({403: "not a coordinator, nor this mentor"}))
+@router.put(
+    "/mentors/{mentor_id}",
+    responses=problems(
+        {403: "not a coordinator; or a mentor registering themself or raising their capacity"}
+    ),
+)
 async def update_mentor(
     mentor_id: PersonId,
     body: MentorUpdate,
@@ -267,16 +269,23 @@ async def update_mentor(
     db: Db,
     publisher: Publisher,
     settings: MentoringSettings,
+    roster: MentorRoster,
 ) -> MentorPublic:
-    """Register a mentor of the organization or change their profile (coordinators, or the mentor)."""
-    if not (coordinates(caller) or caller.sub == mentor_id):
-        raise Problem(403, "Forbidden", "a coordinator sets mentors' profiles; a mentor sets their own")
+    """Register a mentor or change their profile (coordinators; a mentor keeps their own current)."""
     fields = body.model_dump()
     for f in ("languages", "pathways", "lived_experience", "availability"):
         fields[f] = frozenset(fields[f])
     profile = model.MentorProfile(mentor_id=mentor_id, org=caller.org, **fields)
-    slots = await service.save_mentor(db, profile)
-    await service.offer_free_slots(db, publisher, settings, caller.org, mentor_id, utcnow())
+    if not coordinates(caller):
+        if caller.sub != mentor_id or not caller.has_any(Role.MENTOR):
+            raise Problem(
+                403, "Forbidden", "a coordinator sets mentors' profiles; a mentor keeps their own current"
+            )
+        before = await service.get_mentor(db, caller.org, mentor_id)
+        if refused := model.own_change_refused(before.profile if before else None, profile):
+            raise Problem(403, "Forbidden", refused)
+    slots = await service.save_mentor(db, profile, roster)
+    await service.offer_free_slots(db, publisher, settings, caller.org, mentor_id, utcnow(), roster=roster)
     return mentor_public(await service.get_mentor(db, caller.org, mentor_id) or slots)
 
 
@@ -293,7 +302,12 @@ async def read_mentor(mentor_id: PersonId, caller: Caller, db: Db) -> MentorPubl
     "/mentoring/requests", status_code=201, responses=problems({409: "an open request or match exists"})
 )
 async def create_mentor_request(
-    body: MentorRequestCreate, caller: Member, db: Db, publisher: Publisher, settings: MentoringSettings
+    body: MentorRequestCreate,
+    caller: Member,
+    db: Db,
+    publisher: Publisher,
+    settings: MentoringSettings,
+    roster: MentorRoster,
 ) -> MentorRequestPublic:
     """Ask for a mentor: the best one with a free slot is proposed at once, or the request waits."""
     fields = body.model_dump()
@@ -311,10 +325,35 @@ async def create_mentor_request(
         requested_at=utcnow(),
     )
     try:
-        member = await service.open_request(db, publisher, settings, request, request.requested_at)
+        member = await service.open_request(
+            db, publisher, settings, request, request.requested_at, roster=roster
+        )
     except model.MatchConflict as exc:
         raise Problem(409, "Conflict", str(exc)) from None
-    return await request_public(db, member, explain=True)
+    return await request_public(db, member)
+
+
+@router.delete(
+    "/mentoring/requests/{request_id}",
+    status_code=204,
+    responses=problems({404: NO_REQUEST, 409: "no open request, or its mentor has just accepted"}),
+)
+async def withdraw_mentor_request(
+    request_id: MatchId,
+    caller: Member,
+    db: Db,
+    publisher: Publisher,
+    settings: MentoringSettings,
+    roster: MentorRoster,
+) -> None:
+    """The member withdraws their open request (and the proposal a mentor is considering, if any)."""
+    member = await service.request_of(db, caller.org, request_id)
+    if member is None or member["member_id"] != caller.sub:
+        raise NotFound("request")
+    try:
+        await service.withdraw(db, publisher, settings, caller.org, caller.sub, utcnow(), roster=roster)
+    except model.MatchConflict as exc:
+        raise Problem(409, "Conflict", str(exc)) from None
 
 
 @router.get("/mentoring/me", responses=problems({404: "you have no request or match"}))
@@ -323,7 +362,7 @@ async def read_my_mentoring(caller: Member, db: Db) -> MentorRequestPublic:
     member = await service.get_member(db, caller.org, caller.sub)
     if member is None or not member.get("request"):
         raise NotFound("request")
-    return await request_public(db, member, explain=True)
+    return await request_public(db, member)
 
 
 @router.get("/mentoring/requests/{request_id}", responses=problems({404: NO_REQUEST}))
@@ -332,7 +371,7 @@ async def read_mentor_request(request_id: MatchId, caller: Caller, db: Db) -> Me
     member = await service.request_of(db, caller.org, request_id)
     if member is None or not (member["member_id"] == caller.sub or coordinates(caller)):
         raise NotFound("request")
-    return await request_public(db, member, explain=True)
+    return await request_public(db, member)
 
 
 @router.get("/mentoring/requests/{request_id}/candidates", responses=problems({404: NO_REQUEST}))
@@ -342,7 +381,7 @@ async def list_candidates(request_id: MatchId, caller: Coordinator, db: Db) -> l
     if member is None:
         raise NotFound("request")
     request = store.doc_to_request(member)
-    explained = [model.explain(s.profile, request) for s in await service.all_mentors(db, caller.org)]
+    explained = [model.explain(s.profile, request) for s in await service.get_mentors(db, caller.org)]
     explained.sort(key=lambda e: (not e.feasible, -e.score, e.mentor_id))
     return [explanation_public(e) for e in explained[:50]]
 
@@ -368,14 +407,21 @@ async def read_match(match_id: MatchId, caller: Caller, db: Db) -> MatchPublic:
     responses=problems({404: NO_MATCH, 409: "already answered, or expired"}),
 )
 async def accept_match(
-    match_id: MatchId, caller: Mentor, db: Db, publisher: Publisher, settings: MentoringSettings
+    match_id: MatchId,
+    caller: Mentor,
+    db: Db,
+    publisher: Publisher,
+    settings: MentoringSettings,
+    roster: MentorRoster,
 ) -> MatchPublic:
     """The proposed mentor accepts: the match is active."""
     mentor, _ = await _held_by_caller(db, caller, match_id)
     if mentor.mentor_id != caller.sub:
         raise NotFound("match")
     try:
-        held = await service.accept(db, publisher, settings, caller.org, caller.sub, match_id, utcnow())
+        held = await service.accept(
+            db, publisher, settings, caller.org, caller.sub, match_id, utcnow(), roster=roster
+        )
     except model.MatchConflict as exc:
         raise Problem(409, "Conflict", str(exc)) from None
     return match_public(caller.sub, held)
@@ -387,14 +433,21 @@ async def accept_match(
     responses=problems({404: NO_MATCH, 409: "already answered, or expired"}),
 )
 async def decline_match(
-    match_id: MatchId, caller: Mentor, db: Db, publisher: Publisher, settings: MentoringSettings
+    match_id: MatchId,
+    caller: Mentor,
+    db: Db,
+    publisher: Publisher,
+    settings: MentoringSettings,
+    roster: MentorRoster,
 ) -> None:
     """The proposed mentor declines: the next candidate is proposed, never this mentor again."""
     mentor, _ = await _held_by_caller(db, caller, match_id)
     if mentor.mentor_id != caller.sub:
         raise NotFound("match")
     try:
-        await service.decline(db, publisher, settings, caller.org, caller.sub, match_id, utcnow())
+        await service.decline(
+            db, publisher, settings, caller.org, caller.sub, match_id, utcnow(), roster=roster
+        )
     except model.MatchConflict as exc:
         raise Problem(409, "Conflict", str(exc)) from None
 
@@ -411,12 +464,16 @@ async def end_match(
     db: Db,
     publisher: Publisher,
     settings: MentoringSettings,
+    roster: MentorRoster,
 ) -> None:
     """End an active match (its member, its mentor or a coordinator); the slot is free at once."""
     mentor, held = await _held_by_caller(db, caller, match_id)
     by: EndedBy = "coordinator"
     if caller.sub in (held.member_id, mentor.mentor_id):
         by = "member" if caller.sub == held.member_id else "mentor"
+    # Going back on the waiting list is the member's choice: a mentor who ends it leaves them there
+    # (they can withdraw); the member, or a coordinator acting for them, says.
+    back = True if by == "mentor" else body.back_to_waiting
     try:
         await service.end(
             db,
@@ -426,8 +483,9 @@ async def end_match(
             model.pairing(mentor, held),
             by,
             body.reason,
-            body.back_to_waiting,
+            back,
             utcnow(),
+            roster=roster,
         )
     except model.MatchConflict as exc:
         raise Problem(409, "Conflict", str(exc)) from None
@@ -438,23 +496,14 @@ async def rematch_waiting_list(
     caller: Coordinator, db: Db, publisher: Publisher, settings: MentoringSettings
 ) -> RematchPublic:
     """Match the whole waiting list at once, in one globally optimal assignment (coordinators)."""
-    waiting = await service.waiting_list(db, caller.org)
-    mentors = [s.profile for s in await service.all_mentors(db, caller.org)]
-    plan = assignment.optimal(mentors, [store.doc_to_request(m) for m in waiting])
-    members = await service.rematch(db, publisher, settings, caller.org, utcnow(), plan.pairs)
-    proposed = sum(m.get("status") == "proposed" for m in members)
-    return RematchPublic(
-        waiting=len(waiting),
-        proposed=proposed,
-        still_waiting=len(waiting) - proposed,
-        planned_score=plan.total,
-    )
+    outcome = await service.rematch(db, publisher, settings, caller.org, utcnow())
+    return RematchPublic(**vars(outcome))
 
 
 @router.get("/mentoring/coordinator")
 async def read_coordinator_view(caller: Coordinator, db: Db) -> CoordinatorView:
     """The waiting list, the proposals waiting for an answer, and each mentor's load (coordinators)."""
-    mentors = await service.all_mentors(db, caller.org)
+    mentors = await service.get_mentors(db, caller.org)
     return CoordinatorView(
         waiting=[
             WaitingPublic(

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
+from services.mentoring.roster import Roster
 from services.mentoring.settings import Settings
 from shared.auth.fastapi import CurrentPrincipal, require_roles
 from shared.auth.principal import Principal, Role
@@ -29,6 +30,13 @@ def _settings(request: Request) -> Settings:
 
 
 MentoringSettings = Annotated[Settings, Depends(_settings)]
+
+
+def _roster(request: Request) -> Roster:
+    return request.app.state.roster  # type: ignore[no-any-return]
+
+
+MentorRoster = Annotated[Roster, Depends(_roster)]
 
 
 def problems(why: dict[int, str]) -> dict[int | str, dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Wires the mentoring service: what it publishes, its outbox, its routes, its subscribers and timers."""
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from contracts.mentoring import MENTORING_EVENTS
 from services import mentoring
@@ -14,9 +14,11 @@ from services.mentoring.milestones import api as milestones_api
 from services.mentoring.milestones import service as milestones
 from services.mentoring.milestones import store as milestones_store
 from services.mentoring.pages import api as pages_api
+from services.mentoring.roster import Roster
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared.app import event_service_app
+from shared.http import problem_response
 from shared.messaging.publisher import EventPublisher
 
 
@@ -27,11 +29,19 @@ async def ensure_indexes(db: Db) -> None:
     await capital_store.ensure_indexes(db)
 
 
+async def busy(request: Request, exc: Exception) -> Response:
+    """So many writers on one mentor or member at once that this one gave up: try again."""
+    answer = problem_response(request, 503, "Service Unavailable", "too many changes at once; try again")
+    answer.headers["Retry-After"] = "1"
+    return answer
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    roster = Roster()
 
     async def timers(db: Db, publisher: EventPublisher) -> None:
-        await service.run_timers(db, publisher, settings)
+        await service.run_timers(db, publisher, settings, roster)
 
     async def check_in_timers(db: Db, publisher: EventPublisher) -> None:
         await checkins.run_timers(db, publisher, settings)
@@ -55,12 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             *milestones_store.outbox_collections(db),
         ],
         register_subscribers=lambda broker, db, publisher: subscribers.register(
-            broker, db, publisher, settings
+            broker, db, publisher, settings, roster
         ),
         background=(timers, check_in_timers, milestone_timers, expire),
     )
     for module in (checkins_api, milestones_api, capital_api, pages_api):
         app.include_router(module.router)
     # Made at start: a production start with the development notes key fails at once.
-    app.state.settings, app.state.notes_sealer = settings, settings.notes_sealer()
+    app.state.settings, app.state.notes_sealer, app.state.roster = settings, settings.notes_sealer(), roster
+    app.add_exception_handler(service.Busy, busy)
     return app

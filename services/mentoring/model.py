@@ -24,6 +24,7 @@ from contracts.mentoring import (
     MatchExpired,
     MatchProposed,
     MatchProposedData,
+    MatchWithdrawn,
 )
 
 SOURCE = "mentoring"
@@ -234,6 +235,16 @@ def explain(mentor: MentorProfile, request: Request) -> Explanation:
     )
 
 
+def own_change_refused(before: MentorProfile | None, after: MentorProfile) -> str | None:
+    """Why a mentor may not make this change to their own profile, or None: a coordinator registers
+    a mentor and sets how many they take; the mentor keeps the rest current, and may take fewer."""
+    if before is None:
+        return "a coordinator registers you as a mentor first"
+    if after.capacity > before.capacity:
+        return "only a coordinator raises a mentor's capacity"
+    return None
+
+
 def ranked(mentors: Iterable[MentorProfile], request: Request) -> list[tuple[int, MentorProfile]]:
     """Mentors who fit the request and have a free slot, best first (ties: the lower mentor id)."""
     candidates = [(score(m, request), m) for m in mentors if m.free_slots > 0 and feasible(m, request)]
@@ -281,7 +292,7 @@ def propose(
         match_id, request.id, request.member_id, "proposed", score(mentor, request), now, now + expires_after
     )
     data = MatchProposedData(**_pair(mentor, h).model_dump(), score=h.score, expires_at=h.expires_at)
-    event = MatchProposed.create(source=SOURCE, org=mentor.org, subject=match_id, data=data)
+    event = MatchProposed.create(source=SOURCE, org=mentor.org, subject=match_id, data=data, time=now)
     return slots._with([*slots.held, h], event)
 
 
@@ -293,19 +304,30 @@ def accept(slots: Slots, match_id: str, now: dt.datetime) -> Slots:
         raise MatchConflict("this proposal has expired")
     active = replace(h, status="active", since=now, expires_at=None)
     event = MatchAccepted.create(
-        source=SOURCE, org=slots.profile.org, subject=match_id, data=_pair(slots.profile, h)
+        source=SOURCE, org=slots.profile.org, subject=match_id, data=_pair(slots.profile, h), time=now
     )
     return slots._with([active if x.match_id == match_id else x for x in slots.held], event)
 
 
-def decline(slots: Slots, match_id: str) -> Slots:
+def _free(
+    slots: Slots, match_id: str, kind: type[MatchDeclined | MatchExpired | MatchWithdrawn], now: dt.datetime
+) -> Slots:
+    """A proposal answered no, left unanswered or withdrawn: its slot is free again."""
     h = slots.find(match_id)
     if h is None or h.status != "proposed":
         raise MatchConflict("this proposal is no longer waiting for an answer")
-    event = MatchDeclined.create(
-        source=SOURCE, org=slots.profile.org, subject=match_id, data=_pair(slots.profile, h)
-    )
+    data = _pair(slots.profile, h)
+    event = kind.create(source=SOURCE, org=slots.profile.org, subject=match_id, data=data, time=now)
     return slots._with(slots._without(match_id), event)
+
+
+def decline(slots: Slots, match_id: str, now: dt.datetime) -> Slots:
+    return _free(slots, match_id, MatchDeclined, now)
+
+
+def withdraw(slots: Slots, match_id: str, now: dt.datetime) -> Slots:
+    """The member withdrew their request before the mentor answered."""
+    return _free(slots, match_id, MatchWithdrawn, now)
 
 
 def expire(slots: Slots, match_id: str, now: dt.datetime) -> Slots | None:
@@ -313,13 +335,12 @@ def expire(slots: Slots, match_id: str, now: dt.datetime) -> Slots | None:
     h = slots.find(match_id)
     if h is None or h.status != "proposed" or h.expires_at is None or now < h.expires_at:
         return None
-    event = MatchExpired.create(
-        source=SOURCE, org=slots.profile.org, subject=match_id, data=_pair(slots.profile, h)
-    )
-    return slots._with(slots._without(match_id), event)
+    return _free(slots, match_id, MatchExpired, now)
 
 
-def end(slots: Slots, match_id: str, ended_by: EndedBy, reason: EndReason, back_to_waiting: bool) -> Slots:
+def end(
+    slots: Slots, match_id: str, ended_by: EndedBy, reason: EndReason, back_to_waiting: bool, now: dt.datetime
+) -> Slots:
     h = slots.find(match_id)
     if h is None or h.status != "active":
         raise MatchConflict("this match is not active")
@@ -329,7 +350,7 @@ def end(slots: Slots, match_id: str, ended_by: EndedBy, reason: EndReason, back_
         reason=reason,
         back_to_waiting=back_to_waiting,
     )
-    event = MatchEnded.create(source=SOURCE, org=slots.profile.org, subject=match_id, data=data)
+    event = MatchEnded.create(source=SOURCE, org=slots.profile.org, subject=match_id, data=data, time=now)
     return slots._with(slots._without(match_id), event)
 
 

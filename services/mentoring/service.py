@@ -7,22 +7,36 @@ kept in step this way:
   claim a mentor's slot for it (two replicas proposing for one member at once: one wins the member,
   the other stops). The proposal's expiry timer is scheduled before either write, so a crash at any
   point leaves a timer that settles the proposal.
-- Answering (accept, decline, expiry, end), the mentor is changed first; its event, out of the
-  outbox, then settles the member (`settle`), once inline and again by mentoring's own subscriber,
-  which is what makes it durable. Settling is idempotent: it acts only while the member still points
-  at that match.
+- Answering (accept, decline, expiry, withdrawal, end), the mentor is changed first; its event, out
+  of the outbox, then settles the member (`settle`), once inline and again by mentoring's own
+  subscriber, which is what makes it durable. Settling reads what the mentor holds now rather than
+  trusting the event (events of one match may arrive in any order), and acts only while the member
+  still points at that match: a repeat changes nothing.
+
+Ranking reads the organization's mentors from a `Roster` (roster.py); the use cases take one as
+`roster`, and without one they read the store every time.
 """
 
 import asyncio
 import datetime as dt
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pymongo.errors import DuplicateKeyError
 
 from contracts.ids import new_id
-from contracts.mentoring import EndedBy, EndReason, MatchAccepted, MatchDeclined, MatchEnded, MatchExpired
-from services.mentoring import model, store
+from contracts.mentoring import (
+    EndedBy,
+    EndReason,
+    MatchAccepted,
+    MatchDeclined,
+    MatchEnded,
+    MatchExpired,
+    MatchWithdrawn,
+)
+from services.mentoring import assignment, model, store
+from services.mentoring.roster import Roster, uncached
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db, Document, key
 from shared import scheduler
@@ -32,8 +46,7 @@ from shared.outbox import appended, write_then_publish
 from shared.revisions import REV, write_revision
 
 MAX_RACES = 20
-MAX_MENTORS = 5000  # an organization's mentors, ranked for each request
-MatchEvent = MatchAccepted | MatchDeclined | MatchExpired | MatchEnded
+MatchEvent = MatchAccepted | MatchDeclined | MatchExpired | MatchWithdrawn | MatchEnded
 
 
 class Busy(Exception):
@@ -53,6 +66,7 @@ async def _change_slots(
     org: str,
     mentor_id: str,
     change: Callable[[model.Slots], model.Slots | None],
+    roster: Roster | None = None,
 ) -> model.Slots | None:
     """Apply `change` to the mentor's slots and publish its events; None if it changed nothing.
     NotFound for an unknown mentor; `change` may raise MatchConflict."""
@@ -65,40 +79,53 @@ async def _change_slots(
             return None
         stamp, pending = appended(new.events)
         fields = {"held": store.held_to_doc(new.held), **stamp}
+
         write = functools.partial(write_revision, db.mentors, doc["_id"], doc.get(REV, 0), fields, pending)
         if await write_then_publish(db.mentors, doc["_id"], new.events, publisher, write):
+            if roster is not None:
+                roster.remember(new)
             return new
     raise Busy("mentor")
 
 
 async def _change_member(
-    db: Db, org: str, member_id: str, change: Callable[[Document], Document | None]
+    db: Db,
+    org: str,
+    member_id: str,
+    change: Callable[[Document], Document | None],
+    known: Document | None = None,
 ) -> Document | None:
-    """Set the fields `change` returns on the member's document (created on first use); None if it
-    returned None (nothing to do)."""
+    """Set the fields `change` returns on the member's document, created with them on first use;
+    None if it returned None (nothing to do). `known`, the document as just written, saves a read
+    (a stale one only loses its revision: the document is read again)."""
     doc_id = key(org, member_id)
+    doc = known
     for _ in range(MAX_RACES):
-        doc = await db.members.find_one({"_id": doc_id})
         if doc is None:
+            doc = await db.members.find_one({"_id": doc_id})
+        if doc is None:
+            new = {"_id": doc_id, "org": org, "member_id": member_id, "status": "idle", REV: 0}
+            fields = change(new)
+            if fields is None:
+                return None
             try:
-                await db.members.insert_one(
-                    {"_id": doc_id, "org": org, "member_id": member_id, "status": "idle", REV: 0}
-                )
+                await db.members.insert_one({**new, **fields})
             except DuplicateKeyError:
-                pass
-            continue
+                continue
+            return {**new, **fields}
         fields = change(doc)
         if fields is None:
             return None
         if await write_revision(db.members, doc_id, doc.get(REV, 0), fields):
-            return {**doc, **fields}
+            return {**doc, **fields, REV: doc.get(REV, 0) + 1}
+        doc = None
     raise Busy("member")
 
 
 # --- mentors ------------------------------------------------------------------------------------
 
 
-async def save_mentor(db: Db, profile: model.MentorProfile) -> model.Slots:
+async def save_mentor(db: Db, profile: model.MentorProfile, roster: Roster | None = None) -> model.Slots:
     """Create or change a mentor's profile; the slots they hold stay as they are (a capacity below
     them only stops new proposals)."""
     doc_id = key(profile.org, profile.mentor_id)
@@ -106,23 +133,27 @@ async def save_mentor(db: Db, profile: model.MentorProfile) -> model.Slots:
     for _ in range(MAX_RACES):
         doc = await db.mentors.find_one({"_id": doc_id})
         if doc is None:
+            new = {
+                "_id": doc_id,
+                "org": profile.org,
+                "mentor_id": profile.mentor_id,
+                **fields,
+                "held": [],
+                REV: 0,
+            }
             try:
-                await db.mentors.insert_one(
-                    {
-                        "_id": doc_id,
-                        "org": profile.org,
-                        "mentor_id": profile.mentor_id,
-                        **fields,
-                        "held": [],
-                        REV: 0,
-                    }
-                )
+                await db.mentors.insert_one(new)
             except DuplicateKeyError:
                 continue
-            return model.Slots(profile)
+            slots = model.Slots(profile)
         # A revision, not a plain update: a slot being claimed on the old profile must not land.
-        if await write_revision(db.mentors, doc_id, doc.get(REV, 0), fields):
-            return store.doc_to_slots({**doc, **fields})
+        elif await write_revision(db.mentors, doc_id, doc.get(REV, 0), fields):
+            slots = store.doc_to_slots({**doc, **fields})
+        else:
+            continue
+        if roster is not None:
+            roster.remember(slots)
+        return slots
     raise Busy("mentor")
 
 
@@ -131,15 +162,26 @@ async def get_mentor(db: Db, org: str, mentor_id: str) -> model.Slots | None:
     return store.doc_to_slots(doc) if doc else None
 
 
-async def all_mentors(db: Db, org: str) -> list[model.Slots]:
-    return [store.doc_to_slots(d) for d in await store.mentors(db, org).find({}, limit=MAX_MENTORS)]
+async def all_mentors(db: Db, org: str, roster: Roster | None = None) -> list[model.Slots]:
+    return await (roster or uncached()).mentors(db, org)
+
+
+async def get_mentors(db: Db, org: str) -> list[model.Slots]:
+    """Every mentor of the organization as stored now (coordinators' views)."""
+    return await all_mentors(db, org)
 
 
 # --- requests and proposals ---------------------------------------------------------------------
 
 
 async def open_request(
-    db: Db, publisher: EventPublisher, settings: Settings, request: model.Request, now: dt.datetime
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    request: model.Request,
+    now: dt.datetime,
+    *,
+    roster: Roster | None = None,
 ) -> Document:
     """Put the member on the waiting list and propose the best candidate at once.
 
@@ -157,8 +199,10 @@ async def open_request(
             "proposal": None,
         }
 
-    await _change_member(db, request.org, request.member_id, open_)
-    return await propose_next(db, publisher, settings, request.org, request.member_id, now)
+    member = await _change_member(db, request.org, request.member_id, open_)
+    return await propose_next(
+        db, publisher, settings, request.org, request.member_id, now, roster=roster, member=member
+    )
 
 
 async def propose_next(
@@ -169,20 +213,27 @@ async def propose_next(
     member_id: str,
     now: dt.datetime,
     preferred: str | None = None,
+    *,
+    roster: Roster | None = None,
+    member: Document | None = None,
 ) -> Document:
     """Propose the best candidate with a free slot (`preferred` first, the batch's choice) to a
-    waiting member; the member stays waiting when nobody fits. Returns the member's document."""
-    member = await get_member(db, org, member_id)
+    waiting member; the member stays waiting when nobody fits. Returns the member's document
+    (`member`, when given, is it as just written)."""
+    member = member or await get_member(db, org, member_id)
     if member is None or member["status"] != "waiting":
         return member or {}
     request = store.doc_to_request(member)
-    candidates = [m for _, m in model.ranked((s.profile for s in await all_mentors(db, org)), request)]
+    candidates = [
+        m for _, m in model.ranked((s.profile for s in await all_mentors(db, org, roster)), request)
+    ]
     candidates.sort(key=lambda m: m.mentor_id != preferred)  # stable: the ranking is kept otherwise
     ttl = dt.timedelta(hours=settings.proposal_expires_after_hours)
     for mentor in candidates:
-        outcome = await _propose_to(db, publisher, request, mentor.mentor_id, now, ttl)
+        outcome = await _propose_to(db, publisher, request, mentor, now, ttl, member, roster)
         if outcome is not None:
             return outcome
+        member = None
     return await get_member(db, org, member_id) or {}
 
 
@@ -190,36 +241,51 @@ async def _propose_to(
     db: Db,
     publisher: EventPublisher,
     request: model.Request,
-    mentor_id: str,
+    mentor: model.MentorProfile,
     now: dt.datetime,
     ttl: dt.timedelta,
+    member: Document | None,
+    roster: Roster | None,
 ) -> Document | None:
     """Lock the member on a new proposal, then claim the mentor's slot for it. The member's document
     when done (proposed, or taken meanwhile by another writer); None when the slot could not be had."""
-    org, member_id = request.org, request.member_id
+    org, member_id, mentor_id = request.org, request.member_id, mentor.mentor_id
     match_id, expires = new_id(), now + ttl
     timer = f"expire:{match_id}"
     await scheduler.schedule(
         store.timers(db), timer, expires, org=org, member_id=member_id, mentor_id=mentor_id, match_id=match_id
     )
-    proposal = {"match_id": match_id, "mentor_id": mentor_id, "expires_at": expires}
+    # Why this mentor, as the ranking saw them: kept with the proposal, so it is what a coordinator
+    # reads later whatever the mentor's profile or load becomes.
+    proposal = {
+        "match_id": match_id,
+        "mentor_id": mentor_id,
+        "expires_at": expires,
+        "explanation": store.explanation_to_doc(model.explain(mentor, request)),
+    }
     locked = await _change_member(
         db,
         org,
         member_id,
         lambda m: {"status": "proposed", "proposal": proposal} if m["status"] == "waiting" else None,
+        known=member,
     )
     if locked is None:  # another writer proposed, or the request closed meanwhile
         await scheduler.cancel(store.timers(db), timer)
         return await get_member(db, org, member_id) or {}
     try:
         await _change_slots(
-            db, publisher, org, mentor_id, lambda s: model.propose(s, request, match_id, now, ttl)
+            db, publisher, org, mentor_id, lambda s: model.propose(s, request, match_id, now, ttl), roster
         )
     except (model.MatchConflict, NotFound):  # the slot went to someone else, or the mentor changed
-        await _change_member(db, org, member_id, _release(match_id))
+        await _change_member(db, org, member_id, _release(match_id), known=locked)
         await scheduler.cancel(store.timers(db), timer)
         return None
+    except BaseException:
+        # Not claimed, or not known to be: the member goes back to waiting now rather than at the
+        # proposal's expiry. A claim that did land meanwhile is expired by its timer as usual.
+        await asyncio.shield(_change_member(db, org, member_id, _release(match_id)))
+        raise
     return locked
 
 
@@ -233,6 +299,39 @@ def _release(match_id: str, exclude: str | None = None) -> Callable[[Document], 
         return {"status": "waiting", "proposal": None, "excluded": excluded}
 
     return change
+
+
+async def withdraw(
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    org: str,
+    member_id: str,
+    now: dt.datetime,
+    *,
+    roster: Roster | None = None,
+) -> None:
+    """The member closes their open request; a proposal waiting for its mentor is withdrawn and
+    frees the slot. MatchConflict when there is no open request, or its mentor has just accepted."""
+    member = await get_member(db, org, member_id)
+    status = (member or {}).get("status")
+    if status == "proposed":
+        proposal = (member or {})["proposal"]
+        match_id = proposal["match_id"]
+        slots = await _change_slots(
+            db, publisher, org, proposal["mentor_id"], lambda s: model.withdraw(s, match_id, now), roster
+        )
+        await scheduler.cancel(store.timers(db), f"expire:{match_id}")
+        await _settle_all(db, publisher, settings, slots, now, roster)
+        return
+    closed = await _change_member(
+        db,
+        org,
+        member_id,
+        lambda m: {"status": "idle", "request": None} if m["status"] == "waiting" else None,
+    )
+    if closed is None:
+        raise model.MatchConflict("you have no open request")
 
 
 async def get_member(db: Db, org: str, member_id: str) -> Document | None:
@@ -255,12 +354,15 @@ async def accept(
     mentor_id: str,
     match_id: str,
     now: dt.datetime,
+    *,
+    roster: Roster | None = None,
 ) -> model.Held:
-    slots = await _change_slots(db, publisher, org, mentor_id, lambda s: model.accept(s, match_id, now))
-    assert slots is not None
+    slots = await _change_slots(
+        db, publisher, org, mentor_id, lambda s: model.accept(s, match_id, now), roster
+    )
     await scheduler.cancel(store.timers(db), f"expire:{match_id}")
-    await _settle_all(db, publisher, settings, slots, now)
-    held = slots.find(match_id)
+    await _settle_all(db, publisher, settings, slots, now, roster)
+    held = slots.find(match_id) if slots else None
     assert held is not None
     return held
 
@@ -273,11 +375,14 @@ async def decline(
     mentor_id: str,
     match_id: str,
     now: dt.datetime,
+    *,
+    roster: Roster | None = None,
 ) -> None:
-    slots = await _change_slots(db, publisher, org, mentor_id, lambda s: model.decline(s, match_id))
-    assert slots is not None
+    slots = await _change_slots(
+        db, publisher, org, mentor_id, lambda s: model.decline(s, match_id, now), roster
+    )
     await scheduler.cancel(store.timers(db), f"expire:{match_id}")
-    await _settle_all(db, publisher, settings, slots, now)
+    await _settle_all(db, publisher, settings, slots, now, roster)
 
 
 async def end(
@@ -290,91 +395,135 @@ async def end(
     reason: EndReason,
     back_to_waiting: bool,
     now: dt.datetime,
+    *,
+    roster: Roster | None = None,
 ) -> None:
-    change = functools.partial(model.end, match_id=pairing.match_id, ended_by=ended_by, reason=reason)
-    slots = await _change_slots(
-        db, publisher, org, pairing.mentor_id, lambda s: change(s, back_to_waiting=back_to_waiting)
-    )
-    assert slots is not None
-    await _settle_all(db, publisher, settings, slots, now)
+    def end_(s: model.Slots) -> model.Slots:
+        return model.end(s, pairing.match_id, ended_by, reason, back_to_waiting, now)
+
+    slots = await _change_slots(db, publisher, org, pairing.mentor_id, end_, roster)
+    await _settle_all(db, publisher, settings, slots, now, roster)
 
 
 async def expire_due(
-    db: Db, publisher: EventPublisher, settings: Settings, entry: Document, now: dt.datetime
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    entry: Document,
+    now: dt.datetime,
+    *,
+    roster: Roster | None = None,
 ) -> None:
     """A proposal's timer fired: free its slot if nobody answered, and move the member on."""
-    org, match_id, member_id = entry["org"], entry["match_id"], entry["member_id"]
+    org, match_id, member_id, mentor_id = (
+        entry["org"],
+        entry["match_id"],
+        entry["member_id"],
+        entry["mentor_id"],
+    )
     try:
         slots = await _change_slots(
-            db, publisher, org, entry["mentor_id"], lambda s: model.expire(s, match_id, now)
+            db, publisher, org, mentor_id, lambda s: model.expire(s, match_id, now), roster
         )
     except NotFound:
         slots = None
     if slots is not None:
-        await _settle_all(db, publisher, settings, slots, now)
+        await _settle_all(db, publisher, settings, slots, now, roster)
         return
-    mentor = await get_mentor(db, org, entry["mentor_id"])
+    mentor = await get_mentor(db, org, mentor_id)
     held = mentor.find(match_id) if mentor else None
     if held is not None and held.status == "proposed":
         raise RuntimeError("a proposal's timer fired before its expiry")  # left for the next round
     if held is None:
-        # The mentor never got it (its writer died between locking the member and claiming the slot).
-        if await _change_member(db, org, member_id, _release(match_id)):
-            await propose_next(db, publisher, settings, org, member_id, now)
+        # Expired or declined by a writer that died before settling the member, or never claimed
+        # (its writer died between locking the member and claiming the slot): either way the member
+        # moves on now, and never back to this mentor for this request (at worst one candidate lost).
+        await _change_member(db, org, member_id, _release(match_id, exclude=mentor_id))
+        await propose_next(db, publisher, settings, org, member_id, now, roster=roster)
 
 
 async def _settle_all(
-    db: Db, publisher: EventPublisher, settings: Settings, slots: model.Slots, now: dt.datetime
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    slots: model.Slots | None,
+    now: dt.datetime,
+    roster: Roster | None,
 ) -> None:
-    for event in slots.events:
-        if isinstance(event, MatchAccepted | MatchDeclined | MatchExpired | MatchEnded):
-            await settle(db, publisher, settings, event, now)
+    for event in slots.events if slots else []:
+        if isinstance(event, MatchEvent):
+            await settle(db, publisher, settings, event, now, roster=roster)
 
 
 async def settle(
-    db: Db, publisher: EventPublisher, settings: Settings, event: MatchEvent, now: dt.datetime
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    event: MatchEvent,
+    now: dt.datetime,
+    *,
+    roster: Roster | None = None,
 ) -> None:
-    """Bring the member in line with a step the mentor's document took; a repeat changes nothing."""
-    d = event.data
-
-    def on_proposal(m: Document) -> bool:
-        return m["status"] == "proposed" and (m.get("proposal") or {}).get("match_id") == d.match_id
-
-    if isinstance(event, MatchAccepted):
-        match = {"match_id": d.match_id, "mentor_id": d.mentor_id, "since": event.time}
+    """Bring the member in line with what the mentor holds now for the event's match."""
+    d, org = event.data, event.org
+    mentor = await get_mentor(db, org, d.mentor_id)
+    held = mentor.find(d.match_id) if mentor else None
+    if held is not None and held.status == "proposed":
+        return  # not answered yet: this event is older than the mentor's document
+    if held is not None:  # active
+        match = {"match_id": d.match_id, "mentor_id": d.mentor_id, "since": held.since}
         await _change_member(
             db,
-            event.org,
+            org,
             d.member_id,
-            lambda m: {"status": "matched", "proposal": None, "match": match} if on_proposal(m) else None,
+            lambda m: (
+                {"status": "matched", "proposal": None, "match": match}
+                if _on(m, "proposal", d.match_id)
+                else None
+            ),
         )
         return
-    if isinstance(event, MatchDeclined | MatchExpired):
-        await _change_member(db, event.org, d.member_id, _release(d.match_id, exclude=d.mentor_id))
-    else:
-        back = event.data.back_to_waiting
+    # The mentor no longer holds it: declined, expired, withdrawn or ended.
+    back = not isinstance(event, MatchEnded) or event.data.back_to_waiting
 
-        def ended(m: Document) -> Document | None:
-            if m["status"] != "matched" or (m.get("match") or {}).get("match_id") != d.match_id:
-                return None
-            if not back:
-                return {"status": "idle", "match": None, "request": None}
-            request = {**m["request"], "id": new_id(), "requested_at": now}
-            return {
-                "status": "waiting",
-                "match": None,
-                "request": request,
-                "excluded": [d.mentor_id],
-                "proposal": None,
-            }
+    def gone(m: Document) -> Document | None:
+        if isinstance(event, MatchWithdrawn) and _on(m, "proposal", d.match_id):
+            return {"status": "idle", "proposal": None, "request": None}
+        if _on(m, "proposal", d.match_id):
+            return _release(d.match_id, exclude=d.mentor_id)(m)
+        if not _on(m, "match", d.match_id):
+            return None
+        if not back:
+            return {"status": "idle", "match": None, "request": None}
+        request = {**m["request"], "id": new_id(), "requested_at": now}
+        return {
+            "status": "waiting",
+            "match": None,
+            "request": request,
+            "excluded": [d.mentor_id],
+            "proposal": None,
+        }
 
-        await _change_member(db, event.org, d.member_id, ended)
-    await propose_next(db, publisher, settings, event.org, d.member_id, now)
-    await offer_free_slots(db, publisher, settings, event.org, d.mentor_id, now)
+    await _change_member(db, org, d.member_id, gone)
+    await propose_next(db, publisher, settings, org, d.member_id, now, roster=roster)
+    await offer_free_slots(db, publisher, settings, org, d.mentor_id, now, roster=roster)
+
+
+def _on(member: Document, field: str, match_id: str) -> bool:
+    """The member's current proposal (or match) is this one."""
+    wanted = "proposed" if field == "proposal" else "matched"
+    return member["status"] == wanted and (member.get(field) or {}).get("match_id") == match_id
 
 
 async def offer_free_slots(
-    db: Db, publisher: EventPublisher, settings: Settings, org: str, mentor_id: str, now: dt.datetime
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    org: str,
+    mentor_id: str,
+    now: dt.datetime,
+    *,
+    roster: Roster | None = None,
 ) -> None:
     """A mentor has room (a slot freed, a capacity raised, back from a pause): the members who have
     waited longest and whom the mentor fits are proposed to them."""
@@ -383,16 +532,22 @@ async def offer_free_slots(
         if slots is None or slots.profile.free_slots <= 0:
             return
         if model.feasible(slots.profile, store.doc_to_request(member)):
-            await propose_next(db, publisher, settings, org, member["member_id"], now, preferred=mentor_id)
+            await propose_next(
+                db, publisher, settings, org, member["member_id"], now, preferred=mentor_id, roster=roster
+            )
 
 
 async def run_timers(
-    db: Db, publisher: EventPublisher, settings: Settings, clock: scheduler.Clock = utcnow
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    roster: Roster | None = None,
+    clock: scheduler.Clock = utcnow,
 ) -> None:
     """Expire proposals nobody answered, on time, across restarts (shared.scheduler)."""
 
     async def fire(entry: Document) -> None:
-        await expire_due(db, publisher, settings, entry, clock())
+        await expire_due(db, publisher, settings, entry, clock(), roster=roster)
 
     await scheduler.run(
         store.timers(db), fire, interval=settings.timer_interval_seconds, clock=clock, name="proposal expiry"
@@ -435,18 +590,41 @@ async def waiting_list(db: Db, org: str, limit: int = 10_000) -> list[Document]:
     return sorted(docs, key=lambda m: (m["request"]["requested_at"], m["member_id"]))
 
 
+@dataclass(frozen=True)
+class Rematched:
+    waiting: int
+    proposed: int
+    still_waiting: int
+    planned_score: int  # the optimal assignment's total score
+
+
 async def rematch(
-    db: Db, publisher: EventPublisher, settings: Settings, org: str, now: dt.datetime, plan: dict[str, str]
-) -> list[Document]:
-    """Propose each waiting member the mentor `plan` gives them (request id -> mentor id); a member
-    whose planned slot went meanwhile gets the best one left."""
-    waiting = {m["request"]["id"]: m["member_id"] for m in await waiting_list(db, org)}
+    db: Db, publisher: EventPublisher, settings: Settings, org: str, now: dt.datetime
+) -> Rematched:
+    """Match the whole waiting list in one globally optimal assignment (assignment.py), then propose
+    each member their planned mentor; a member whose planned slot went meanwhile gets the best left."""
+    waiting = await waiting_list(db, org)
+    roster = Roster()  # one read of the mentors for the whole batch, not one per member
+    mentors = [s.profile for s in await roster.mentors(db, org)]
+    plan = assignment.optimal(mentors, [store.doc_to_request(m) for m in waiting])
+    by_request = {m["request"]["id"]: m for m in waiting}
     slots = asyncio.Semaphore(8)
 
     async def one(request_id: str, mentor_id: str) -> Document:
         async with slots:
+            member = by_request[request_id]
             return await propose_next(
-                db, publisher, settings, org, waiting[request_id], now, preferred=mentor_id
+                db,
+                publisher,
+                settings,
+                org,
+                member["member_id"],
+                now,
+                mentor_id,
+                roster=roster,
+                member=member,
             )
 
-    return await asyncio.gather(*(one(r, m) for r, m in plan.items() if r in waiting))
+    members = await asyncio.gather(*(one(r, m) for r, m in plan.pairs.items()))
+    proposed = sum(m.get("status") == "proposed" for m in members)
+    return Rematched(len(waiting), proposed, len(waiting) - proposed, plan.total)

@@ -9,7 +9,8 @@
   on the member may claim a mentor's slot for it.
 - `proposal_timers`: shared.scheduler entries, one per proposal, firing at its expiry.
 Documents are read by `_id`, except the listings of one organization (mentors to rank, members
-waiting), which an organization keeps in the hundreds.
+waiting), which an organization keeps in the hundreds. An `_id` names its organization first, and an
+organization id has no `:` (contracts.subjects.ORG_TOKEN), so two organizations never share one.
 """
 
 from dataclasses import asdict
@@ -19,7 +20,16 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.mentoring.model import Held, MentorProfile, Preference, Request, Slots
+from services.mentoring.model import (
+    Check,
+    Explanation,
+    Held,
+    MentorProfile,
+    Preference,
+    PreferenceLine,
+    Request,
+    Slots,
+)
 from shared.storage import OrgCollection
 
 Document = dict[str, Any]
@@ -100,4 +110,19 @@ def doc_to_request(member: Document) -> Request:
         preferences=tuple(Preference(**p) for p in r["preferences"]),
         excluded=frozenset(member.get("excluded", [])),
         requested_at=r["requested_at"],
+    )
+
+
+def explanation_to_doc(e: Explanation) -> Document:
+    return asdict(e)
+
+
+def doc_to_explanation(d: Document) -> Explanation:
+    return Explanation(
+        mentor_id=d["mentor_id"],
+        feasible=d["feasible"],
+        checks=tuple(Check(**c) for c in d["checks"]),
+        preferences=tuple(PreferenceLine(**p) for p in d["preferences"]),
+        load_points=d["load_points"],
+        score=d["score"],
     )

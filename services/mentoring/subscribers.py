@@ -1,13 +1,14 @@
 """Mentoring event handlers. Mentoring follows its own match events: each step a mentor's document
-took (accepted, declined, expired, ended) is settled on the member's document again here, so a
+took (accepted, declined, expired, withdrawn, ended) is settled on the member's document again here, so a
 writer that died between the two writes loses nothing (service.settle is idempotent)."""
 
 from faststream.nats import NatsBroker
 
-from contracts.mentoring import MatchAccepted, MatchDeclined, MatchEnded, MatchExpired
+from contracts.mentoring import MatchAccepted, MatchDeclined, MatchEnded, MatchExpired, MatchWithdrawn
 from services.mentoring import service
 from services.mentoring.checkins import service as checkins
 from services.mentoring.checkins import subscribers as checkins_subscribers
+from services.mentoring.roster import Roster
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared.messaging.broker import subscribe
@@ -19,6 +20,7 @@ SERVICE = "mentoring"
 ACCEPTED = Subscription(SERVICE, MatchAccepted)
 DECLINED = Subscription(SERVICE, MatchDeclined)
 EXPIRED = Subscription(SERVICE, MatchExpired)
+WITHDRAWN = Subscription(SERVICE, MatchWithdrawn)
 ENDED = Subscription(SERVICE, MatchEnded)
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
     ACCEPTED,
@@ -29,12 +31,14 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
 )
 
 
-def register(broker: NatsBroker, db: Db, publisher: EventPublisher, settings: Settings) -> None:
+def register(
+    broker: NatsBroker, db: Db, publisher: EventPublisher, settings: Settings, roster: Roster
+) -> None:
     checkins_subscribers.register(broker, db, publisher)
 
     async def settle(event: service.MatchEvent) -> None:
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
-        await service.settle(db, publisher, settings, event, service.utcnow())
+        await service.settle(db, publisher, settings, event, service.utcnow(), roster=roster)
 
     @subscribe(broker, ACCEPTED)
     async def on_match_accepted(event: MatchAccepted) -> None:
@@ -50,6 +54,11 @@ def register(broker: NatsBroker, db: Db, publisher: EventPublisher, settings: Se
     @subscribe(broker, EXPIRED)
     async def on_match_expired(event: MatchExpired) -> None:
         """The member goes on to the next candidate."""
+        await settle(event)
+
+    @subscribe(broker, WITHDRAWN)
+    async def on_match_withdrawn(event: MatchWithdrawn) -> None:
+        """The member's request is closed."""
         await settle(event)
 
     @subscribe(broker, ENDED)

@@ -20,6 +20,7 @@ from contracts.mentoring import (
     MatchEnded,
     MatchExpired,
     MatchProposed,
+    MatchWithdrawn,
     MenteeDrifting,
     MilestoneReached,
 )
@@ -179,6 +180,15 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry(
         event=MatchExpired,
         template="match_expired_mentor",
+        category="mentoring",
+        priority="normal",
+        recipients=lambda e: [e.data.mentor_id],
+        link=lambda _e: MENTOR_VIEW,
+        context=lambda e: {"match_id": e.data.match_id},
+    ),
+    Entry(
+        event=MatchWithdrawn,
+        template="match_withdrawn_mentor",
         category="mentoring",
         priority="normal",
         recipients=lambda e: [e.data.mentor_id],

@@ -15,6 +15,7 @@ from contracts.mentoring import (
     MatchEnded,
     MatchExpired,
     MatchProposed,
+    MatchWithdrawn,
     MenteeDrifting,
     MilestoneReached,
 )
@@ -37,13 +38,14 @@ OCCURRENCE_CANCELLATIONS = Subscription(SERVICE, OccurrenceCancelled)
 ACCEPTED_MATCHES = Subscription(SERVICE, MatchAccepted)
 DECLINED_MATCHES = Subscription(SERVICE, MatchDeclined)
 EXPIRED_MATCHES = Subscription(SERVICE, MatchExpired)
+WITHDRAWN_MATCHES = Subscription(SERVICE, MatchWithdrawn)
 ENDED_MATCHES = Subscription(SERVICE, MatchEnded)
 OVERDUE_CHECK_INS = Subscription(SERVICE, CheckInOverdue)
 DRIFTING_MENTEES = Subscription(SERVICE, MenteeDrifting)
 MILESTONES = Subscription(SERVICE, MilestoneReached)
 SUBSCRIPTIONS = (
     ESCALATIONS, MATCHES, FOLLOW_UPS, MEETING_CHANGES, MEETING_CANCELLATIONS, OCCURRENCE_CANCELLATIONS,
-    ACCEPTED_MATCHES, DECLINED_MATCHES, EXPIRED_MATCHES, ENDED_MATCHES, OVERDUE_CHECK_INS,
+    ACCEPTED_MATCHES, DECLINED_MATCHES, EXPIRED_MATCHES, WITHDRAWN_MATCHES, ENDED_MATCHES, OVERDUE_CHECK_INS,
     DRIFTING_MENTEES, MILESTONES,
 )  # fmt: skip
 # Escalations fan out to several responders and wait on SMTP and the SMS provider: a few side by side.
@@ -118,6 +120,12 @@ def register(
     @subscribe(broker, DECLINED_MATCHES)
     async def on_match_declined(event: MatchDeclined) -> None:
         """The member hears that another mentor is being looked for (not who declined, nor why)."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, WITHDRAWN_MATCHES)
+    async def on_match_withdrawn(event: MatchWithdrawn) -> None:
+        """The mentor hears that the member withdrew before they answered."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id})
         await notify(db, publisher, senders, hub, event)
 

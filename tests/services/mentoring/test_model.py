@@ -4,7 +4,14 @@ import datetime as dt
 
 import pytest
 
-from contracts.mentoring import MatchAccepted, MatchDeclined, MatchEnded, MatchExpired, MatchProposed
+from contracts.mentoring import (
+    MatchAccepted,
+    MatchDeclined,
+    MatchEnded,
+    MatchExpired,
+    MatchProposed,
+    MatchWithdrawn,
+)
 from services.mentoring import model
 from services.mentoring.model import MentorProfile, Preference, Request, Slots
 
@@ -131,7 +138,7 @@ def test_accepting_makes_the_match_active_and_an_answer_counts_once() -> None:
     with pytest.raises(model.MatchConflict):
         model.accept(slots, "m1", NOW)
     with pytest.raises(model.MatchConflict):
-        model.decline(slots, "m1")
+        model.decline(slots, "m1", NOW)
 
 
 def test_a_proposal_cannot_be_accepted_after_it_expired() -> None:
@@ -139,8 +146,16 @@ def test_a_proposal_cannot_be_accepted_after_it_expired() -> None:
         model.accept(propose(Slots(mentor())), "m1", NOW + DAY)
 
 
+def test_withdrawing_a_proposal_frees_the_slot_and_says_so_with_the_time_given() -> None:
+    slots = model.withdraw(propose(Slots(mentor(capacity=1))), "m1", NOW + DAY / 2)
+    assert slots.held == () and isinstance(slots.events[-1], MatchWithdrawn)
+    assert slots.events[-1].time == NOW + DAY / 2
+    with pytest.raises(model.MatchConflict):
+        model.withdraw(model.accept(propose(Slots(mentor())), "m1", NOW), "m1", NOW)
+
+
 def test_declining_frees_the_slot() -> None:
-    slots = model.decline(propose(Slots(mentor(capacity=1))), "m1")
+    slots = model.decline(propose(Slots(mentor(capacity=1))), "m1", NOW)
     assert slots.held == () and slots.profile.free_slots == 1
     assert isinstance(slots.events[-1], MatchDeclined)
 
@@ -157,7 +172,7 @@ def test_expiry_frees_the_slot_only_once_due_and_only_if_unanswered() -> None:
 
 def test_ending_an_active_match_frees_the_slot_and_says_who_and_why() -> None:
     active = model.accept(propose(Slots(mentor(capacity=1))), "m1", NOW)
-    ended = model.end(active, "m1", "member", "goals_met", back_to_waiting=True)
+    ended = model.end(active, "m1", "member", "goals_met", back_to_waiting=True, now=NOW)
     assert ended.profile.free_slots == 1
     event = ended.events[-1]
     assert isinstance(event, MatchEnded)
@@ -167,4 +182,6 @@ def test_ending_an_active_match_frees_the_slot_and_says_who_and_why() -> None:
         True,
     )
     with pytest.raises(model.MatchConflict):
-        model.end(propose(Slots(mentor()), match_id="m2"), "m2", "mentor", "other", back_to_waiting=False)
+        model.end(
+            propose(Slots(mentor()), match_id="m2"), "m2", "mentor", "other", back_to_waiting=False, now=NOW
+        )

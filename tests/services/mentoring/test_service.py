@@ -164,3 +164,63 @@ async def test_accepting_then_ending_frees_the_slot_for_the_longest_waiting_memb
     assert kim_now is not None and (kim_now["status"], kim_now["proposal"]["mentor_id"]) == ("proposed", "a")
     sam_now = await service.get_member(db, o, "sam")
     assert sam_now is not None and sam_now["status"] == "idle"
+
+
+async def test_withdrawing_a_proposal_frees_the_mentors_slot_and_closes_the_request(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=1)
+    first = await ask(db, publisher, settings, o, "sam")
+    assert first["status"] == "proposed"
+
+    await service.withdraw(db, publisher, settings, o, "sam", NOW)
+
+    a = await service.get_mentor(db, o, "a")
+    assert a is not None and a.held == ()
+    member = await service.get_member(db, o, "sam")
+    assert member is not None and (member["status"], member["request"]) == ("idle", None)
+    assert await store.timers(db).count_documents({"match_id": first["proposal"]["match_id"]}) == 0
+    with pytest.raises(model.MatchConflict, match="no open request"):
+        await service.withdraw(db, publisher, settings, o, "sam", NOW)
+
+
+async def test_an_acceptance_settled_after_the_match_ended_leaves_the_member_free_not_matched(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    # The writer of the acceptance died before settling the member; the match ended; the relay's copy
+    # of MatchAccepted arrives after MatchEnded (two consumers, no order between them).
+    o = org()
+    await add_mentor(db, o, "a", capacity=1)
+    match_id = (await ask(db, publisher, settings, o, "sam"))["proposal"]["match_id"]
+    accepted = await service._change_slots(db, publisher, o, "a", lambda s: model.accept(s, match_id, NOW))
+    ended = await service._change_slots(
+        db, publisher, o, "a", lambda s: model.end(s, match_id, "mentor", "other", True, NOW)
+    )
+    assert accepted is not None and ended is not None
+
+    await service.settle(db, publisher, settings, ended.events[-1], NOW)  # type: ignore[arg-type]
+    await service.settle(db, publisher, settings, accepted.events[-1], NOW)  # type: ignore[arg-type]
+
+    member = await service.get_member(db, o, "sam")
+    assert member is not None and member["status"] == "waiting" and member["excluded"] == ["a"]
+    assert await service.current_match(db, o, "sam") is None
+
+
+async def test_an_expiry_whose_writer_died_before_settling_moves_the_member_on_never_back(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=2)
+    await add_mentor(db, o, "b", capacity=1)
+    first = await ask(db, publisher, settings, o, "sam")
+    match_id = first["proposal"]["match_id"]
+    (entry,) = await store.timers(db).find({"match_id": match_id}).to_list()
+    later = NOW + dt.timedelta(hours=24)
+    # The mentor's side expired, then the process died: the timer fires again after the restart.
+    await service._change_slots(db, publisher, o, "a", lambda s: model.expire(s, match_id, later))
+
+    await service.expire_due(db, publisher, settings, entry, later)
+
+    member = await service.get_member(db, o, "sam")
+    assert member is not None and member["proposal"]["mentor_id"] == "b" and member["excluded"] == ["a"]

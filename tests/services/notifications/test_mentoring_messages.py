@@ -19,6 +19,7 @@ from contracts.mentoring import (
     MatchExpired,
     MatchProposed,
     MatchProposedData,
+    MatchWithdrawn,
     MenteeDrifting,
     MenteeDriftingData,
     MilestoneReached,
@@ -90,6 +91,7 @@ EXAMPLES: list[Event] = [
     made(MatchAccepted, MatchData(**PAIR)),
     made(MatchDeclined, MatchData(**PAIR)),
     made(MatchExpired, MatchData(**PAIR)),
+    made(MatchWithdrawn, MatchData(**PAIR)),
     *(
         ended(by, reason, back)
         for by in ("member", "mentor", "coordinator")
@@ -219,6 +221,15 @@ def test_an_expired_proposal_tells_the_mentor_and_the_member() -> None:
     assert "venció antes de que usted respondiera" in words(event, "match_expired_mentor", "es").text
 
 
+def test_a_withdrawn_request_tells_only_the_mentor_who_was_considering_it() -> None:
+    (message,) = catalogue.messages(made(MatchWithdrawn, MatchData(**PAIR)))
+    assert (message.recipient_id, message.template, message.priority) == (
+        MENTOR,
+        "match_withdrawn_mentor",
+        "normal",
+    )
+
+
 @pytest.mark.parametrize("ended_by", ["member", "mentor", "coordinator"])
 def test_an_ended_match_tells_both_people_whoever_ended_it(ended_by: str) -> None:
     assert who(ended(ended_by)) == [
@@ -341,6 +352,7 @@ def test_links_go_to_the_member_page_or_the_mentors_page_at_the_match() -> None:
     assert links["check_in_overdue_mentor"] == {"/mentoring/pages/mentor#match-x1"}
     assert links["mentee_drifting"] == {"/mentoring/pages/mentor#match-x1"}
     assert links["match_ended_mentor"] == {"/mentoring/pages/mentor"}
+    assert links["match_withdrawn_mentor"] == {"/mentoring/pages/mentor"}
     assert links["milestone_reached_shared"] == {"/mentoring/pages/mentor", "/notifications/inbox"}
     for template in ("match_proposed_member", "match_accepted_member", "match_searching_member",
                      "match_ended_member", "check_in_due_member", "milestone_reached_member"):  # fmt: skip
