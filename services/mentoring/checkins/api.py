@@ -31,7 +31,7 @@ from shared.inputs import Strict
 router = APIRouter(tags=["check-ins"])
 
 NO_MATCH = "no active match of yours with this id"
-NO_MENTOR = "you have no active mentor"
+NO_MENTOR = "you have no active mentor (a check-in saying you need help is always taken)"
 NOT_PARTY = "only the member or the mentor of a match"
 
 
@@ -68,7 +68,7 @@ class CheckInCreate(Strict):
 
 class CheckInPublic(BaseModel):
     id: str
-    match_id: str
+    match_id: str | None = Field(description="none for a request for help made with no active mentor")
     member_id: str
     at: datetime
     mood: int
@@ -78,7 +78,7 @@ class CheckInPublic(BaseModel):
 
 
 class CheckInRecorded(CheckInPublic):
-    next_due_at: datetime
+    next_due_at: datetime | None = Field(description="the next check-in with your mentor, if you have one")
     help_requested: bool = Field(description="a crisis responder was asked to reach out")
     next_steps: str | None = Field(description="what happens now, when help was requested")
 
@@ -126,7 +126,7 @@ async def create_check_in(
     settings: MentoringSettings,
     sealer: NotesSealer,
 ) -> CheckInRecorded:
-    """Check in with your mentor; "I need help now" or a strong craving asks crisis to reach out."""
+    """Check in with your mentor; "I need help now" or a strong craving asks crisis to reach out, always."""
     recorded = await service.record_check_in(
         db,
         publisher,

@@ -7,7 +7,10 @@ not made, when a run of missed ones means drift, and which answer is a risk. No 
 - Mood is 1-5 (1 very low, 2 low, 3 okay, 4 good, 5 very good); craving is 0-10.
 - A due time not met: the member is nudged `member_after` after it, then the mentor `mentor_after`
   after it. The mentor's nudge is the due time's last step: it counts as missed, and the next one
-  is due one interval after the missed one. `drift_after` missed in a row tell the mentor, once per
+  is due at the first due time of the rhythm after the nudge. The due times passed by then (a
+  `mentor_after` longer than the interval, or a nudge that fires late after downtime) count as
+  missed too, without nudges of their own: a day of downtime on a daily rhythm then sends one
+  nudge per side, not one per missed day. `drift_after` missed in a row tell the mentor, once per
   run (a check-in ends the run).
 - A risk answer ("I need help now", or a craving at or above the organization's threshold) asks
   crisis for a case, merged into the member's open one (the de-duplication key is the member id,
@@ -64,6 +67,7 @@ class Pair:
     missed: int = 0  # due times missed in a row
     nudged: tuple[Nudge, ...] = ()  # who has been nudged about `due_at`
     drifting: bool = False  # this run of missed check-ins was announced
+    ended_at: datetime | None = None  # when the match ended: retention counts from it
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,10 @@ class Rules:
 class CheckIn:
     id: str
     org: str
-    match_id: str
+    # None for a risk answer from a member with no active match: crisis is asked all the same.
+    match_id: str | None
     member_id: str
-    mentor_id: str
+    mentor_id: str | None
     at: datetime
     mood: int
     craving: int
@@ -119,8 +124,8 @@ def with_cadence(pair: Pair, cadence: Cadence, now: datetime) -> Pair:
     return replace(pair, cadence=cadence, due_at=max(base + interval(cadence), now), nudged=())
 
 
-def ended(pair: Pair) -> Pair:
-    return replace(pair, active=False)
+def ended(pair: Pair, at: datetime) -> Pair:
+    return replace(pair, active=False, ended_at=at)
 
 
 def nudge_times(due_at: datetime, rules: Rules) -> dict[Nudge, datetime]:
@@ -128,16 +133,20 @@ def nudge_times(due_at: datetime, rules: Rules) -> dict[Nudge, datetime]:
 
 
 def overdue(
-    pair: Pair, due_at: datetime, who: Nudge, rules: Rules
+    pair: Pair, due_at: datetime, who: Nudge, rules: Rules, now: datetime
 ) -> tuple[Pair, list[CheckInOverdue | MenteeDrifting]] | None:
-    """A nudge's time came for `due_at`: the pair after it and the events it causes, or None when
-    there is nothing to do (the match ended, a check-in moved the due time, this nudge was made)."""
+    """A nudge's time came for `due_at` (and `now` is when it fires): the pair after it and the
+    events it causes, or None when there is nothing to do (the match ended, a check-in moved the due
+    time, this nudge was made)."""
     if not pair.active or pair.due_at != due_at or who in pair.nudged:
         return None
     events: list[CheckInOverdue | MenteeDrifting] = [overdue_event(pair, who)]
     if who == "member":
         return replace(pair, nudged=(*pair.nudged, who)), events
-    missed, drifting = pair.missed + 1, pair.drifting
+    step = interval(pair.cadence)
+    # Due times already past are missed as well; nudging each in turn would be a burst of stale ones.
+    skipped = max((now - due_at) // step, 0)
+    missed, drifting = pair.missed + 1 + skipped, pair.drifting
     if missed >= rules.drift_after and not drifting:
         events.append(
             drifting_event(
@@ -145,7 +154,7 @@ def overdue(
             )
         )
         drifting = True
-    after = replace(pair, missed=missed, drifting=drifting, nudged=(), due_at=due_at + interval(pair.cadence))
+    after = replace(pair, missed=missed, drifting=drifting, nudged=(), due_at=due_at + (skipped + 1) * step)
     return after, events
 
 

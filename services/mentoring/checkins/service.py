@@ -31,6 +31,9 @@ from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
 MAX_RACES = 20
+# A check-in's step on its pair is a timer too, due this long after the check-in: the writer cancels
+# it when it made the step itself, so it fires only when the writer died in between.
+APPLY_GRACE_SECONDS = 60
 
 
 def utcnow() -> datetime:
@@ -88,7 +91,8 @@ async def start_pair(
     if await store.insert_pair(db, fresh):
         return fresh
     doc = await store.pair_doc(db, org, match_id)
-    assert doc is not None  # inserted before: pairs are never deleted
+    if doc is None:  # forgotten in between by retention, long after the match ended
+        return model.ended(fresh, fresh.since)
     pair = store.to_pair(doc)
     if pair != fresh:
         await _cancel_nudges(db, fresh)
@@ -96,13 +100,17 @@ async def start_pair(
     return pair
 
 
-async def end_pair(db: Db, org: str, match_id: str, member_id: str, mentor_id: str) -> None:
-    """The match ended: no more check-ins, nudges or drift for it (also when it ends before it began here)."""
+async def end_pair(
+    db: Db, org: str, match_id: str, member_id: str, mentor_id: str, at: datetime | None = None
+) -> None:
+    """The match ended (at `at`, now if not given): no more check-ins, nudges or drift for it (also
+    when it ends before it began here). Its document stays until `store.forget_ended_pairs`."""
+    at = store.to_millis(at or utcnow())
     for _ in range(MAX_RACES):
         doc = await store.pair_doc(db, org, match_id)
         if doc is None:
             # A tombstone, so a MatchAccepted that arrives after this starts nothing.
-            gone = model.ended(model.started(org, match_id, member_id, mentor_id, utcnow()))
+            gone = model.ended(model.started(org, match_id, member_id, mentor_id, at), at)
             if await store.insert_pair(db, gone):
                 return
             continue
@@ -110,7 +118,7 @@ async def end_pair(db: Db, org: str, match_id: str, member_id: str, mentor_id: s
         await _cancel_nudges(db, pair)
         if not pair.active:
             return
-        if await write_revision(store.pairs(db), doc["_id"], doc[REV], {"active": False}):
+        if await write_revision(store.pairs(db), doc["_id"], doc[REV], {"active": False, "ended_at": at}):
             return
     raise RuntimeError(f"a check-in pair of {org} changed under us {MAX_RACES} times")
 
@@ -122,7 +130,7 @@ async def on_match_accepted(db: Db, settings: Settings, event: MatchAccepted) ->
 
 async def on_match_ended(db: Db, event: MatchEnded) -> None:
     d = event.data
-    await end_pair(db, event.org, d.match_id, d.member_id, d.mentor_id)
+    await end_pair(db, event.org, d.match_id, d.member_id, d.mentor_id, event.time)
 
 
 async def _active_pair(db: Db, settings: Settings, pairing: Pairing) -> Pair | None:
@@ -136,13 +144,10 @@ async def _active_pair(db: Db, settings: Settings, pairing: Pairing) -> Pair | N
     return pair if pair.active else None
 
 
-async def member_pair(db: Db, settings: Settings, org: str, member_id: str) -> Pair:
-    """The member's active pair, or a 409: check-ins are made with a mentor."""
+async def member_pair(db: Db, settings: Settings, org: str, member_id: str) -> Pair | None:
+    """The member's active pair, if they have one."""
     pairing = await mentoring.current_match(db, org, member_id)
-    pair = await _active_pair(db, settings, pairing) if pairing else None
-    if pair is None:
-        raise Problem(409, "Conflict", "you have no active mentor: check-ins start once a mentor accepts")
-    return pair
+    return await _active_pair(db, settings, pairing) if pairing else None
 
 
 async def pair_of(db: Db, settings: Settings, org: str, caller_id: str, match_id: str) -> Pair:
@@ -187,7 +192,7 @@ async def set_cadence(
 class Recorded:
     check_in: CheckIn
     alerted: bool  # a risk answer: crisis was asked for a case
-    next_due_at: datetime
+    next_due_at: datetime | None  # None without an active match
 
 
 async def record_check_in(
@@ -204,37 +209,61 @@ async def record_check_in(
     need_help_now: bool,
     now: datetime,
 ) -> Recorded:
-    """The member checks in with their mentor; a risk answer asks crisis for a case in the same write."""
+    """The member checks in with their mentor; a risk answer asks crisis for a case in the same write.
+
+    A risk answer is never refused: a member whose proposal is pending, or whose match just ended,
+    is asked for all the same (a check-in of no match, theirs to read). Only a check-in that is not
+    a risk needs an active match, or it is a 409.
+    """
+    threshold = await craving_threshold(db, settings, org)
+    alerted = model.is_risk(craving, need_help_now, threshold)
     pair = await member_pair(db, settings, org, member_id)
+    if pair is None and not alerted:
+        raise Problem(409, "Conflict", "you have no active mentor: check-ins start once a mentor accepts")
     check_in = CheckIn(
         id=new_id(),
         org=org,
-        match_id=pair.match_id,
+        match_id=pair.match_id if pair else None,
         member_id=member_id,
-        mentor_id=pair.mentor_id,
+        mentor_id=pair.mentor_id if pair else None,
         at=store.to_millis(now),
         mood=mood,
         craving=craving,
         need_help_now=need_help_now,
         note=note or None,
     )
-    threshold = await craving_threshold(db, settings, org)
-    alerted = model.is_risk(craving, need_help_now, threshold)
+    if pair is not None:
+        # Should this writer die before the pair's step below, the scheduler makes that step (see `fire`).
+        await _schedule_apply(db, settings, pair, check_in)
     events = [model.alert_event(check_in)] if alerted else []
     sealed = sealer.seal(org, check_in.id, check_in.note) if check_in.note else None
     doc = with_outbox(store.check_in_doc(check_in, sealed), events)
     insert = functools.partial(store.check_ins(db).insert_one, doc)
+    # The check-in, and its request to crisis, before anything else that could fail.
     await write_then_publish(store.check_ins(db), check_in.id, events, publisher, insert)
+    if pair is None:
+        return Recorded(check_in, alerted, None)
     after = await apply_check_in(db, settings, org, pair.match_id, check_in.at)
+    await scheduler.cancel(store.timers(db), store.apply_timer_id(org, pair.match_id, check_in.id))
     return Recorded(check_in, alerted, after.due_at if after else pair.due_at)
 
 
-async def apply_check_in(db: Db, settings: Settings, org: str, match_id: str, at: datetime) -> Pair | None:
-    """Move the pair's due time past a check-in and cancel the nudges it made needless.
+async def _schedule_apply(db: Db, settings: Settings, pair: Pair, check_in: CheckIn) -> None:
+    entry = store.apply_timer_id(pair.org, pair.match_id, check_in.id)
+    await scheduler.schedule(
+        store.timers(db),
+        entry,
+        check_in.at + timedelta(seconds=APPLY_GRACE_SECONDS + settings.timer_interval_seconds),
+        org=pair.org,
+        match_id=pair.match_id,
+        check_in_id=check_in.id,
+        check_in_at=check_in.at,
+    )
 
-    A second step after the check-in's own write: a writer that dies between them leaves it to the
-    next nudge, which finds the check-in and applies it instead of nudging (see `fire`).
-    """
+
+async def apply_check_in(db: Db, settings: Settings, org: str, match_id: str, at: datetime) -> Pair | None:
+    """Move the pair's due time past a check-in (its `last_check_in_at`, which the nudges and the
+    mentor's view read by `_id`) and cancel the nudges it made needless."""
     for _ in range(MAX_RACES):
         doc = await store.pair_doc(db, org, match_id)
         if doc is None:
@@ -274,10 +303,9 @@ async def mentee_check_ins(
 
 
 async def last_check_in(db: Db, org: str, match_id: str) -> datetime | None:
+    """The pair's own record of it (read by `_id`): the check-ins themselves are not searched."""
     doc = await store.pair_doc(db, org, match_id)
-    if doc is not None and doc.get("last_check_in_at"):
-        return store.utc(doc["last_check_in_at"])
-    return await store.latest_at(db, org, match_id)
+    return store.to_pair(doc).last_check_in_at if doc is not None else None
 
 
 async def overdue(db: Db, org: str, match_ids: Iterable[str], now: datetime) -> set[str]:
@@ -293,21 +321,24 @@ async def overdue(db: Db, org: str, match_ids: Iterable[str], now: datetime) -> 
 # Nudges and drift
 
 
-async def fire(db: Db, publisher: EventPublisher, settings: Settings, entry: dict[str, Any]) -> None:
-    """A nudge's time came: nudge once, or do nothing if a check-in, a new cadence or the end of the
-    match came first. Idempotent: it reads the pair as it is, and its events' ids are its own."""
-    org, match_id, who = entry["org"], entry["match_id"], entry["nudge"]
-    due_at = store.utc(entry["due_at"])
+async def fire(
+    db: Db, publisher: EventPublisher, settings: Settings, entry: dict[str, Any], now: datetime
+) -> None:
+    """A timer's time came. A nudge: nudge once, or do nothing if a check-in, a new cadence or the
+    end of the match came first. Idempotent: it reads the pair as it is, and its events' ids are its
+    own. A check-in's step on its pair: make it, if the check-in was written (its writer died)."""
+    org, match_id = entry["org"], entry["match_id"]
+    if "check_in_id" in entry:
+        if await store.check_ins(db).find_one({"_id": entry["check_in_id"], "org": org}, {"_id": 1}):
+            await apply_check_in(db, settings, org, match_id, store.utc(entry["check_in_at"]))
+        return
+    who, due_at = entry["nudge"], store.utc(entry["due_at"])
     for _ in range(MAX_RACES):
         doc = await store.pair_doc(db, org, match_id)
         if doc is None:
             return
         pair = store.to_pair(doc)
-        latest = await store.latest_at(db, org, match_id)
-        if latest is not None and (pair.last_check_in_at is None or latest > pair.last_check_in_at):
-            await apply_check_in(db, settings, org, match_id, latest)  # its writer died before doing so
-            continue
-        outcome = model.overdue(pair, due_at, who, rules(settings))
+        outcome = model.overdue(pair, due_at, who, rules(settings), now)
         if outcome is None:
             return
         after, events = outcome
@@ -350,7 +381,7 @@ async def run_timers(
     """Check-in nudges on the shared durable scheduler: a restart loses none."""
 
     async def fire_entry(entry: dict[str, Any]) -> None:
-        await fire(db, publisher, settings, entry)
+        await fire(db, publisher, settings, entry, clock())
 
     await scheduler.run(
         store.timers(db),

@@ -1,12 +1,18 @@
 """Check-in documents (database `rn_mentoring`). Every one carries `org`.
 
 - `check_in_pairs`: one per match, `_id` = `<org>/<match id>`: the agreed cadence, the next due
-  time, the run of missed ones, and the events of nudges and drift in its outbox. Written by
-  revision (shared.revisions): a check-in, a nudge and a new cadence may land at once.
+  time, the last check-in's time, the run of missed ones, when the match ended, and the events of
+  nudges and drift in its outbox. Written by revision (shared.revisions): a check-in, a nudge and a
+  new cadence may land at once. The hot reads (timers, the mentor's view) read it by `_id` only:
+  the local store scans a collection for any other filter. Ended ones go with
+  `forget_ended_pairs`.
 - `check_ins`: one per check-in, `_id` = its id, inserted once with its `CrisisAlertRequested` (a risk
   answer) in its outbox. The note is sealed (shared.crypto) under the organization and the check-in id.
-- `check_in_timers`: the nudges of the shared scheduler, `{_id, at, org, match_id, due_at, nudge}`,
-  `_id` = `<org>/<match id>@<due time>#<nudge>`: scheduling the same nudge again adds nothing.
+  A risk answer from a member with no active match has no `match_id` or `mentor_id`.
+- `check_in_timers`: the shared scheduler's entries. A nudge: `{_id, at, org, match_id, due_at,
+  nudge}`, `_id` = `<org>/<match id>@<due time>#<nudge>`: scheduling the same nudge again adds
+  nothing. A check-in's step on its pair, should its writer die: `{_id, at, org, match_id,
+  check_in_id, check_in_at}`, `_id` = `<org>/<match id>@<check-in id>#apply`.
 - `check_in_settings`: one per organization, `_id` = the org: its craving alert threshold.
 
 Outbox collections: `check_in_pairs`, `check_ins`.
@@ -21,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.mentoring.checkins.model import CheckIn, Nudge, Pair
 from services.mentoring.store import Db
+from shared.retention import delete_with_claims
 from shared.revisions import REV
 from shared.storage import OrgCollection
 
@@ -80,11 +87,12 @@ def pair_fields(p: Pair) -> Document:
         "missed": p.missed,
         "nudged": list(p.nudged),
         "drifting": p.drifting,
+        "ended_at": p.ended_at,
     }
 
 
 def to_pair(d: Document) -> Pair:
-    last = d.get("last_check_in_at")
+    last, ended_at = d.get("last_check_in_at"), d.get("ended_at")
     return Pair(
         org=d["org"],
         match_id=d["match_id"],
@@ -98,6 +106,7 @@ def to_pair(d: Document) -> Pair:
         missed=int(d.get("missed", 0)),
         nudged=tuple(cast(list[Nudge], d.get("nudged", []))),
         drifting=bool(d.get("drifting")),
+        ended_at=utc(ended_at) if ended_at else None,
     )
 
 
@@ -133,9 +142,9 @@ def to_check_in(d: Document, note: str | None) -> CheckIn:
     return CheckIn(
         id=d["_id"],
         org=d["org"],
-        match_id=d["match_id"],
+        match_id=d.get("match_id"),
         member_id=d["member_id"],
-        mentor_id=d["mentor_id"],
+        mentor_id=d.get("mentor_id"),
         at=utc(d["at"]),
         mood=int(d["mood"]),
         craving=int(d["craving"]),
@@ -156,9 +165,13 @@ async def of_match(db: Db, org: str, match_id: str, limit: int) -> list[Document
     )
 
 
-async def latest_at(db: Db, org: str, match_id: str) -> dt.datetime | None:
-    found = await of_match(db, org, match_id, 1)
-    return utc(found[0]["at"]) if found else None
+async def forget_ended_pairs(db: Db, before: dt.datetime) -> int:
+    """Delete the pairs of matches that ended before `before`, with their revision claims; returns
+    how many. Those ended before `ended_at` was kept count from their last due time, later than
+    any check-in or nudge of theirs."""
+    ended = await delete_with_claims(pairs(db), {"active": False, "ended_at": {"$lt": before}})
+    legacy = {"active": False, "ended_at": None, "due_at": {"$lt": before}}
+    return ended + await delete_with_claims(pairs(db), legacy)
 
 
 async def threshold(db: Db, org: str) -> int | None:
@@ -174,3 +187,7 @@ async def save_threshold(db: Db, org: str, value: int) -> None:
 
 def timer_id(org: str, match_id: str, due_at: dt.datetime, who: Nudge) -> str:
     return f"{pair_key(org, match_id)}@{utc(due_at).isoformat()}#{who}"
+
+
+def apply_timer_id(org: str, match_id: str, check_in_id: str) -> str:
+    return f"{pair_key(org, match_id)}@{check_in_id}#apply"

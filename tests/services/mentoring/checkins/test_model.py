@@ -18,6 +18,11 @@ def pair() -> Pair:
     return model.started("org-a", "match-1", "member-1", "mentor-1", START)
 
 
+def on_time(due_at: datetime, who: model.Nudge) -> datetime:
+    """When the scheduler fires this nudge, without downtime."""
+    return model.nudge_times(due_at, RULES)[who]
+
+
 def check_in(need_help_now: bool = False, craving: int = 2) -> CheckIn:
     return CheckIn(
         "ci-1", "org-a", "match-1", "member-1", "mentor-1", START, 3, craving, need_help_now, "a private note"
@@ -60,7 +65,7 @@ def test_an_older_check_in_applied_late_changes_nothing() -> None:
 def test_a_check_in_ends_a_run_of_missed_ones() -> None:
     p = pair()
     for _ in range(3):
-        outcome = model.overdue(p, p.due_at, "mentor", RULES)
+        outcome = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
         assert outcome is not None
         p = outcome[0]
     assert (p.missed, p.drifting) == (3, True)
@@ -81,43 +86,74 @@ def test_nudges_come_after_the_due_time_member_first_then_mentor() -> None:
 
 def test_the_member_is_nudged_once_per_due_time() -> None:
     p = pair()
-    outcome = model.overdue(p, p.due_at, "member", RULES)
+    outcome = model.overdue(p, p.due_at, "member", RULES, on_time(p.due_at, "member"))
     assert outcome is not None
     after, events = outcome
     (event,) = events
     assert isinstance(event, CheckInOverdue)
     assert (event.data.nudge, event.data.due_at, event.data.mentor_id) == ("member", p.due_at, "mentor-1")
     assert after.nudged == ("member",) and after.due_at == p.due_at
-    assert model.overdue(after, p.due_at, "member", RULES) is None
+    assert model.overdue(after, p.due_at, "member", RULES, on_time(p.due_at, "member")) is None
 
 
 def test_the_mentors_nudge_counts_the_due_time_missed_and_the_next_is_due_an_interval_later() -> None:
-    p = model.with_cadence(pair(), "daily", START)
-    member = model.overdue(p, p.due_at, "member", RULES)
+    p = pair()
+    member = model.overdue(p, p.due_at, "member", RULES, on_time(p.due_at, "member"))
     assert member is not None
-    outcome = model.overdue(member[0], p.due_at, "mentor", RULES)
+    outcome = model.overdue(member[0], p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
     assert outcome is not None
     after, events = outcome
     assert [e.data.nudge for e in events if isinstance(e, CheckInOverdue)] == ["mentor"]
-    assert (after.missed, after.nudged, after.due_at) == (1, (), p.due_at + timedelta(days=1))
+    assert (after.missed, after.nudged, after.due_at) == (1, (), p.due_at + timedelta(days=7))
+
+
+def test_a_due_time_already_past_when_the_mentor_is_nudged_counts_as_missed_too() -> None:
+    # Daily, with the mentor told 36 hours on: the next day's due time has passed by then.
+    p = model.with_cadence(pair(), "daily", START)
+    outcome = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
+    assert outcome is not None
+    after = outcome[0]
+    assert (after.missed, after.due_at) == (2, p.due_at + timedelta(days=2))
+    assert after.due_at > on_time(p.due_at, "mentor")
+
+
+def test_after_a_day_of_downtime_a_daily_pair_gets_one_nudge_per_side_not_one_per_missed_day() -> None:
+    p = model.with_cadence(pair(), "daily", START)
+    first_due = p.due_at
+    back = on_time(first_due, "mentor") + timedelta(days=1)  # the scheduler was down for a day
+    sent: list[CheckInOverdue | MenteeDrifting] = []
+    timers = [(first_due, who) for who in ("member", "mentor")]
+    while timers:  # what the scheduler finds due when it is back, in order, until nothing is
+        due_at, who = timers.pop(0)
+        outcome = model.overdue(p, due_at, who, RULES, back)  # type: ignore[arg-type]
+        if outcome is None:
+            continue
+        p, events = outcome
+        sent += events
+        timers += [(p.due_at, w) for w, at in model.nudge_times(p.due_at, RULES).items() if at <= back]
+    nudges = [e.data.nudge for e in sent if isinstance(e, CheckInOverdue)]
+    assert nudges == ["member", "mentor"]
+    assert p.due_at > back and p.due_at == first_due + timedelta(days=3)
+    # The days skipped still count, so drift is told as if nudges had come on time.
+    assert p.missed == 3 and any(isinstance(e, MenteeDrifting) for e in sent)
 
 
 def test_a_nudge_for_a_due_time_a_check_in_moved_does_nothing() -> None:
     p = pair()
     moved = model.checked_in(p, START + timedelta(days=6))
-    assert model.overdue(moved, p.due_at, "member", RULES) is None
-    assert model.overdue(moved, p.due_at, "mentor", RULES) is None
+    assert model.overdue(moved, p.due_at, "member", RULES, on_time(p.due_at, "member")) is None
+    assert model.overdue(moved, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor")) is None
 
 
 def test_nothing_is_nudged_once_the_match_ended() -> None:
-    p = model.ended(pair())
-    assert model.overdue(p, p.due_at, "member", RULES) is None
+    p = model.ended(pair(), START)
+    assert model.overdue(p, p.due_at, "member", RULES, on_time(p.due_at, "member")) is None
 
 
 def test_a_run_of_missed_check_ins_tells_the_mentor_once() -> None:
     p, drifts = pair(), []
     for _ in range(6):
-        outcome = model.overdue(p, p.due_at, "mentor", RULES)
+        outcome = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
         assert outcome is not None
         p, events = outcome
         drifts.append([e for e in events if isinstance(e, MenteeDrifting)])
@@ -131,7 +167,7 @@ def test_a_new_run_after_a_check_in_tells_the_mentor_again() -> None:
     for step in range(7):
         if step == 3:
             p = model.checked_in(p, p.due_at)
-        outcome = model.overdue(p, p.due_at, "mentor", RULES)
+        outcome = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
         assert outcome is not None
         p, events = outcome
         announced += sum(isinstance(e, MenteeDrifting) for e in events)
@@ -140,19 +176,19 @@ def test_a_new_run_after_a_check_in_tells_the_mentor_again() -> None:
 
 def test_a_nudge_fired_twice_makes_the_same_event() -> None:
     p = pair()
-    first = model.overdue(p, p.due_at, "mentor", RULES)
-    again = model.overdue(p, p.due_at, "mentor", RULES)
+    first = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
+    again = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
     assert first is not None and again is not None
     assert [e.id for e in first[1]] == [e.id for e in again[1]]
-    member = model.overdue(p, p.due_at, "member", RULES)
+    member = model.overdue(p, p.due_at, "member", RULES, on_time(p.due_at, "member"))
     assert member is not None and member[1][0].id != first[1][0].id
 
 
 def test_overdue_and_drift_events_carry_ids_only() -> None:
     p = pair()
     for _ in range(2):
-        p = model.overdue(p, p.due_at, "mentor", RULES)[0]  # type: ignore[index]
-    outcome = model.overdue(p, p.due_at, "mentor", RULES)
+        p = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))[0]  # type: ignore[index]
+    outcome = model.overdue(p, p.due_at, "mentor", RULES, on_time(p.due_at, "mentor"))
     assert outcome is not None
     for event in outcome[1]:
         assert set(event.data.model_dump()) <= {

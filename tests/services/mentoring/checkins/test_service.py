@@ -23,10 +23,12 @@ from services.mentoring import model as core
 from services.mentoring import service as mentoring
 from services.mentoring import store as core_store
 from services.mentoring.checkins import service, store
+from services.mentoring.checkins.model import CheckIn
 from services.mentoring.settings import Settings
 from shared.http import NotFound, Problem
 from shared.messaging.broker import make_broker
 from shared.messaging.publisher import EventPublisher
+from shared.revisions import CLAIMS_SUFFIX
 from tests.helpers import eventually
 
 
@@ -130,13 +132,6 @@ async def test_a_check_in_saying_help_now_is_sealed_and_asks_crisis_in_the_same_
     high = CrisisAlertRequested.model_validate_json(await last_event(admin_nc, org, "crisis_alert_requested"))
     assert (high.data.member_id, high.data.severity) == ("member-2", "high")
 
-    # Without an active match there is nobody to check in with.
-    with pytest.raises(Problem) as refused:
-        await service.record_check_in(
-            db, publisher, settings, sealer, org=org, member_id="member-3", mood=3, craving=0,
-            note=None, need_help_now=False, now=service.utcnow(),
-        )  # fmt: skip
-    assert refused.value.status == 409
     assert await service.last_check_in(db, org, match_id) == recorded.check_in.at
     assert await service.overdue(db, org, [match_id], service.utcnow()) == set()
     assert await service.overdue(db, org, [match_id], service.utcnow() + timedelta(days=8)) == {match_id}
@@ -199,7 +194,7 @@ async def test_an_overdue_check_in_nudges_the_member_then_the_mentor_and_a_check
 
     # A nudge fired again (a second replica, a crash before the delete) changes nothing.
     entry = {"org": org, "match_id": "match-silent", "due_at": silent.due_at, "nudge": "mentor"}
-    await service.fire(db, publisher, settings, entry)
+    await service.fire(db, publisher, settings, entry, service.utcnow())
     again = await store.pair_doc(db, org, "match-silent")
     assert again is not None and len(again["outbox"]) == 3
 
@@ -207,6 +202,105 @@ async def test_an_overdue_check_in_nudges_the_member_then_the_mentor_and_a_check
     await service.end_pair(db, org, "match-silent", "member-1", "mentor-1")
     assert not [t for t in left if "match-silent" in t and await db.check_in_timers.find_one({"_id": t})]
     late = {**entry, "due_at": silent.due_at + week, "nudge": "member"}
-    await service.fire(db, publisher, settings, late)
+    await service.fire(db, publisher, settings, late, service.utcnow())
     ended = await store.pair_doc(db, org, "match-silent")
     assert ended is not None and ended["active"] is False and len(ended["outbox"]) == 3
+
+
+async def test_a_member_with_no_active_match_who_needs_help_is_answered_and_crisis_is_asked(
+    db: AsyncDatabase[Any], publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
+) -> None:
+    org = f"org-{new_id()[-6:]}"
+    sealer = settings.notes_sealer()
+    now = service.utcnow()
+    # member-1's proposal waits for the mentor; member-2's match just ended; member-3 never asked.
+    await mentoring.save_mentor(db, core.MentorProfile("mentor-1", org, capacity=1))
+    await mentoring.open_request(db, publisher, settings, core.Request(new_id(), org, "member-1"), now)
+    match_id = await active_match(db, publisher, settings, org, "member-2", "mentor-2")
+    await service.end_pair(db, org, match_id, "member-2", "mentor-2", now)
+
+    async def check_in(member_id: str, craving: int, need_help_now: bool) -> service.Recorded:
+        return await service.record_check_in(
+            db, publisher, settings, sealer, org=org, member_id=member_id, mood=1, craving=craving,
+            note="alone tonight", need_help_now=need_help_now, now=service.utcnow(),
+        )  # fmt: skip
+
+    for member_id, craving, need_help_now, severity in (
+        ("member-1", 0, True, "imminent"),
+        ("member-2", 0, True, "imminent"),
+        ("member-3", 9, False, "high"),
+    ):
+        recorded = await check_in(member_id, craving, need_help_now)
+        assert recorded.alerted
+        assert (recorded.check_in.match_id, recorded.check_in.mentor_id, recorded.next_due_at) == (
+            None,
+            None,
+            None,
+        )
+        doc = await db.check_ins.find_one({"_id": recorded.check_in.id})
+        assert doc is not None and "alone tonight" not in str(doc)
+        alert = CrisisAlertRequested.model_validate_json(
+            await last_event(admin_nc, org, "crisis_alert_requested")
+        )
+        assert alert.id == doc["outbox"][0]["id"]
+        assert (alert.data.member_id, alert.data.severity) == (member_id, severity)
+        (mine,) = await service.member_check_ins(db, sealer, org, member_id, 10)
+        assert mine.note == "alone tonight"
+
+    # Only a check-in that is not a risk needs a mentor to check in with.
+    with pytest.raises(Problem) as refused:
+        await check_in("member-1", 2, False)
+    assert refused.value.status == 409
+    assert len(await service.member_check_ins(db, sealer, org, "member-1", 10)) == 1
+
+
+async def test_a_check_in_whose_writer_died_before_its_pairs_step_is_applied_by_the_scheduler(
+    db: AsyncDatabase[Any], publisher: EventPublisher, settings: Settings
+) -> None:
+    org = f"org-{new_id()[-6:]}"
+    since = service.utcnow() - timedelta(days=1)
+    pair = await service.start_pair(db, settings, org, "match-1", "member-1", "mentor-1", since)
+    at = store.to_millis(service.utcnow())
+    check_in = CheckIn(new_id(), org, "match-1", "member-1", "mentor-1", at, 3, 1, False, None)
+    # The writer scheduled the step and inserted the check-in, then died.
+    await service._schedule_apply(db, settings, pair, check_in)
+    await db.check_ins.insert_one(store.check_in_doc(check_in, None))
+    assert await service.last_check_in(db, org, "match-1") is None  # the pair's own record, not a search
+    (entry,) = await db.check_in_timers.find({"_id": {"$regex": "#apply$"}, "org": org}).to_list()
+    await service.fire(db, publisher, settings, entry, service.utcnow())
+    assert await service.last_check_in(db, org, "match-1") == at
+    after = await store.pair_doc(db, org, "match-1")
+    assert after is not None and store.utc(after["due_at"]) == at + timedelta(days=7)
+
+    # A step whose check-in was never written changes nothing; a whole check-in leaves no step behind.
+    ghost = {**entry, "check_in_id": new_id(), "check_in_at": at + timedelta(hours=1)}
+    await service.fire(db, publisher, settings, ghost, service.utcnow())
+    assert await service.last_check_in(db, org, "match-1") == at
+    match_id = await active_match(db, publisher, settings, org, "member-2", "mentor-2")
+    recorded = await service.record_check_in(
+        db, publisher, settings, settings.notes_sealer(), org=org, member_id="member-2", mood=4,
+        craving=0, note=None, need_help_now=False, now=service.utcnow(),
+    )  # fmt: skip
+    assert await service.last_check_in(db, org, match_id) == recorded.check_in.at
+    assert await db.check_in_timers.count_documents({"_id": {"$regex": f"{match_id}@.*#apply$"}}) == 0
+
+
+async def test_pairs_of_matches_ended_before_the_retention_age_are_forgotten_with_their_claims(
+    db: AsyncDatabase[Any], settings: Settings
+) -> None:
+    org = f"org-{new_id()[-6:]}"
+    now = service.utcnow()
+    since = now - timedelta(days=900)
+    for match_id in ("match-old", "match-recent", "match-active"):
+        await service.start_pair(db, settings, org, match_id, f"member-{match_id}", "mentor-1", since)
+    await service.end_pair(db, org, "match-old", "member-match-old", "mentor-1", now - timedelta(days=800))
+    await service.end_pair(
+        db, org, "match-recent", "member-match-recent", "mentor-1", now - timedelta(days=10)
+    )
+    claims = db[f"check_in_pairs{CLAIMS_SUFFIX}"]
+    assert await claims.count_documents({"_id": {"$regex": f"^{org}/match-old:"}}) > 0
+
+    assert await store.forget_ended_pairs(db, now - timedelta(days=730)) >= 1
+    left = {d["match_id"] async for d in db.check_in_pairs.find({"org": org})}
+    assert left == {"match-recent", "match-active"}
+    assert await claims.count_documents({"_id": {"$regex": f"^{org}/match-old:"}}) == 0
