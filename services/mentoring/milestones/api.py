@@ -19,6 +19,10 @@ from shared.inputs import CalendarDate, Strict, TimeZone
 router = APIRouter(tags=["milestones"])
 
 NOT_SET = "you have not set a recovery date"
+SHARING_RESET = (
+    "a new recovery date keeps your milestones to yourself until you choose again: send this date "
+    "again with share_with to tell your mentor or group"
+)
 
 
 class RecoveryUpdate(Strict):
@@ -45,7 +49,11 @@ class NextMilestone(MilestonePublic):
 class RecoveryPublic(BaseModel):
     recovery_date: dt.date
     time_zone: str
-    share_with: Audience
+    share_with: Audience = Field(
+        description="who hears of your milestones now: a new date after an earlier one puts this back "
+        'to "nobody" (send the same date again with your choice)'
+    )
+    note: str | None = Field(default=None, description="why share_with is not what you asked for")
     days: int = Field(description="days since your recovery date, by your own calendar")
     reached: list[MilestonePublic] = Field(description="the milestones behind you, oldest first")
     next: NextMilestone | None
@@ -79,7 +87,10 @@ async def set_my_recovery(body: RecoveryUpdate, caller: Member, db: Db) -> Recov
     found = await service.set_recovery(
         db, caller.org, caller.sub, body.recovery_date, body.time_zone, body.share_with, service.utcnow()
     )
-    return answer(found)
+    public = answer(found)
+    if found.share_with != body.share_with:
+        public.note = SHARING_RESET
+    return public
 
 
 @router.get("/mentoring/me/recovery", responses=problems({404: NOT_SET}))

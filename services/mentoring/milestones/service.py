@@ -4,7 +4,7 @@ milestones coming up for a mentor's view."""
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,9 @@ from shared.outbox import with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
 MAX_RACES = 20
+# Longer than any write can take to land (PyMongo gives up far sooner): after it, a pending generation
+# is abandoned and a retired one can receive nothing more.
+SETTLE = timedelta(minutes=10)
 
 
 def utcnow() -> datetime:
@@ -69,7 +72,10 @@ async def set_recovery(
 
     A new date is a reset, and private: no event says so, the old date is deleted, and milestones
     start again from the new one without announcing those already passed (on or before the member's
-    today). The same date again keeps what was announced; a new time zone moves the next timer.
+    today). A reset of a date set before also puts `share_with` back to "nobody", whatever was asked:
+    a mentor who saw "24h, tomorrow" would know of the relapse. The member chooses again with a
+    later request of the same date. The same date again keeps what was announced; a new time zone
+    moves the next timer.
     """
     zone = ZoneInfo(time_zone)
     today = model.local_today(now, zone)
@@ -79,10 +85,19 @@ async def set_recovery(
         raise Problem(422, "Unprocessable Content", f"the recovery date is before {model.EARLIEST_RECOVERY}")
     for _ in range(MAX_RACES):
         doc = await store.member_or_new(db, org, member_id)
+        await _heal(db, org, member_id, doc)
         current = await store.recovery_date(db, org, doc.get("generation"))
         reset = current != recovery_date
+        # "generation" is written by every set and forget, so its presence means a date was set before.
+        audience: Audience = "nobody" if reset and "generation" in doc else share_with
         if reset:
             generation, index = new_id(), model.passed_count(recovery_date, today)
+            # Reserved before the value exists: a crash after the insert leaves a value the member's
+            # document names, so a later read deletes it (`_heal`), never one nobody knows of.
+            pending = [*doc.get("pending", []), {"g": generation, "at": utcnow()}]
+            if not await write_revision(store.recovery_dates(db), doc["_id"], doc[REV], {"pending": pending}):
+                continue
+            doc = {**doc, "pending": pending, REV: int(doc[REV]) + 1}
             await store.keep_date(db, org, generation, recovery_date)
         else:
             generation, index = doc["generation"], int(doc["next_index"])
@@ -91,34 +106,76 @@ async def set_recovery(
         fields = {
             "generation": generation,
             "time_zone": time_zone,
-            "share_with": share_with,
+            "share_with": audience,
             "next_index": index,
             "timer": entry,
+            "pending": [p for p in doc.get("pending", []) if p["g"] != generation],
+            "retired": _retiring(doc, keep=generation),
         }
         if await write_revision(store.recovery_dates(db), doc["_id"], doc[REV], fields):
-            await _forget_before(db, org, member_id, doc, keep=generation, timer=entry)
-            return _recovery(recovery_date, time_zone, share_with, index, now)
+            await _forget_before(db, org, member_id, doc, {**doc, **fields, REV: int(doc[REV]) + 1})
+            return _recovery(recovery_date, time_zone, audience, index, now)
         if reset:
             await store.drop_date(db, org, generation)  # nobody points at it
     raise RuntimeError(f"a recovery date of {org} changed under us {MAX_RACES} times")
 
 
-async def _forget_before(
-    db: Db, org: str, member_id: str, before: dict[str, Any], keep: str | None, timer: str | None
-) -> None:
-    """After a write that replaced `before`: its timer, and a date it no longer points at, go."""
-    if before.get("timer") and before["timer"] != timer:
-        await scheduler.cancel(store.timers(db), before["timer"])
-    old = before.get("generation")
+def _at(entry: dict[str, Any]) -> datetime:
+    at: datetime = entry["at"]
+    return at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at
+
+
+def _retiring(doc: dict[str, Any], keep: str | None) -> list[dict[str, Any]]:
+    """The document's retired generations, plus the current one when it is replaced by `keep`."""
+    retired = list(doc.get("retired", []))
+    old = doc.get("generation")
     if old and old != keep:
-        await store.drop_date(db, org, old)
-        await store.drop_announcements(db, org, member_id, keep)
+        retired.append({"g": old, "at": utcnow()})
+    return retired
+
+
+async def _heal(db: Db, org: str, member_id: str, doc: dict[str, Any]) -> None:
+    """Delete the values and announcements of generations the document no longer (or never) points at.
+
+    Self-healing, on every read of the document by set, get and announce: a writer that died after
+    its revision write, or an announcement that raced a reset, leaves nothing for longer than the
+    next read. A retired generation's data is deleted at once and again at each read until SETTLE has
+    passed (an announcement still on its way lands within it); a pending one only once SETTLE has
+    passed (its setter may still be committing it). Values go by `_id`; announcements by member, off
+    the hot path: only a document that lists something to heal costs anything.
+    """
+    settled = utcnow() - SETTLE
+    retired = [r for r in doc.get("retired", []) if r["g"] != doc.get("generation")]
+    pending = list(doc.get("pending", []))
+    abandoned = [p for p in pending if _at(p) < settled]
+    targets = [e["g"] for e in (*retired, *abandoned)]
+    if not targets:
+        return
+    for generation in targets:
+        await store.drop_date(db, org, generation)
+    await store.drop_announcements(db, org, member_id, targets)
+    fields = {
+        "retired": [r for r in retired if _at(r) >= settled],
+        "pending": [p for p in pending if _at(p) >= settled],
+    }
+    if fields != {"retired": doc.get("retired", []), "pending": pending}:
+        await write_revision(store.recovery_dates(db), doc["_id"], doc[REV], fields)
+
+
+async def _forget_before(
+    db: Db, org: str, member_id: str, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """After a write that replaced `before` by `after`: its timer, and a date it no longer points at, go."""
+    if before.get("timer") and before["timer"] != after.get("timer"):
+        await scheduler.cancel(store.timers(db), before["timer"])
+    await _heal(db, org, member_id, after)
 
 
 async def get_recovery(db: Db, org: str, member_id: str, now: datetime) -> Recovery | None:
     doc = await store.member(db, org, member_id)
     if doc is None:
         return None
+    await _heal(db, org, member_id, doc)
     date = await store.recovery_date(db, org, doc.get("generation"))
     if date is None:
         return None
@@ -131,9 +188,15 @@ async def forget_recovery(db: Db, org: str, member_id: str) -> bool:
         doc = await store.member(db, org, member_id)
         if doc is None or doc.get("generation") is None:
             return False
-        fields = {"generation": None, "next_index": 0, "timer": None, "share_with": "nobody"}
+        fields = {
+            "generation": None,
+            "next_index": 0,
+            "timer": None,
+            "share_with": "nobody",
+            "retired": _retiring(doc, keep=None),
+        }
         if await write_revision(store.recovery_dates(db), doc["_id"], doc[REV], fields):
-            await _forget_before(db, org, member_id, doc, keep=None, timer=None)
+            await _forget_before(db, org, member_id, doc, {**doc, **fields, REV: int(doc[REV]) + 1})
             return True
     raise RuntimeError(f"a recovery date of {org} changed under us {MAX_RACES} times")
 
@@ -164,6 +227,10 @@ async def announce(db: Db, publisher: EventPublisher, org: str, member_id: str, 
     announcement is a unique insert whose event id comes from the milestone, and the document's
     `next_index` moves past it by revision.
     """
+    doc = await store.member(db, org, member_id)
+    if doc is None:
+        return
+    await _heal(db, org, member_id, doc)
     for _ in range(MAX_RACES):
         doc = await store.member(db, org, member_id)
         if doc is None or doc.get("timer") != entry_id:
@@ -178,9 +245,12 @@ async def announce(db: Db, publisher: EventPublisher, org: str, member_id: str, 
             org, member_id, date, reached, audience, await _recipients(db, org, member_id, audience)
         )
         announcement = with_outbox(store.announcement_doc(org, member_id, generation, index), [event])
-        insert = functools.partial(store.announcements(db).insert_one, announcement)
+        insert = functools.partial(_insert_if_current, db, org, member_id, generation, announcement)
         try:
-            await write_then_publish(store.announcements(db), announcement["_id"], [event], publisher, insert)
+            if not await write_then_publish(
+                store.announcements(db), announcement["_id"], [event], publisher, insert
+            ):
+                return  # a reset came meanwhile: its announcement is taken back, and nothing is sent
         except DuplicateKeyError:
             pass  # announced already, by an earlier firing: what is left is moving on
         following = await _schedule(
@@ -190,6 +260,20 @@ async def announce(db: Db, publisher: EventPublisher, org: str, member_id: str, 
         if await write_revision(store.recovery_dates(db), doc["_id"], doc[REV], fields):
             return
     raise RuntimeError(f"a recovery date of {org} changed under us {MAX_RACES} times")
+
+
+async def _insert_if_current(
+    db: Db, org: str, member_id: str, generation: str, announcement: dict[str, Any]
+) -> bool:
+    """Insert an announcement, then take it back (False: nothing is published) if the member's date
+    changed meanwhile. A reset deletes the old generation's announcements after its write, so one
+    inserted after that delete is seen here, its generation no longer the document's."""
+    await store.announcements(db).insert_one(announcement)
+    doc = await store.member(db, org, member_id)
+    if doc is not None and doc.get("generation") == generation:
+        return True
+    await store.announcements(db).delete_one({"_id": announcement["_id"], "org": org})
+    return False
 
 
 async def run_timers(

@@ -6,7 +6,9 @@ member id: document ids and timer entries carry it, because ids are logged.
   already passed or announced: the "announced up to" mark) and the pending timer's id. Written by
   revision (shared.revisions), so a timer firing and the member changing their date never both win.
   It holds no date: a revision's claim keeps what it wrote, and a reset must leave no trace of the
-  date before it.
+  date before it. `pending` lists the generations whose value is being written (each with when),
+  `retired` those it pointed at before: the data of both is deleted on the next read of the document
+  (service._heal), so a writer that dies midway leaves no date behind for longer than that.
 - `recovery_date_values`: the date itself, `_id` = the generation, written once and deleted when the
   member sets another date (or forgets theirs). Nothing else keeps a recovery date.
 - `milestone_announcements`: one per milestone announced, `_id` = `<member doc id>/<hash>`, inserted
@@ -28,6 +30,7 @@ from services.mentoring.store import Db
 from shared.revisions import REV
 
 Document = dict[str, Any]
+
 
 async def ensure_indexes(db: Db) -> None:
     await db.milestone_timers.create_index([("at", ASCENDING)])
@@ -104,9 +107,7 @@ def announcement_doc(org: str, member_id: str, generation: str, index: int) -> D
     }
 
 
-async def drop_announcements(db: Db, org: str, member_id: str, keep_generation: str | None) -> None:
-    """Forget the member's announcements of any other recovery date than `keep_generation`."""
-    query: Document = {"org": org, "member": member_key(org, member_id)}
-    if keep_generation is not None:
-        query["generation"] = {"$ne": keep_generation}
+async def drop_announcements(db: Db, org: str, member_id: str, generations: list[str]) -> None:
+    """Forget the member's announcements of these recovery dates (generations)."""
+    query: Document = {"org": org, "member": member_key(org, member_id), "generation": {"$in": generations}}
     await announcements(db).delete_many(query)

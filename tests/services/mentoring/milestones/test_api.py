@@ -74,3 +74,27 @@ async def test_a_bad_recovery_date_zone_or_audience_is_a_422(
     answer = await client.put("/mentoring/me/recovery", json=body, headers=tokens("m1", "org-a", Role.MEMBER))
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_new_date_after_an_earlier_one_answers_that_sharing_is_back_to_nobody(
+    client: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    member = tokens("m1", "org-a", Role.MEMBER)
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Kolkata")).date()
+    body = {
+        "recovery_date": str(today - timedelta(days=40)),
+        "time_zone": "Asia/Kolkata",
+        "share_with": "mentor",
+    }
+    first = (await client.put("/mentoring/me/recovery", json=body, headers=member)).json()
+    assert first["share_with"] == "mentor" and first["note"] is None
+
+    reset = (
+        await client.put("/mentoring/me/recovery", json={**body, "recovery_date": str(today)}, headers=member)
+    ).json()
+
+    assert reset["share_with"] == "nobody" and "choose again" in reset["note"]
+    chosen = (
+        await client.put("/mentoring/me/recovery", json={**body, "recovery_date": str(today)}, headers=member)
+    ).json()
+    assert chosen["share_with"] == "mentor" and chosen["note"] is None

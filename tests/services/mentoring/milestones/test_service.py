@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.errors import NotFoundError
 
 from contracts.ids import new_id
 from contracts.mentoring import MENTORING_EVENTS, MilestoneReached
@@ -178,3 +179,112 @@ async def test_the_group_hears_as_the_mentoring_circle_is_when_the_milestone_com
     event = MilestoneReached.model_validate_json(stored.data or b"")
     assert (event.data.milestone, event.data.audience) == ("24h", "group")
     assert event.data.recipient_ids == ["mentor-a", "m2", "m3"]
+
+
+async def test_a_reset_stops_sharing_so_the_mentor_sees_no_24h_tomorrow_until_the_member_shares_again(
+    db: Db,
+) -> None:
+    org, now = org_name(), datetime.now(UTC)
+    today = model.local_today(now, KOLKATA)
+    await service.set_recovery(db, org, "m1", today - timedelta(days=25), "Asia/Kolkata", "mentor", now)
+    assert await service.upcoming(db, org, ["m1"], today + timedelta(days=30)) != {}
+
+    reset = await service.set_recovery(db, org, "m1", today, "Asia/Kolkata", "mentor", now)
+
+    assert reset.share_with == "nobody"
+    assert await service.upcoming(db, org, ["m1"], today + timedelta(days=30)) == {}
+    assert (await store.member(db, org, "m1") or {})["share_with"] == "nobody"  # so no event names them
+    again = await service.set_recovery(db, org, "m1", today, "Asia/Kolkata", "mentor", now)
+    assert again.share_with == "mentor"  # the member's own choice, made again
+    assert await service.upcoming(db, org, ["m1"], today + timedelta(days=30)) == {
+        "m1": ("24h", today + timedelta(days=1))
+    }
+
+
+async def test_the_first_date_set_keeps_the_audience_asked_for(db: Db) -> None:
+    org, now = org_name(), datetime.now(UTC)
+    first = await service.set_recovery(
+        db, org, "m1", model.local_today(now, KOLKATA), "Asia/Kolkata", "group", now
+    )
+    assert first.share_with == "group"
+
+
+class Crash(Exception):
+    pass
+
+
+async def test_a_crash_after_a_reset_is_written_leaves_the_old_date_only_until_the_next_read(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, now = org_name(), datetime.now(UTC)
+    today = model.local_today(now, KOLKATA)
+    await service.set_recovery(db, org, "m1", today - timedelta(days=400), "Asia/Kolkata", "nobody", now)
+
+    async def crash(*_: object) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "drop_date", crash)
+        with pytest.raises(Crash):
+            await service.set_recovery(db, org, "m1", today, "Asia/Kolkata", "nobody", now)
+
+    found = await service.get_recovery(db, org, "m1", now)
+    assert found is not None and found.recovery_date == today
+    assert [d["date"] for d in await db.recovery_date_values.find({"org": org}).to_list()] == [str(today)]
+
+
+async def test_a_crash_after_the_new_date_is_kept_leaves_it_only_until_a_read_after_settling(
+    db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, now = org_name(), datetime.now(UTC)
+    today = model.local_today(now, KOLKATA)
+    await service.set_recovery(db, org, "m1", today - timedelta(days=40), "Asia/Kolkata", "nobody", now)
+    keep = store.keep_date
+
+    async def keep_then_crash(*args: object) -> None:
+        await keep(*args)  # type: ignore[arg-type]
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "keep_date", keep_then_crash)
+        with pytest.raises(Crash):
+            await service.set_recovery(
+                db, org, "m1", today - timedelta(days=3), "Asia/Kolkata", "nobody", now
+            )
+    assert await db.recovery_date_values.count_documents({"org": org}) == 2
+
+    found = await service.get_recovery(db, org, "m1", now)  # its setter may still be at work: kept
+    assert found is not None and found.recovery_date == today - timedelta(days=40)
+    assert await db.recovery_date_values.count_documents({"org": org}) == 2
+    monkeypatch.setattr(service, "SETTLE", timedelta(0))  # as if ten minutes had passed
+    await service.get_recovery(db, org, "m1", now)
+    assert [d["date"] for d in await db.recovery_date_values.find({"org": org}).to_list()] == [
+        str(today - timedelta(days=40))
+    ]
+    assert (await store.member(db, org, "m1") or {})["pending"] == []
+
+
+async def test_an_announcement_that_races_a_reset_is_taken_back_and_never_sent(
+    db: Db, publisher: EventPublisher, admin_nc: NatsClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, now = org_name(), datetime.now(UTC)
+    today = model.local_today(now, KOLKATA)
+    await service.set_recovery(db, org, "m1", today - timedelta(days=1), "Asia/Kolkata", "mentor", now)
+    doc = await store.member(db, org, "m1")
+    assert doc is not None
+    recipients = service._recipients
+
+    async def reset_meanwhile(*args: object) -> list[str]:
+        # The member resets while the timer is working out who hears of their 30 days.
+        await service.set_recovery(db, org, "m1", today, "Asia/Kolkata", "nobody", now)
+        return await recipients(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "_recipients", reset_meanwhile)
+    await service.announce(db, publisher, org, "m1", doc["timer"])
+
+    assert await db.milestone_announcements.count_documents({"org": org}) == 0
+    assert await db.outbox_intents.count_documents({"doc": {"$regex": f"^{org}/"}}) == 0
+    with pytest.raises(NotFoundError):
+        await admin_nc.jetstream().get_last_msg("MENTORING", f"rn.{org}.mentoring.milestone_reached.v1")
+    after = await store.member(db, org, "m1")
+    assert after is not None and after["next_index"] == 0 and after["generation"] != doc["generation"]
