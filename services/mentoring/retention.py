@@ -1,4 +1,5 @@
-"""Mentoring retention: check-ins, the one record that grows every day of a match, after their age.
+"""Mentoring retention: check-ins, the one record that grows every day of a match, and the check-in
+state of matches that ended, after their age.
 
 Everything else a member has is one document (their request and match, recovery date) or grows a few
 times a year (BARC-10 answers, milestones). Claims and published outbox entries are the shared job's
@@ -7,13 +8,17 @@ times a year (BARC-10 answers, milestones). Claims and published outbox entries 
 
 from datetime import datetime, timedelta
 
+from services.mentoring.checkins import store as checkins_store
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared.retention import Counts, delete_old, run_forever
 
 
 async def retention_round(db: Db, *, now: datetime, check_ins_age: timedelta) -> Counts:
-    return {"check_ins": await delete_old(db.check_ins, {"at": {"$lt": now - check_ins_age}})}
+    return {
+        "check_ins": await delete_old(db.check_ins, {"at": {"$lt": now - check_ins_age}}),
+        "check_in_pairs": await checkins_store.forget_ended_pairs(db, now - check_ins_age),
+    }
 
 
 async def run_retention(db: Db, settings: Settings) -> None:

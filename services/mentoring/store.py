@@ -13,12 +13,14 @@ waiting), which an organization keeps in the hundreds. An `_id` names its organi
 organization id has no `:` (contracts.subjects.ORG_TOKEN), so two organizations never share one.
 """
 
+import contextlib
 from dataclasses import asdict
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.mentoring.model import (
     Check,
@@ -30,6 +32,7 @@ from services.mentoring.model import (
     Request,
     Slots,
 )
+from shared.revisions import REV
 from shared.storage import OrgCollection
 
 Document = dict[str, Any]
@@ -42,9 +45,45 @@ PROFILE_FIELDS = (
 
 
 async def ensure_indexes(db: Db) -> None:
+    await adopt_legacy_mentors(db)
     await db.mentors.create_index([("org", ASCENDING)])
     await db.members.create_index([("org", ASCENDING), ("status", ASCENDING)])
     await db.proposal_timers.create_index([("at", ASCENDING)])
+
+
+LEGACY_INDEX = "org_1_mentor_id_1"
+
+
+async def adopt_legacy_mentors(db: Db) -> int:
+    """Mentors written by the first release (an ObjectId `_id` under a unique index on org and
+    mentor id, `focus`, `accepting`, a bare `active_mentees` count) become mentors of this one; that
+    release had no accepted matches, so its counts of proposals are dropped with it. Returns how many."""
+    if LEGACY_INDEX in await db.mentors.index_information():
+        await db.mentors.drop_index(LEGACY_INDEX)
+    adopted = 0
+    for old in await db.mentors.find({"held": {"$exists": False}}).to_list():
+        new = {
+            "_id": key(old["org"], old["mentor_id"]),
+            "org": old["org"],
+            "mentor_id": old["mentor_id"],
+            **profile_to_doc(
+                MentorProfile(
+                    mentor_id=old["mentor_id"],
+                    org=old["org"],
+                    capacity=min(max(int(old.get("capacity", 1)), 1), 10),
+                    languages=frozenset(old.get("languages") or ["en"]),
+                    lived_experience=frozenset(old.get("focus") or []),
+                    paused=not old.get("accepting", True),
+                )
+            ),
+            "held": [],
+            REV: 0,
+        }
+        with contextlib.suppress(DuplicateKeyError):
+            await db.mentors.insert_one(new)
+        await db.mentors.delete_one({"_id": old["_id"]})
+        adopted += 1
+    return adopted
 
 
 def key(org: str, person_id: str) -> str:

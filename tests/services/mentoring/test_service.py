@@ -224,3 +224,26 @@ async def test_an_expiry_whose_writer_died_before_settling_moves_the_member_on_n
 
     member = await service.get_member(db, o, "sam")
     assert member is not None and member["proposal"]["mentor_id"] == "b" and member["excluded"] == ["a"]
+
+
+async def test_mentors_of_the_first_release_are_adopted_at_start(db: AsyncDatabase) -> None:
+    await db.mentors.drop_indexes()
+    await db.mentors.create_index([("org", 1), ("mentor_id", 1)], unique=True)
+    await db.mentors.insert_one(
+        {"org": "org-a", "mentor_id": "pat", "capacity": 20, "languages": ["es"], "focus": ["family"],
+         "accepting": False, "active_mentees": 3}
+    )  # fmt: skip
+
+    await store.ensure_indexes(db)
+
+    slots = await service.get_mentor(db, "org-a", "pat")
+    assert slots is not None and slots.held == ()
+    assert (slots.profile.capacity, slots.profile.lived_experience, slots.profile.paused) == (
+        10,
+        {"family"},
+        True,
+    )
+    assert await db.mentors.count_documents({}) == 1
+    await service.save_mentor(
+        db, model.MentorProfile("pat", "org-a", 2)
+    )  # no longer refused by the old index
