@@ -7,7 +7,8 @@ stored, and each organization supplies its own wording per language (the form it
 
 A member sees their own answers and trend; nobody else sees answers (not their mentor: the measure
 is for the member and for outcome reporting, and a mentor who saw it would change what people
-answer). The organization (org admin or coordinator) sees aggregates only, each over at least
-`barc_min_group` (>= 5) members, or withheld with the reason. Answers are never in logs, spans or
+answer). The organization (org admin or coordinator) sees aggregates only, per closed calendar
+quarter (fixed once it ends, so two reads never differ by one member: see model.py), each over at
+least `barc_min_group` (>= 5) members, or withheld with the reason. Answers are never in logs, spans or
 events; nothing is published.
 """

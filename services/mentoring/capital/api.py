@@ -104,17 +104,25 @@ class Recorded(BaseModel):
 
 
 class FigurePublic(BaseModel):
-    members: int | None
-    mean: float | None
-    median: float | None
+    members: int | None = Field(description=f"rounded down to a multiple of {model.BAND}")
+    mean: int | None = Field(description="whole points")
+    median: int | None = Field(description="whole points")
     withheld: str | None = Field(description="why the figure is not shown")
+
+
+class QuarterPublic(BaseModel):
+    quarter: str = Field(description="a closed calendar quarter (UTC), e.g. 2025-Q1")
+    intake: FigurePublic = Field(description="first totals of members whose intake was in the quarter")
+    latest: FigurePublic = Field(description="the last counted follow-up in the quarter, per member")
+    change: FigurePublic = Field(description="that follow-up minus the member's intake, same members")
 
 
 class ReportPublic(BaseModel):
     min_group: int = Field(description="no figure is shown over fewer members")
-    intake: FigurePublic = Field(description="members' first totals")
-    latest: FigurePublic = Field(description="latest counted totals of members with a follow-up")
-    change: FigurePublic = Field(description="latest counted total minus intake, same members")
+    quarters: list[QuarterPublic] = Field(
+        description="closed quarters only, newest first (the last two years): a closed quarter's figures "
+        "never change, so comparing two reads cannot single out one member's answers"
+    )
 
 
 def _response(r: Response) -> ResponsePublic:
@@ -193,8 +201,12 @@ async def read_my_barc10(caller: Member, db: Db, settings: MentoringSettings) ->
 
 @router.get("/mentoring/reports/barc10")
 async def read_barc10_report(caller: Coordinator, db: Db, settings: MentoringSettings) -> ReportPublic:
-    """Your organization's recovery capital in aggregate: a figure over too few members is withheld."""
-    r = await service.org_report(db, caller.org, settings.barc_min_group)
-    return ReportPublic(
-        min_group=r.min_group, intake=_figure(r.intake), latest=_figure(r.latest), change=_figure(r.change)
-    )
+    """Your organization's recovery capital per closed quarter: a figure over too few members is withheld."""
+    r = await service.org_report(db, caller.org, settings.barc_min_group, service.utcnow())
+    quarters = [
+        QuarterPublic(
+            quarter=q.quarter, intake=_figure(q.intake), latest=_figure(q.latest), change=_figure(q.change)
+        )
+        for q in r.quarters
+    ]
+    return ReportPublic(min_group=r.min_group, quarters=quarters)

@@ -100,24 +100,45 @@ def trend(history: Sequence[Response]) -> Trend | None:
 
 
 # The organization's view
+#
+# Why no one member's answers can be read off the report. A report read before and after one member
+# answers would give that member's total from the change of a count and a mean ((n+1)m' - n m). So
+# every figure here is computed from the responses *taken in one closed calendar quarter* (UTC)
+# only: a response is stored with the instant it is given and never dated back, so once a quarter
+# has ended the set of responses a figure reads never changes, and every read shows the same
+# figure. Quarters are disjoint, and no figure is the sum or union of others, so no two figures,
+# read at any two times, differ by one member. Each figure still covers at least `min_group`
+# (>= FLOOR_GROUP) members, or is withheld. As a second guard (should a member's data ever be erased
+# from a closed quarter), a count is shown rounded down to a multiple of BAND and the mean and
+# median rounded to whole points, so one member more or less does not show as an exact difference.
 
 
 @dataclass(frozen=True)
 class Figure:
     """One aggregate; every number is None, with the reason, when too few members are in it."""
 
-    members: int | None
-    mean: float | None
-    median: float | None
+    members: int | None  # rounded down to a multiple of BAND
+    mean: int | None  # whole points
+    median: int | None  # whole points
     withheld: str | None = None
+
+
+@dataclass(frozen=True)
+class Quarter:
+    quarter: str  # "2025-Q1"
+    intake: Figure  # members whose first response was taken in the quarter
+    latest: Figure  # members with a counted follow-up in it: their last one there
+    change: Figure  # the same members: that follow-up minus their intake
 
 
 @dataclass(frozen=True)
 class Report:
     min_group: int
-    intake: Figure  # every member's first response
-    latest: Figure  # members with a counted follow-up: their latest counted total
-    change: Figure  # the same members: latest counted total minus intake
+    quarters: list[Quarter]  # closed quarters with a response, newest first, at most QUARTERS
+
+
+BAND = 5
+QUARTERS = 8  # two years
 
 
 def figure(values: Sequence[int], min_group: int) -> Figure:
@@ -128,25 +149,49 @@ def figure(values: Sequence[int], min_group: int) -> Figure:
             None,
             withheld=f"fewer than {min_group} members: withheld so that no one can be singled out",
         )
-    return Figure(len(values), round(statistics.fmean(values), 1), float(statistics.median(values)))
-
-
-def report(histories: Sequence[Sequence[Response]], min_group: int) -> Report:
-    """Aggregates over members' histories (one per member, oldest first), each figure shown only over
-    at least `min_group` members (and never under FLOOR_GROUP, whatever is configured)."""
-    group = max(min_group, FLOOR_GROUP)
-    intake = [h[0].total for h in histories if h]
-    pairs = []
-    for h in histories:
-        counted = [r for r in h if r.counted]
-        if len(counted) >= 2:
-            pairs.append((counted[0].total, counted[-1].total))
-    return Report(
-        min_group=group,
-        intake=figure(intake, group),
-        latest=figure([last for _, last in pairs], group),
-        change=figure([last - first for first, last in pairs], group),
+    return Figure(
+        len(values) // BAND * BAND, round(statistics.fmean(values)), round(statistics.median(values))
     )
+
+
+def quarter_of(day: dt.date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def _label(quarter: tuple[int, int]) -> str:
+    return f"{quarter[0]}-Q{quarter[1]}"
+
+
+def report(histories: Sequence[Sequence[Response]], min_group: int, now: datetime) -> Report:
+    """Aggregates over members' histories (one per member, oldest first), per closed calendar quarter
+    before `now`'s, each figure shown only over at least `min_group` members (and never under
+    FLOOR_GROUP, whatever is configured)."""
+    group = max(min_group, FLOOR_GROUP)
+    current = quarter_of(now.astimezone(dt.UTC).date())
+    intakes: dict[tuple[int, int], list[int]] = {}
+    follow_ups: dict[tuple[int, int], dict[int, tuple[int, int]]] = {}
+    for member, h in enumerate(histories):
+        if not h:
+            continue
+        first = h[0]
+        intakes.setdefault(quarter_of(first.taken_at.astimezone(dt.UTC).date()), []).append(first.total)
+        for r in h[1:]:
+            if r.counted:  # the last counted one of each quarter wins: responses are oldest first
+                q = quarter_of(r.taken_at.astimezone(dt.UTC).date())
+                follow_ups.setdefault(q, {})[member] = (first.total, r.total)
+    closed = sorted({q for q in (*intakes, *follow_ups) if q < current}, reverse=True)[:QUARTERS]
+    quarters = []
+    for q in closed:
+        pairs = list(follow_ups.get(q, {}).values())
+        quarters.append(
+            Quarter(
+                _label(q),
+                intake=figure(intakes.get(q, []), group),
+                latest=figure([last for _, last in pairs], group),
+                change=figure([last - first for first, last in pairs], group),
+            )
+        )
+    return Report(min_group=group, quarters=quarters)
 
 
 # The questionnaire's wording, supplied by the organization

@@ -56,8 +56,9 @@ async def member_history(db: Db, org: str, member_id: str, interval_days: int, n
     return _history(store.history(await store.member(db, org, member_id)), interval_days, now)
 
 
-async def org_report(db: Db, org: str, min_group: int) -> model.Report:
-    return model.report(await store.histories(db, org), min_group)
+async def org_report(db: Db, org: str, min_group: int, now: datetime) -> model.Report:
+    """The organization's figures per closed quarter (model.report says why no one member shows)."""
+    return model.report(await store.histories(db, org), min_group, now)
 
 
 async def set_wording(db: Db, org: str, wordings: list[Wording], now: datetime) -> list[Wording]:

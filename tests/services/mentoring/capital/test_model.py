@@ -77,49 +77,67 @@ def test_the_trend_is_the_change_since_the_first_and_since_the_previous_over_eve
     assert model.trend([]) is None
 
 
-# Aggregates
+# Aggregates: T0 is in 2025-Q1, T0 + 100 days in Q2; LATER is in Q3, when both are closed.
+
+LATER = datetime(2025, 7, 15, tzinfo=UTC)
 
 
-def test_the_organization_sees_intake_latest_and_change_over_at_least_five_members() -> None:
+def test_the_organization_sees_intake_latest_and_change_per_closed_quarter_over_at_least_five() -> None:
     members = [history((0, 20 + i), (100, 30 + 2 * i)) for i in range(5)]
-    r = model.report(members, 5)
-    assert r.intake == model.Figure(5, 22.0, 22.0)
-    assert r.latest == model.Figure(5, 34.0, 34.0)
-    assert r.change == model.Figure(5, 12.0, 12.0)
+    r = model.report(members, 5, LATER)
+    assert [q.quarter for q in r.quarters] == ["2025-Q2", "2025-Q1"]
+    q2, q1 = r.quarters
+    assert q1.intake == model.Figure(5, 22, 22)
+    assert (q2.latest, q2.change) == (model.Figure(5, 34, 34), model.Figure(5, 12, 12))
+    assert q1.latest.withheld is not None and q2.intake.withheld is not None  # nobody in them
+
+
+def test_one_member_answering_between_two_reads_changes_no_figure() -> None:
+    # The attack: read, let one member answer, read again, and solve (n+1)m' - n m for their total.
+    members = [history((0, 20 + i), (100, 30 + 2 * i)) for i in range(7)]
+    before = model.report(members, 5, LATER)
+    newcomer = model.respond([], [6] * 10, LATER, 90)
+    returning = model.respond(members[0], [1] * 10, LATER + timedelta(days=90), 90)
+    after = model.report([*members[1:], [*members[0], returning], [newcomer]], 5, LATER + timedelta(days=1))
+    assert after == before
+
+
+def test_the_current_quarter_is_never_shown() -> None:
+    r = model.report([history((0, 30)) for _ in range(9)], 5, T0 + timedelta(days=1))
+    assert r.quarters == []
+
+
+def test_counts_are_in_bands_of_five_and_the_mean_and_median_whole_points() -> None:
+    totals = [10, 20, 21, 30, 31, 40, 44]
+    q = model.report([history((0, t)) for t in totals], 5, LATER).quarters[-1]
+    assert q.intake == model.Figure(5, 28, 30)  # 7 members, mean 28.0, median 30
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4])
 def test_a_figure_over_one_to_four_members_is_withheld_with_its_reason(count: int) -> None:
-    r = model.report([history((0, 30), (100, 40)) for _ in range(count)], 5)
-    for f in (r.intake, r.latest, r.change):
-        assert (f.members, f.mean, f.median) == (None, None, None)
-        assert f.withheld is not None and "fewer than 5" in f.withheld
-
-
-def test_each_figure_is_withheld_on_its_own_count() -> None:
-    intake_only = [history((0, 30)) for _ in range(6)]
-    followed = [history((0, 30), (100, 36)) for _ in range(3)]
-    r = model.report(intake_only + followed, 5)
-    assert r.intake.members == 9 and r.intake.withheld is None
-    assert r.latest.withheld is not None and r.change.withheld is not None
+    r = model.report([history((0, 30), (100, 40)) for _ in range(count)], 5, LATER)
+    for q in r.quarters:
+        for f in (q.intake, q.latest, q.change):
+            assert (f.members, f.mean, f.median) == (None, None, None)
+            assert f.withheld is not None and "fewer than 5" in f.withheld
 
 
 def test_only_counted_responses_make_the_latest_figure() -> None:
     # Five members answered again within the interval only: no follow-up is counted for any of them.
-    r = model.report([history((0, 30), (20, 50)) for _ in range(5)], 5)
-    assert r.intake.members == 5
-    assert r.latest.withheld is not None
+    r = model.report([history((0, 30), (20, 50)) for _ in range(5)], 5, LATER)
+    (q1,) = r.quarters
+    assert q1.intake.members == 5 and q1.latest.withheld is not None
 
 
 def test_a_configured_group_below_five_is_raised_to_five() -> None:
-    r = model.report([history((0, 30)) for _ in range(4)], 2)
-    assert r.min_group == 5 and r.intake.withheld is not None
+    r = model.report([history((0, 30)) for _ in range(4)], 2, LATER)
+    assert r.min_group == 5 and r.quarters[0].intake.withheld is not None
 
 
-def test_the_median_of_an_even_count_is_the_middle_pair_and_the_mean_is_rounded_to_one_decimal() -> None:
-    totals = [10, 20, 21, 30, 31, 40]
-    r = model.report([history((0, t)) for t in totals], 5)
-    assert r.intake == model.Figure(6, 25.3, 25.5)
+def test_at_most_eight_closed_quarters_are_shown_newest_first() -> None:
+    r = model.report([history((day, 30)) for day in range(0, 1200, 30)], 1, datetime(2030, 1, 1, tzinfo=UTC))
+    assert len(r.quarters) == model.QUARTERS
+    assert r.quarters[0].quarter == "2028-Q1" and r.quarters[-1].quarter == "2026-Q2"
 
 
 # Wording

@@ -48,12 +48,22 @@ async def test_bad_answers_are_a_422_and_nothing_is_stored(db: Db) -> None:
 
 
 async def test_the_report_withholds_figures_until_five_members_answered(db: Db) -> None:
-    org = f"org-{new_id()[-6:]}"
+    org, later = f"org-{new_id()[-6:]}", T0 + timedelta(days=100)
     for i in range(4):
         await service.respond(db, org, f"m{i}", [3] * 10, 90, T0)
-    assert (await service.org_report(db, org, 5)).intake.withheld is not None
+    (q1,) = (await service.org_report(db, org, 5, later)).quarters
+    assert q1.intake.withheld is not None
     await service.respond(db, org, "m4", [4] * 10, 90, T0)
     await service.respond(db, "org-other", "x", [6] * 10, 90, T0)  # another organization's: not counted
-    report = await service.org_report(db, org, 5)
-    assert report.intake == model.Figure(5, 32.0, 30.0)
-    assert report.latest.withheld is not None
+    (q1,) = (await service.org_report(db, org, 5, later)).quarters
+    assert q1.intake == model.Figure(5, 32, 30)
+    assert q1.latest.withheld is not None
+
+
+async def test_reading_the_report_before_and_after_one_member_answers_shows_nothing_of_them(db: Db) -> None:
+    org, later = f"org-{new_id()[-6:]}", T0 + timedelta(days=100)
+    for i in range(6):
+        await service.respond(db, org, f"m{i}", [3] * 10, 90, T0)
+    before = await service.org_report(db, org, 5, later)
+    await service.respond(db, org, "m6", [6] * 10, 90, later)
+    assert await service.org_report(db, org, 5, later) == before
