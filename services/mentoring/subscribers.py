@@ -26,6 +26,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     ACCEPTED,
     DECLINED,
     EXPIRED,
+    WITHDRAWN,
     ENDED,
     *checkins_subscribers.SUBSCRIPTIONS,
 )
