@@ -139,7 +139,7 @@ async def test_an_unanswered_proposal_expires_across_a_kill_9_and_the_next_candi
     # A replica whose proposals expire after a few seconds makes the proposal; then every mentoring
     # process dies, and the timer, kept in the store, is fired by the one that comes back.
     replica = network.start_replica(
-        "mentoring", port := free_port(), env={"RN_PROPOSAL_EXPIRES_AFTER_HOURS": "0.002"}
+        "mentoring", port := free_port(), env={"RN_PROPOSAL_EXPIRES_AFTER_HOURS": "0.001"}
     )
     member = tokens("sam", org, Role.MEMBER)
     r = await http.post(f"http://127.0.0.1:{port}/mentoring/requests", json={}, headers=member)
