@@ -99,4 +99,22 @@ async def test_a_mentor_accepts_a_proposal_with_the_keyboard_and_sees_only_their
     await page.goto(f"{base}/mentoring/pages/mentor#match-{match_id}")
     await expect(page.locator(f"#match-{match_id}")).to_be_focused(timeout=10_000)
     await expect(page.locator("#mentee-rows > tr")).to_have_count(1)
+
+    # The coordinator's page refuses the mentor's token in words, then shows the coordinator mara's load.
+    await page.goto(f"{base}/mentoring/pages/coordinator")
+    await expect(page.locator("#signin-error")).to_contain_text("This page is for coordinators")
+    coordinator = tokens("coord", org, Role.COORDINATOR)["Authorization"].removeprefix("Bearer ")
+    await page.get_by_label("Access token").fill(coordinator)
+    await page.keyboard.press("Enter")
+    load = page.locator("#load-rows > tr")
+    await expect(load).to_have_count(1, timeout=10_000)
+    await expect(load.locator('td[data-label="Active"]')).to_have_text("1")
+    # The member's page refuses the coordinator's token; signed in as sol, it shows their mentor.
+    await page.goto(f"{base}/mentoring/pages/me")
+    await expect(page.locator("#signin-error")).to_contain_text("This page is for members")
+    await page.get_by_label("Access token").fill(
+        tokens("sol", org, Role.MEMBER)["Authorization"].removeprefix("Bearer ")
+    )
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#match-mentor")).to_have_text("mara", timeout=10_000)
     await context.close()
