@@ -48,6 +48,7 @@ Instant = Annotated[AwareDatetime, *_FromText, AfterValidator(_instant_in_range)
 WallTime = Annotated[NaiveDatetime, *_FromText, AfterValidator(_wall_time_in_range)]
 """A local date and time without an offset (read in some time zone), within the same years."""
 
+
 def _wall_clock(value: dt.time) -> dt.time:
     # A time of day is read in some time zone given beside it: an offset of its own ("00:00Z") would make
     # it an aware time, which cannot be compared with the wall-clock times it is meant for (a 500).

@@ -9,7 +9,6 @@ from nats.aio.client import Client as NatsClient
 from deploy.local.stack import Stack
 from shared.auth.principal import Role
 from tests.conftest import Tokens
-from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 
