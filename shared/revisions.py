@@ -19,7 +19,7 @@ created again under the same id would meet its old claims as if they were its ow
 documents that can come back deletes their claims with them (services/crisis/retention.py).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,13 @@ from pymongo.errors import DuplicateKeyError
 Document = dict[str, Any]
 REV = "rev"
 CLAIMS_SUFFIX = "_claims"
+# Attempts at one read-modify-write before giving up: each lost attempt means another writer won a
+# revision, so twenty in a row is a pile-up worth telling the caller about rather than waiting out.
+RACES = 20
+
+
+class Busy(Exception):
+    """Too many writers at once on one document; the caller may try again (HTTP: a 503)."""
 
 
 def claims_of(collection: AsyncCollection[Document]) -> AsyncCollection[Document]:
@@ -81,3 +88,35 @@ async def _apply(collection: AsyncCollection[Document], doc_id: str, rev: int, c
     if claim["push"]:
         update["$push"] = {field: {"$each": values} for field, values in claim["push"].items()}
     await collection.update_one({"_id": doc_id, REV: rev}, update)
+
+
+async def change(
+    collection: AsyncCollection[Document],
+    doc_id: str,
+    decide: Callable[[Document], Mapping[str, Any] | None],
+    *,
+    push: Callable[[Document], Mapping[str, list[Any]]] | None = None,
+    races: int = RACES,
+) -> Document | None:
+    """Read the document, set the fields `decide` returns for it (and append what `push` returns) as
+    its next revision, deciding afresh on the document as it is now each time another writer got
+    there first; returns the document as written. None if there is no such document or `decide`
+    returned None (nothing to do). Busy after `races` lost revisions.
+
+    `decide` and `push` may be called several times: they only compute, from the document given.
+    """
+    for _ in range(races):
+        doc = await collection.find_one({"_id": doc_id})
+        if doc is None:
+            return None
+        fields = decide(doc)
+        if fields is None:
+            return None
+        pushed = push(doc) if push else {}
+        rev = int(doc.get(REV, 0))
+        if await write_revision(collection, doc_id, rev, fields, pushed):
+            written = {**doc, **fields, REV: rev + 1}
+            for field, values in pushed.items():
+                written[field] = [*doc.get(field, []), *values]
+            return written
+    raise Busy(f"{collection.name} {doc_id} changed under us {races} times")
