@@ -20,6 +20,7 @@ from services.mentoring.store import Db
 from shared.app import event_service_app
 from shared.http import problem_response
 from shared.messaging.publisher import EventPublisher
+from shared.revisions import Busy
 
 
 async def ensure_indexes(db: Db) -> None:
@@ -73,5 +74,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     # Made at start: a production start with the development notes key fails at once.
     app.state.settings, app.state.notes_sealer, app.state.roster = settings, settings.notes_sealer(), roster
-    app.add_exception_handler(service.Busy, busy)
+    app.add_exception_handler(Busy, busy)
     return app

@@ -43,14 +43,9 @@ from shared import scheduler
 from shared.http import NotFound
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import appended, write_then_publish
-from shared.revisions import REV, write_revision
+from shared.revisions import RACES, REV, Busy, write_revision
 
-MAX_RACES = 20
 MatchEvent = MatchAccepted | MatchDeclined | MatchExpired | MatchWithdrawn | MatchEnded
-
-
-class Busy(Exception):
-    """Too many writers at once on one document; the caller may try again."""
 
 
 def utcnow() -> dt.datetime:
@@ -70,7 +65,7 @@ async def _change_slots(
 ) -> model.Slots | None:
     """Apply `change` to the mentor's slots and publish its events; None if it changed nothing.
     NotFound for an unknown mentor; `change` may raise MatchConflict."""
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         doc = await db.mentors.find_one({"_id": key(org, mentor_id)})
         if doc is None:
             raise NotFound("mentor")
@@ -100,7 +95,7 @@ async def _change_member(
     (a stale one only loses its revision: the document is read again)."""
     doc_id = key(org, member_id)
     doc = known
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         if doc is None:
             doc = await db.members.find_one({"_id": doc_id})
         if doc is None:
@@ -130,7 +125,7 @@ async def save_mentor(db: Db, profile: model.MentorProfile, roster: Roster | Non
     them only stops new proposals)."""
     doc_id = key(profile.org, profile.mentor_id)
     fields = store.profile_to_doc(profile)
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         doc = await db.mentors.find_one({"_id": doc_id})
         if doc is None:
             new = {
