@@ -8,15 +8,10 @@ from datetime import datetime
 
 from services.mentoring.capital import model, store
 from services.mentoring.capital.model import Response, Wording
+from services.mentoring.service import utcnow as utcnow  # the routes take the time from here
 from services.mentoring.store import Db
 from shared.http import Problem
-from shared.revisions import REV, write_revision
-
-MAX_RACES = 20
-
-
-def utcnow() -> datetime:
-    return datetime.now(dt.UTC)
+from shared.revisions import change
 
 
 @dataclass(frozen=True)
@@ -41,15 +36,16 @@ async def respond(
         model.validated(answers)
     except model.InvalidAnswers as exc:
         raise Problem(422, "Unprocessable Content", str(exc)) from None  # says which item, never the answers
-    for _ in range(MAX_RACES):
-        doc = await store.member_or_new(db, org, member_id)
-        earlier = store.history(doc)
-        response = model.respond(earlier, answers, now, interval_days)
-        pushed = {"responses": [store.response_doc(response)]}
-        if await write_revision(store.responses(db), doc["_id"], doc[REV], {"updated_at": now}, pushed):
-            kept = store.from_doc(store.response_doc(response))
-            return kept, _history([*earlier, kept], interval_days, now)
-    raise RuntimeError(f"a BARC-10 history of {org} changed under us {MAX_RACES} times")
+    doc = await store.member_or_new(db, org, member_id)
+
+    def add(current: store.Document) -> dict[str, list[store.Document]]:
+        response = model.respond(store.history(current), answers, now, interval_days)
+        return {"responses": [store.response_doc(response)]}
+
+    written = await change(store.responses(db), doc["_id"], lambda _: {"updated_at": now}, push=add)
+    assert written is not None  # created above; a member's history is never deleted
+    responses = store.history(written)
+    return responses[-1], _history(responses, interval_days, now)
 
 
 async def member_history(db: Db, org: str, member_id: str, interval_days: int, now: datetime) -> History:
