@@ -14,22 +14,18 @@ from contracts.ids import new_id
 from services.mentoring import service as mentoring
 from services.mentoring.milestones import model, store
 from services.mentoring.milestones.model import Audience, Milestone
+from services.mentoring.service import utcnow as utcnow  # the routes take the time from here
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared import scheduler
 from shared.http import Problem
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import with_outbox, write_then_publish
-from shared.revisions import REV, write_revision
+from shared.revisions import RACES, REV, Busy, change, write_revision
 
-MAX_RACES = 20
 # Longer than any write can take to land (PyMongo gives up far sooner): after it, a pending generation
 # is abandoned and a retired one can receive nothing more.
 SETTLE = timedelta(minutes=10)
-
-
-def utcnow() -> datetime:
-    return datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ async def set_recovery(
         raise Problem(422, "Unprocessable Content", "the recovery date is after today in your time zone")
     if recovery_date < model.EARLIEST_RECOVERY:
         raise Problem(422, "Unprocessable Content", f"the recovery date is before {model.EARLIEST_RECOVERY}")
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         doc = await store.member_or_new(db, org, member_id)
         await _heal(db, org, member_id, doc)
         current = await store.recovery_date(db, org, doc.get("generation"))
@@ -117,7 +113,7 @@ async def set_recovery(
             return _recovery(recovery_date, time_zone, audience, index, now)
         if reset:
             await store.drop_date(db, org, generation)  # nobody points at it
-    raise RuntimeError(f"a recovery date of {org} changed under us {MAX_RACES} times")
+    raise Busy(f"a recovery date of {org} changed under us {RACES} times")
 
 
 def _at(entry: dict[str, Any]) -> datetime:
@@ -184,21 +180,25 @@ async def get_recovery(db: Db, org: str, member_id: str, now: datetime) -> Recov
 
 async def forget_recovery(db: Db, org: str, member_id: str) -> bool:
     """The member takes their recovery date away: it is deleted, and nothing is announced any more."""
-    for _ in range(MAX_RACES):
-        doc = await store.member(db, org, member_id)
-        if doc is None or doc.get("generation") is None:
-            return False
-        fields = {
+    read: list[dict[str, Any]] = []  # the last one is the document the write that landed replaced
+
+    def forget(doc: dict[str, Any]) -> dict[str, Any] | None:
+        read.append(doc)
+        if doc.get("generation") is None:
+            return None
+        return {
             "generation": None,
             "next_index": 0,
             "timer": None,
             "share_with": "nobody",
             "retired": _retiring(doc, keep=None),
         }
-        if await write_revision(store.recovery_dates(db), doc["_id"], doc[REV], fields):
-            await _forget_before(db, org, member_id, doc, {**doc, **fields, REV: int(doc[REV]) + 1})
-            return True
-    raise RuntimeError(f"a recovery date of {org} changed under us {MAX_RACES} times")
+
+    written = await change(store.recovery_dates(db), store.member_key(org, member_id), forget)
+    if written is None:
+        return False
+    await _forget_before(db, org, member_id, read[-1], written)
+    return True
 
 
 # Announcing
@@ -231,7 +231,7 @@ async def announce(db: Db, publisher: EventPublisher, org: str, member_id: str, 
     if doc is None:
         return
     await _heal(db, org, member_id, doc)
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         doc = await store.member(db, org, member_id)
         if doc is None or doc.get("timer") != entry_id:
             return
@@ -259,7 +259,7 @@ async def announce(db: Db, publisher: EventPublisher, org: str, member_id: str, 
         fields = {"next_index": index + 1, "timer": following}
         if await write_revision(store.recovery_dates(db), doc["_id"], doc[REV], fields):
             return
-    raise RuntimeError(f"a recovery date of {org} changed under us {MAX_RACES} times")
+    raise Busy(f"a recovery date of {org} changed under us {RACES} times")
 
 
 async def _insert_if_current(
