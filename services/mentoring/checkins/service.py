@@ -9,7 +9,7 @@ route comes before the event.
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -21,6 +21,7 @@ from services.mentoring import service as mentoring
 from services.mentoring.checkins import model, store
 from services.mentoring.checkins.model import Cadence, CheckIn, Pair
 from services.mentoring.model import Pairing
+from services.mentoring.service import utcnow as utcnow  # the routes take the time from here
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db
 from shared import scheduler
@@ -28,16 +29,11 @@ from shared.crypto import Sealer
 from shared.http import NotFound, Problem
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import appended, with_outbox, write_then_publish
-from shared.revisions import REV, write_revision
+from shared.revisions import RACES, REV, Busy, write_revision
 
-MAX_RACES = 20
 # A check-in's step on its pair is a timer too, due this long after the check-in: the writer cancels
 # it when it made the step itself, so it fires only when the writer died in between.
 APPLY_GRACE_SECONDS = 60
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def rules(settings: Settings) -> model.Rules:
@@ -106,7 +102,7 @@ async def end_pair(
     """The match ended (at `at`, now if not given): no more check-ins, nudges or drift for it (also
     when it ends before it began here). Its document stays until `store.forget_ended_pairs`."""
     at = store.to_millis(at or utcnow())
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         doc = await store.pair_doc(db, org, match_id)
         if doc is None:
             # A tombstone, so a MatchAccepted that arrives after this starts nothing.
@@ -120,7 +116,7 @@ async def end_pair(
             return
         if await write_revision(store.pairs(db), doc["_id"], doc[REV], {"active": False, "ended_at": at}):
             return
-    raise RuntimeError(f"a check-in pair of {org} changed under us {MAX_RACES} times")
+    raise Busy(f"a check-in pair of {org} changed under us {RACES} times")
 
 
 async def on_match_accepted(db: Db, settings: Settings, event: MatchAccepted) -> None:
@@ -169,7 +165,7 @@ async def set_cadence(
 ) -> Pair:
     """Either side of an active match agrees the pair's cadence; the next due time follows it."""
     now = store.to_millis(now)
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         pair = await pair_of(db, settings, org, caller_id, match_id)
         doc = await store.pair_doc(db, org, match_id)
         assert doc is not None  # pair_of found or made it
@@ -182,7 +178,7 @@ async def set_cadence(
             if after.due_at != pair.due_at:
                 await _cancel_nudges(db, pair)
             return after
-    raise RuntimeError(f"a check-in pair of {org} changed under us {MAX_RACES} times")
+    raise Busy(f"a check-in pair of {org} changed under us {RACES} times")
 
 
 # Check-ins
@@ -264,7 +260,7 @@ async def _schedule_apply(db: Db, settings: Settings, pair: Pair, check_in: Chec
 async def apply_check_in(db: Db, settings: Settings, org: str, match_id: str, at: datetime) -> Pair | None:
     """Move the pair's due time past a check-in (its `last_check_in_at`, which the nudges and the
     mentor's view read by `_id`) and cancel the nudges it made needless."""
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         doc = await store.pair_doc(db, org, match_id)
         if doc is None:
             return None
@@ -276,7 +272,7 @@ async def apply_check_in(db: Db, settings: Settings, org: str, match_id: str, at
         if await write_revision(store.pairs(db), doc["_id"], doc[REV], store.pair_fields(after)):
             await _cancel_nudges(db, pair)
             return after
-    raise RuntimeError(f"a check-in pair of {org} changed under us {MAX_RACES} times")
+    raise Busy(f"a check-in pair of {org} changed under us {RACES} times")
 
 
 def _opened(sealer: Sealer, d: dict[str, Any]) -> CheckIn:
@@ -333,7 +329,7 @@ async def fire(
             await apply_check_in(db, settings, org, match_id, store.utc(entry["check_in_at"]))
         return
     who, due_at = entry["nudge"], store.utc(entry["due_at"])
-    for _ in range(MAX_RACES):
+    for _ in range(RACES):
         doc = await store.pair_doc(db, org, match_id)
         if doc is None:
             return
@@ -357,7 +353,7 @@ async def fire(
                 return
         except DuplicateKeyError:
             return  # another replica holds this very nudge's intent: it publishes it
-    raise RuntimeError(f"a check-in pair of {org} changed under us {MAX_RACES} times")
+    raise Busy(f"a check-in pair of {org} changed under us {RACES} times")
 
 
 async def member_disengaged(db: Db, publisher: EventPublisher, event: MemberDisengaged) -> bool:
