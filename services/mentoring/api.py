@@ -276,15 +276,15 @@ async def update_mentor(
     for f in ("languages", "pathways", "lived_experience", "availability"):
         fields[f] = frozenset(fields[f])
     profile = model.MentorProfile(mentor_id=mentor_id, org=caller.org, **fields)
-    if not coordinates(caller):
-        if caller.sub != mentor_id or not caller.has_any(Role.MENTOR):
-            raise Problem(
-                403, "Forbidden", "a coordinator sets mentors' profiles; a mentor keeps their own current"
-            )
-        before = await service.get_mentor(db, caller.org, mentor_id)
-        if refused := model.own_change_refused(before.profile if before else None, profile):
-            raise Problem(403, "Forbidden", refused)
-    slots = await service.save_mentor(db, profile, roster)
+    by_mentor = not coordinates(caller)
+    if by_mentor and (caller.sub != mentor_id or not caller.has_any(Role.MENTOR)):
+        raise Problem(
+            403, "Forbidden", "a coordinator sets mentors' profiles; a mentor keeps their own current"
+        )
+    try:
+        slots = await service.save_mentor(db, profile, roster, by_mentor=by_mentor)
+    except model.NotAllowed as exc:
+        raise Problem(403, "Forbidden", str(exc)) from None
     await service.offer_free_slots(db, publisher, settings, caller.org, mentor_id, utcnow(), roster=roster)
     return mentor_public(await service.get_mentor(db, caller.org, mentor_id) or slots)
 

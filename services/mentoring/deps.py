@@ -20,8 +20,9 @@ Mentor = Annotated[Principal, Depends(require_roles(Role.MENTOR))]
 OrgAdmin = Annotated[Principal, Depends(require_roles(Role.ORG_ADMIN))]
 Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR, Role.ORG_ADMIN))]
 
-# A person's id is a token's `sub`: opaque, so an e-mail address, which people would type, is refused.
-PersonId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+# A person's id is a token's `sub`: opaque (`auth0|abc` included), so an e-mail address, which people
+# would type, is refused.
+PersonId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:|-]{1,64}$")]
 MatchId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 

@@ -145,6 +145,10 @@ class MatchConflict(Exception):
     """The match is not in a state that allows this (already answered, expired, ended)."""
 
 
+class NotAllowed(Exception):
+    """The caller may not make this change (a mentor raising their own capacity)."""
+
+
 # --- fit --------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,9 @@ async def retention_round(db: Db, *, now: datetime, check_ins_age: timedelta) ->
     return {
         "check_ins": await delete_old(db.check_ins, {"at": {"$lt": now - check_ins_age}}),
         "check_in_pairs": await checkins_store.forget_ended_pairs(db, now - check_ins_age),
+        "drift_notices": await delete_old(
+            checkins_store.drift_notices(db), {"at": {"$lt": now - check_ins_age}}
+        ),
     }
 
 

@@ -35,16 +35,20 @@ from contracts.mentoring import (
     MatchExpired,
     MatchWithdrawn,
 )
-from services.mentoring import assignment, model, store
+from services.mentoring import model, store
 from services.mentoring.roster import Roster, uncached
 from services.mentoring.settings import Settings
 from services.mentoring.store import Db, Document, key
 from shared import scheduler
 from shared.http import NotFound
 from shared.messaging.publisher import EventPublisher
-from shared.outbox import appended, write_then_publish
+from shared.outbox import OUTBOX, appended, write_then_publish
 from shared.revisions import RACES, REV, Busy, write_revision
 
+# A mentor's document is read without its outbox (what it published is of no use to a decision).
+WITHOUT_OUTBOX = {OUTBOX: 0}
+# A proposal's writer that locked the member has claimed the mentor's slot by then, or died.
+CLAIM_CHECK_AFTER = dt.timedelta(minutes=2)
 MatchEvent = MatchAccepted | MatchDeclined | MatchExpired | MatchWithdrawn | MatchEnded
 
 
@@ -66,7 +70,7 @@ async def _change_slots(
     """Apply `change` to the mentor's slots and publish its events; None if it changed nothing.
     NotFound for an unknown mentor; `change` may raise MatchConflict."""
     for _ in range(RACES):
-        doc = await db.mentors.find_one({"_id": key(org, mentor_id)})
+        doc = await db.mentors.find_one({"_id": key(org, mentor_id)}, WITHOUT_OUTBOX)
         if doc is None:
             raise NotFound("mentor")
         new = change(store.doc_to_slots(doc))
@@ -120,13 +124,20 @@ async def _change_member(
 # --- mentors ------------------------------------------------------------------------------------
 
 
-async def save_mentor(db: Db, profile: model.MentorProfile, roster: Roster | None = None) -> model.Slots:
+async def save_mentor(
+    db: Db, profile: model.MentorProfile, roster: Roster | None = None, *, by_mentor: bool = False
+) -> model.Slots:
     """Create or change a mentor's profile; the slots they hold stay as they are (a capacity below
-    them only stops new proposals)."""
+    them only stops new proposals). `by_mentor`: the mentor changes their own, within what
+    model.own_change_refused allows of the profile as it is now (model.NotAllowed otherwise)."""
     doc_id = key(profile.org, profile.mentor_id)
     fields = store.profile_to_doc(profile)
     for _ in range(RACES):
-        doc = await db.mentors.find_one({"_id": doc_id})
+        doc = await db.mentors.find_one({"_id": doc_id}, WITHOUT_OUTBOX)
+        if by_mentor and (
+            refused := model.own_change_refused(store.doc_to_slots(doc).profile if doc else None, profile)
+        ):
+            raise model.NotAllowed(refused)
         if doc is None:
             new = {
                 "_id": doc_id,
@@ -153,7 +164,7 @@ async def save_mentor(db: Db, profile: model.MentorProfile, roster: Roster | Non
 
 
 async def get_mentor(db: Db, org: str, mentor_id: str) -> model.Slots | None:
-    doc = await db.mentors.find_one({"_id": key(org, mentor_id)})
+    doc = await db.mentors.find_one({"_id": key(org, mentor_id)}, WITHOUT_OUTBOX)
     return store.doc_to_slots(doc) if doc else None
 
 
@@ -246,10 +257,12 @@ async def _propose_to(
     when done (proposed, or taken meanwhile by another writer); None when the slot could not be had."""
     org, member_id, mentor_id = request.org, request.member_id, mentor.mentor_id
     match_id, expires = new_id(), now + ttl
-    timer = f"expire:{match_id}"
-    await scheduler.schedule(
-        store.timers(db), timer, expires, org=org, member_id=member_id, mentor_id=mentor_id, match_id=match_id
-    )
+    timer, check = f"expire:{match_id}", f"claim:{match_id}"
+    fields = {"org": org, "member_id": member_id, "mentor_id": mentor_id, "match_id": match_id}
+    await scheduler.schedule(store.timers(db), timer, expires, **fields)
+    # If this writer dies between locking the member and claiming the slot, the member would wait for
+    # the proposal's expiry (days): this check, cancelled once the claim is known, frees them sooner.
+    await scheduler.schedule(store.timers(db), check, now + CLAIM_CHECK_AFTER, kind="claim", **fields)
     # Why this mentor, as the ranking saw them: kept with the proposal, so it is what a coordinator
     # reads later whatever the mentor's profile or load becomes.
     proposal = {
@@ -258,15 +271,17 @@ async def _propose_to(
         "expires_at": expires,
         "explanation": store.explanation_to_doc(model.explain(mentor, request)),
     }
-    locked = await _change_member(
-        db,
-        org,
-        member_id,
-        lambda m: {"status": "proposed", "proposal": proposal} if m["status"] == "waiting" else None,
-        known=member,
-    )
-    if locked is None:  # another writer proposed, or the request closed meanwhile
-        await scheduler.cancel(store.timers(db), timer)
+
+    def lock(m: Document) -> Document | None:
+        # Still waiting on this very request (not withdrawn and asked again), and the mentor not one
+        # who declined it meanwhile: `request` may come from an older read (a batch's).
+        still = (m.get("request") or {}).get("id") == request.id and mentor_id not in m.get("excluded", [])
+        return {"status": "proposed", "proposal": proposal} if m["status"] == "waiting" and still else None
+
+    locked = await _change_member(db, org, member_id, lock, known=member)
+    if locked is None:  # another writer proposed, or the request changed meanwhile
+        for entry in (timer, check):
+            await scheduler.cancel(store.timers(db), entry)
         return await get_member(db, org, member_id) or {}
     try:
         await _change_slots(
@@ -274,13 +289,16 @@ async def _propose_to(
         )
     except (model.MatchConflict, NotFound):  # the slot went to someone else, or the mentor changed
         await _change_member(db, org, member_id, _release(match_id), known=locked)
-        await scheduler.cancel(store.timers(db), timer)
+        for entry in (timer, check):
+            await scheduler.cancel(store.timers(db), entry)
         return None
     except BaseException:
         # Not claimed, or not known to be: the member goes back to waiting now rather than at the
-        # proposal's expiry. A claim that did land meanwhile is expired by its timer as usual.
+        # proposal's expiry. A claim that did land meanwhile is expired by its timer as usual, and an
+        # acceptance of it is refused (`accept`), since the member no longer points at it.
         await asyncio.shield(_change_member(db, org, member_id, _release(match_id)))
         raise
+    await scheduler.cancel(store.timers(db), check)
     return locked
 
 
@@ -308,25 +326,47 @@ async def withdraw(
 ) -> None:
     """The member closes their open request; a proposal waiting for its mentor is withdrawn and
     frees the slot. MatchConflict when there is no open request, or its mentor has just accepted."""
-    member = await get_member(db, org, member_id)
-    status = (member or {}).get("status")
-    if status == "proposed":
-        proposal = (member or {})["proposal"]
-        match_id = proposal["match_id"]
-        slots = await _change_slots(
-            db, publisher, org, proposal["mentor_id"], lambda s: model.withdraw(s, match_id, now), roster
-        )
-        await scheduler.cancel(store.timers(db), f"expire:{match_id}")
-        await _settle_all(db, publisher, settings, slots, now, roster)
-        return
-    closed = await _change_member(
-        db,
-        org,
-        member_id,
-        lambda m: {"status": "idle", "request": None} if m["status"] == "waiting" else None,
+    for _ in range(RACES):  # the member's state may move on between the read and the write
+        member = await get_member(db, org, member_id) or {}
+        if member.get("status") == "proposed":
+            proposal = member["proposal"]
+            try:
+                await withdraw_stale(
+                    db, publisher, settings, org, proposal["mentor_id"], proposal["match_id"], now, roster
+                )
+            except model.MatchConflict:
+                if (await get_member(db, org, member_id) or {}).get("proposal") == proposal:
+                    raise model.MatchConflict("your mentor has just answered this proposal") from None
+                continue
+            return
+        if member.get("status") != "waiting":
+            raise model.MatchConflict("you have no open request")
+        if await _change_member(
+            db,
+            org,
+            member_id,
+            lambda m: {"status": "idle", "request": None} if m["status"] == "waiting" else None,
+        ):
+            return
+    raise Busy("member")
+
+
+async def withdraw_stale(
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    org: str,
+    mentor_id: str,
+    match_id: str,
+    now: dt.datetime,
+    roster: Roster | None,
+) -> None:
+    """Free the slot of a proposal the member no longer wants (or no longer points at)."""
+    slots = await _change_slots(
+        db, publisher, org, mentor_id, lambda s: model.withdraw(s, match_id, now), roster
     )
-    if closed is None:
-        raise model.MatchConflict("you have no open request")
+    await scheduler.cancel(store.timers(db), f"expire:{match_id}")
+    await _settle_all(db, publisher, settings, slots, now, roster)
 
 
 async def get_member(db: Db, org: str, member_id: str) -> Document | None:
@@ -352,6 +392,13 @@ async def accept(
     *,
     roster: Roster | None = None,
 ) -> model.Held:
+    mentor = await get_mentor(db, org, mentor_id)
+    held = mentor.find(match_id) if mentor else None
+    member = await get_member(db, org, held.member_id) if held else None
+    if held is not None and held.status == "proposed" and not (member and _on(member, "proposal", match_id)):
+        # Its writer released the member after a failure, and they have moved on: the slot is freed.
+        await withdraw_stale(db, publisher, settings, org, mentor_id, match_id, now, roster)
+        raise model.MatchConflict("this member is no longer waiting for this proposal")
     slots = await _change_slots(
         db, publisher, org, mentor_id, lambda s: model.accept(s, match_id, now), roster
     )
@@ -409,13 +456,20 @@ async def expire_due(
     *,
     roster: Roster | None = None,
 ) -> None:
-    """A proposal's timer fired: free its slot if nobody answered, and move the member on."""
+    """A proposal's timer fired: free its slot if nobody answered, and move the member on. A claim
+    check (`kind: claim`) only frees a member whose proposal never reached the mentor."""
     org, match_id, member_id, mentor_id = (
         entry["org"],
         entry["match_id"],
         entry["member_id"],
         entry["mentor_id"],
     )
+    if entry.get("kind") == "claim":
+        mentor = await get_mentor(db, org, mentor_id)
+        if mentor is None or mentor.find(match_id) is None:
+            await _change_member(db, org, member_id, _release(match_id))
+            await propose_next(db, publisher, settings, org, member_id, now, roster=roster)
+        return
     try:
         slots = await _change_slots(
             db, publisher, org, mentor_id, lambda s: model.expire(s, match_id, now), roster
@@ -467,7 +521,7 @@ async def settle(
         return  # not answered yet: this event is older than the mentor's document
     if held is not None:  # active
         match = {"match_id": d.match_id, "mentor_id": d.mentor_id, "since": held.since}
-        await _change_member(
+        member = await _change_member(
             db,
             org,
             d.member_id,
@@ -477,12 +531,28 @@ async def settle(
                 else None
             ),
         )
+        current = member or await get_member(db, org, d.member_id) or {}
+        if not (_on(current, "match", d.match_id) or _on(current, "proposal", d.match_id)):
+            # Accepted just as the member moved on (another proposal, a withdrawal): the mentor must
+            # not keep a mentee who is not theirs. The match ends, and the slot is free.
+            end_ = functools.partial(model.end, ended_by="member", reason="member_unavailable")
+            slots = await _change_slots(
+                db,
+                publisher,
+                org,
+                d.mentor_id,
+                lambda s: end_(s, d.match_id, back_to_waiting=False, now=now),
+                roster,
+            )
+            await _settle_all(db, publisher, settings, slots, now, roster)
         return
     # The mentor no longer holds it: declined, expired, withdrawn or ended.
     back = not isinstance(event, MatchEnded) or event.data.back_to_waiting
 
     def gone(m: Document) -> Document | None:
-        if isinstance(event, MatchWithdrawn) and _on(m, "proposal", d.match_id):
+        # A withdrawal, or an end the member did not want to be matched again after (its acceptance
+        # had not reached them yet): the request closes.
+        if (isinstance(event, MatchWithdrawn) or not back) and _on(m, "proposal", d.match_id):
             return {"status": "idle", "proposal": None, "request": None}
         if _on(m, "proposal", d.match_id):
             return _release(d.match_id, exclude=d.mentor_id)(m)
@@ -522,14 +592,15 @@ async def offer_free_slots(
 ) -> None:
     """A mentor has room (a slot freed, a capacity raised, back from a pause): the members who have
     waited longest and whom the mentor fits are proposed to them."""
+    slots = await get_mentor(db, org, mentor_id)
     for member in await waiting_list(db, org):
-        slots = await get_mentor(db, org, mentor_id)
         if slots is None or slots.profile.free_slots <= 0:
             return
         if model.feasible(slots.profile, store.doc_to_request(member)):
             await propose_next(
                 db, publisher, settings, org, member["member_id"], now, preferred=mentor_id, roster=roster
             )
+            slots = await get_mentor(db, org, mentor_id)
 
 
 async def run_timers(
@@ -571,7 +642,9 @@ async def mentees_of(db: Db, org: str, mentor_id: str) -> list[model.Pairing]:
 
 async def find_match(db: Db, org: str, match_id: str) -> tuple[model.MentorProfile, model.Held] | None:
     """A proposal or active match of the organization, with its mentor."""
-    for doc in await store.mentors(db, org).find({"held.match_id": match_id}, limit=1):
+    for doc in await store.mentors(db, org).find(
+        {"held.match_id": match_id}, limit=1, projection=WITHOUT_OUTBOX
+    ):
         slots = store.doc_to_slots(doc)
         held = slots.find(match_id)
         if held is not None:
@@ -581,8 +654,9 @@ async def find_match(db: Db, org: str, match_id: str) -> tuple[model.MentorProfi
 
 async def waiting_list(db: Db, org: str, limit: int = 10_000) -> list[Document]:
     """Members waiting for a proposal, the longest waiting first."""
-    docs = await store.members(db, org).find({"status": "waiting"}, limit=limit)
-    return sorted(docs, key=lambda m: (m["request"]["requested_at"], m["member_id"]))
+    return await store.members(db, org).find(
+        {"status": "waiting"}, sort=[("request.requested_at", 1), ("member_id", 1)], limit=limit
+    )
 
 
 @dataclass(frozen=True)
@@ -601,7 +675,11 @@ async def rematch(
     waiting = await waiting_list(db, org)
     roster = Roster()  # one read of the mentors for the whole batch, not one per member
     mentors = [s.profile for s in await roster.mentors(db, org)]
-    plan = assignment.optimal(mentors, [store.doc_to_request(m) for m in waiting])
+    # Imported here: scipy takes 1.5 s to import, which every start of a mentoring process would pay.
+    from services.mentoring import assignment
+
+    # Seconds of CPU for a large list: off the event loop, so requests and timers go on meanwhile.
+    plan = await asyncio.to_thread(assignment.optimal, mentors, [store.doc_to_request(m) for m in waiting])
     by_request = {m["request"]["id"]: m for m in waiting}
     slots = asyncio.Semaphore(8)
 

@@ -20,7 +20,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.mentoring.model import (
     Check,
@@ -59,7 +59,8 @@ async def adopt_legacy_mentors(db: Db) -> int:
     mentor id, `focus`, `accepting`, a bare `active_mentees` count) become mentors of this one; that
     release had no accepted matches, so its counts of proposals are dropped with it. Returns how many."""
     if LEGACY_INDEX in await db.mentors.index_information():
-        await db.mentors.drop_index(LEGACY_INDEX)
+        with contextlib.suppress(OperationFailure):  # another replica starting at once dropped it first
+            await db.mentors.drop_index(LEGACY_INDEX)
     adopted = 0
     for old in await db.mentors.find({"held": {"$exists": False}}).to_list():
         new = {

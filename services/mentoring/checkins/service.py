@@ -357,17 +357,19 @@ async def fire(
 
 
 async def member_disengaged(db: Db, publisher: EventPublisher, event: MemberDisengaged) -> bool:
-    """Meetings saw the member stop coming: tell their mentor, if they have one, and only that.
-
-    The message is acknowledged only after the publish, so a redelivery is this consumer's outbox;
-    the event's id comes from the MemberDisengaged's, so a repeat is dropped by JetStream.
-    """
+    """Meetings saw the member stop coming: tell their mentor, if they have one, and only that; once,
+    however late the event comes again (its id is recorded with what it told)."""
     pairing = await mentoring.current_match(db, event.org, event.data.member_id)
     if pairing is None:
         return False
     pair = model.started(pairing.org, pairing.match_id, pairing.member_id, pairing.mentor_id, pairing.since)
     drifting = model.drifting_event(pair, "missed_meetings", id_for(event.time, f"{event.id}#drifting"))
-    await publisher.publish(drifting)
+    notices = store.drift_notices(db)
+    notice = with_outbox({"_id": event.id, "org": event.org, "at": event.time}, [drifting])
+    try:
+        await write_then_publish(notices, event.id, [drifting], publisher, lambda: notices.insert_one(notice))
+    except DuplicateKeyError:
+        return False  # told already
     return True
 
 

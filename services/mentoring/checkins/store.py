@@ -56,8 +56,14 @@ def settings(db: Db) -> AsyncCollection[Document]:
     return db.check_in_settings
 
 
+def drift_notices(db: Db) -> AsyncCollection[Document]:
+    """One document per MemberDisengaged told to a mentor, keyed by that event's id: the record that
+    makes a redelivery of it (however late) tell nobody twice, and the outbox of what it told."""
+    return db.drift_notices
+
+
 def outbox_collections(db: Db) -> list[AsyncCollection[Document]]:
-    return [pairs(db), check_ins(db)]
+    return [pairs(db), check_ins(db), drift_notices(db)]
 
 
 def utc(value: dt.datetime) -> dt.datetime:

@@ -247,3 +247,120 @@ async def test_mentors_of_the_first_release_are_adopted_at_start(db: AsyncDataba
     await service.save_mentor(
         db, model.MentorProfile("pat", "org-a", 2)
     )  # no longer refused by the old index
+
+
+async def test_a_batch_working_from_an_old_read_never_proposes_a_mentor_who_declined_since(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=1)
+    first = await ask(db, publisher, settings, o, "sam")
+    snapshot = {**first, "status": "waiting", "proposal": None, "excluded": []}  # a batch's read, before
+    await service.decline(db, publisher, settings, o, "a", first["proposal"]["match_id"], NOW)
+
+    member = await service.propose_next(db, publisher, settings, o, "sam", NOW, "a", member=snapshot)
+
+    assert (member["status"], member["excluded"]) == ("waiting", ["a"])
+    assert (await service.get_mentor(db, o, "a")).held == ()  # type: ignore[union-attr]
+
+
+async def test_a_member_locked_on_a_proposal_its_writer_never_claimed_is_freed_by_the_claim_check(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=1, paused=True)
+    await service.open_request(
+        db, publisher, settings, model.Request(new_id(), o, "sam", requested_at=NOW), NOW
+    )
+    await add_mentor(db, o, "a", capacity=1)
+    # A writer that locked the member on a proposal to a and died before claiming a's slot.
+    await service._change_member(
+        db, o, "sam", lambda m: {"status": "proposed", "proposal": {"match_id": "lost", "mentor_id": "a"}}
+    )
+    entry = {
+        "_id": "claim:lost",
+        "kind": "claim",
+        "org": o,
+        "member_id": "sam",
+        "mentor_id": "a",
+        "match_id": "lost",
+    }
+
+    await service.expire_due(db, publisher, settings, entry, NOW + service.CLAIM_CHECK_AFTER)
+
+    member = await service.get_member(db, o, "sam")
+    assert member is not None and member["status"] == "proposed" and member["proposal"]["mentor_id"] == "a"
+    assert member["proposal"]["match_id"] != "lost"  # a real proposal this time, in a's document
+    assert (await service.get_mentor(db, o, "a")).find(member["proposal"]["match_id"]) is not None  # type: ignore[union-attr]
+
+
+async def test_a_proposal_whose_member_moved_on_cannot_be_accepted_and_frees_the_slot(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=1)
+    match_id = (await ask(db, publisher, settings, o, "sam"))["proposal"]["match_id"]
+    # Its writer failed after the claim landed and released the member, who then withdrew.
+    await service._change_member(
+        db, o, "sam", lambda m: {"status": "idle", "proposal": None, "request": None}
+    )
+
+    with pytest.raises(model.MatchConflict, match="no longer waiting"):
+        await service.accept(db, publisher, settings, o, "a", match_id, NOW)
+
+    assert (await service.get_mentor(db, o, "a")).held == ()  # type: ignore[union-attr]
+    assert await service.current_match(db, o, "sam") is None
+
+
+async def test_ending_a_match_before_its_acceptance_reached_the_member_respects_their_wish_to_stop(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=1)
+    await add_mentor(db, o, "b", capacity=1)
+    match_id = (await ask(db, publisher, settings, o, "sam"))["proposal"]["match_id"]
+    await service._change_slots(
+        db, publisher, o, "a", lambda s: model.accept(s, match_id, NOW)
+    )  # settle lost
+    pairing = model.Pairing(match_id, o, "a", "sam", NOW)
+
+    await service.end(db, publisher, settings, o, pairing, "member", "not_a_fit", False, NOW)
+
+    member = await service.get_member(db, o, "sam")
+    assert member is not None and (member["status"], member["request"]) == ("idle", None)
+    assert (await service.get_mentor(db, o, "b")).held == ()  # type: ignore[union-attr]
+
+
+async def test_a_mentor_may_take_fewer_but_not_raise_their_own_capacity(db: AsyncDatabase) -> None:
+    o = org()
+    with pytest.raises(model.NotAllowed, match="registers you"):
+        await service.save_mentor(db, model.MentorProfile("pat", o, 2), by_mentor=True)
+    await add_mentor(db, o, "pat", capacity=2)
+    await service.save_mentor(db, model.MentorProfile("pat", o, 1, paused=True), by_mentor=True)
+    with pytest.raises(model.NotAllowed, match="capacity"):
+        await service.save_mentor(db, model.MentorProfile("pat", o, 3), by_mentor=True)
+
+
+async def test_a_rematch_proposes_the_whole_waiting_list_its_optimal_assignment(
+    db: AsyncDatabase, publisher: EventPublisher, settings: Settings
+) -> None:
+    o = org()
+    await add_mentor(db, o, "a", capacity=1, paused=True)
+    await add_mentor(db, o, "b", capacity=1, paused=True)
+    # sam fits only a (Spanish); kim fits both, and would take a if served first by waiting order.
+    kim = model.Request(new_id(), o, "kim", languages=frozenset({"en", "es"}), requested_at=NOW)
+    sam = model.Request(
+        new_id(), o, "sam", languages=frozenset({"es"}), requested_at=NOW + dt.timedelta(seconds=1)
+    )
+    for request in (kim, sam):
+        assert (await service.open_request(db, publisher, settings, request, NOW))["status"] == "waiting"
+    await add_mentor(db, o, "a", capacity=1, languages=frozenset({"es"}))
+    await add_mentor(db, o, "b", capacity=1, languages=frozenset({"en"}))
+
+    outcome = await service.rematch(db, publisher, settings, o, NOW)
+
+    assert (outcome.waiting, outcome.proposed, outcome.still_waiting) == (2, 2, 0)
+    proposed = {
+        m: (await service.get_member(db, o, m) or {})["proposal"]["mentor_id"] for m in ("kim", "sam")
+    }
+    assert proposed == {"kim": "b", "sam": "a"}

@@ -3,6 +3,7 @@ one write, reading them, and the durable nudges firing."""
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from nats.aio.client import Client as NatsClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ids import new_id
+from contracts.meetings import MemberDisengaged, MemberDisengagedData
 from contracts.mentoring import (
     MENTORING_EVENTS,
     CheckInOverdue,
@@ -304,3 +306,20 @@ async def test_pairs_of_matches_ended_before_the_retention_age_are_forgotten_wit
     left = {d["match_id"] async for d in db.check_in_pairs.find({"org": org})}
     assert left == {"match-recent", "match-active"}
     assert await claims.count_documents({"_id": {"$regex": f"^{org}/match-old:"}}) == 0
+
+
+async def test_a_member_who_stopped_coming_is_told_to_their_mentor_once_however_late_it_comes_again(
+    db: AsyncDatabase[Any], publisher: EventPublisher, settings: Settings, admin_nc: NatsClient
+) -> None:
+    org = f"org-{new_id()[-6:]}"
+    match_id = await active_match(db, publisher, settings, org, "member-1", "mentor-1")
+    data = MemberDisengagedData(member_id="member-1", weeks=3, last_attended=None, usual_meeting_ids=["m1"])
+    disengaged = MemberDisengaged.create(source="meetings", org=org, subject="member-1", data=data)
+
+    assert await service.member_disengaged(db, publisher, disengaged) is True
+    # The same event again, after JetStream's duplicate window (a redelivery, a dead letter replayed).
+    assert await service.member_disengaged(db, publisher, disengaged) is False
+
+    told = json.loads(await last_event(admin_nc, org, "mentee_drifting"))
+    assert (told["data"]["match_id"], told["data"]["signal"]) == (match_id, "missed_meetings")
+    assert await db.drift_notices.count_documents({"org": org}) == 1
