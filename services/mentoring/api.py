@@ -381,7 +381,7 @@ async def list_candidates(request_id: MatchId, caller: Coordinator, db: Db) -> l
     if member is None:
         raise NotFound("request")
     request = store.doc_to_request(member)
-    explained = [model.explain(s.profile, request) for s in await service.get_mentors(db, caller.org)]
+    explained = [model.explain(s.profile, request) for s in await service.all_mentors(db, caller.org)]
     explained.sort(key=lambda e: (not e.feasible, -e.score, e.mentor_id))
     return [explanation_public(e) for e in explained[:50]]
 
@@ -503,7 +503,7 @@ async def rematch_waiting_list(
 @router.get("/mentoring/coordinator")
 async def read_coordinator_view(caller: Coordinator, db: Db) -> CoordinatorView:
     """The waiting list, the proposals waiting for an answer, and each mentor's load (coordinators)."""
-    mentors = await service.get_mentors(db, caller.org)
+    mentors = await service.all_mentors(db, caller.org)
     return CoordinatorView(
         waiting=[
             WaitingPublic(

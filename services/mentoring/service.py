@@ -169,12 +169,8 @@ async def get_mentor(db: Db, org: str, mentor_id: str) -> model.Slots | None:
 
 
 async def all_mentors(db: Db, org: str, roster: Roster | None = None) -> list[model.Slots]:
+    """Every mentor of the organization: as the roster has them, or as stored now without one."""
     return await (roster or uncached()).mentors(db, org)
-
-
-async def get_mentors(db: Db, org: str) -> list[model.Slots]:
-    """Every mentor of the organization as stored now (coordinators' views)."""
-    return await all_mentors(db, org)
 
 
 # --- requests and proposals ---------------------------------------------------------------------
