@@ -395,6 +395,13 @@ async def _held_by_caller(db: Db, caller: Caller, match_id: str) -> tuple[model.
     return found
 
 
+async def _proposed_to_caller(db: Db, caller: Caller, match_id: str) -> None:
+    """Only the mentor a proposal was made to answers it: anyone else gets 404."""
+    mentor, _ = await _held_by_caller(db, caller, match_id)
+    if mentor.mentor_id != caller.sub:
+        raise NotFound("match")
+
+
 @router.get("/mentoring/matches/{match_id}", responses=problems({404: NO_MATCH}))
 async def read_match(match_id: MatchId, caller: Caller, db: Db) -> MatchPublic:
     """A proposal or active match: its mentor, its member and coordinators may read it."""
@@ -415,9 +422,7 @@ async def accept_match(
     roster: MentorRoster,
 ) -> MatchPublic:
     """The proposed mentor accepts: the match is active."""
-    mentor, _ = await _held_by_caller(db, caller, match_id)
-    if mentor.mentor_id != caller.sub:
-        raise NotFound("match")
+    await _proposed_to_caller(db, caller, match_id)
     try:
         held = await service.accept(
             db, publisher, settings, caller.org, caller.sub, match_id, utcnow(), roster=roster
@@ -441,9 +446,7 @@ async def decline_match(
     roster: MentorRoster,
 ) -> None:
     """The proposed mentor declines: the next candidate is proposed, never this mentor again."""
-    mentor, _ = await _held_by_caller(db, caller, match_id)
-    if mentor.mentor_id != caller.sub:
-        raise NotFound("match")
+    await _proposed_to_caller(db, caller, match_id)
     try:
         await service.decline(
             db, publisher, settings, caller.org, caller.sub, match_id, utcnow(), roster=roster

@@ -39,10 +39,6 @@ class Roster:
                     self._orgs[org] = seen
         return list(seen[1].values())
 
-    def get(self, org: str, mentor_id: str) -> model.Slots | None:
-        seen = self._orgs.get(org)
-        return seen[1].get(mentor_id) if seen else None
-
     def remember(self, slots: model.Slots) -> None:
         """A mentor as this process just wrote them."""
         seen = self._orgs.get(slots.profile.org)

@@ -358,11 +358,27 @@ async def withdraw_stale(
     roster: Roster | None,
 ) -> None:
     """Free the slot of a proposal the member no longer wants (or no longer points at)."""
-    slots = await _change_slots(
-        db, publisher, org, mentor_id, lambda s: model.withdraw(s, match_id, now), roster
-    )
+    await _answer(db, publisher, settings, org, mentor_id, match_id, model.withdraw, now, roster)
+
+
+async def _answer(
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    org: str,
+    mentor_id: str,
+    match_id: str,
+    step: Callable[[model.Slots, str, dt.datetime], model.Slots],
+    now: dt.datetime,
+    roster: Roster | None,
+) -> model.Slots:
+    """A proposal answered (accepted, declined, withdrawn): the mentor's document takes the step, the
+    proposal's expiry is no longer needed, and the member is settled."""
+    slots = await _change_slots(db, publisher, org, mentor_id, lambda s: step(s, match_id, now), roster)
+    assert slots is not None  # each of these steps changes the slots or raises MatchConflict
     await scheduler.cancel(store.timers(db), f"expire:{match_id}")
     await _settle_all(db, publisher, settings, slots, now, roster)
+    return slots
 
 
 async def get_member(db: Db, org: str, member_id: str) -> Document | None:
@@ -395,12 +411,8 @@ async def accept(
         # Its writer released the member after a failure, and they have moved on: the slot is freed.
         await withdraw_stale(db, publisher, settings, org, mentor_id, match_id, now, roster)
         raise model.MatchConflict("this member is no longer waiting for this proposal")
-    slots = await _change_slots(
-        db, publisher, org, mentor_id, lambda s: model.accept(s, match_id, now), roster
-    )
-    await scheduler.cancel(store.timers(db), f"expire:{match_id}")
-    await _settle_all(db, publisher, settings, slots, now, roster)
-    held = slots.find(match_id) if slots else None
+    slots = await _answer(db, publisher, settings, org, mentor_id, match_id, model.accept, now, roster)
+    held = slots.find(match_id)
     assert held is not None
     return held
 
@@ -416,11 +428,7 @@ async def decline(
     *,
     roster: Roster | None = None,
 ) -> None:
-    slots = await _change_slots(
-        db, publisher, org, mentor_id, lambda s: model.decline(s, match_id, now), roster
-    )
-    await scheduler.cancel(store.timers(db), f"expire:{match_id}")
-    await _settle_all(db, publisher, settings, slots, now, roster)
+    await _answer(db, publisher, settings, org, mentor_id, match_id, model.decline, now, roster)
 
 
 async def end(
