@@ -111,10 +111,11 @@ async def _request_mentor(
     request.attempts = answer.attempts
     if answer.response is not None:
         request.answered = True
-        # A retry whose first attempt landed meets that request (409): the member's state tells its match.
-        if answer.response.status_code == 409:
-            answer.response = await client.get(f"{target.mentoring[0]}/mentoring/me", headers=headers)
-        request.match_id = (answer.response.json().get("proposal") or {}).get("match_id")
+        # A retry whose first attempt landed meets that request (409). Its answer never arrived, so it
+        # promised no match: the member's proposal may be one whose writer died before the mentor's slot
+        # was claimed (never published, by design; the claim check proposes again).
+        if answer.response.status_code != 409:
+            request.match_id = (answer.response.json().get("proposal") or {}).get("match_id")
 
 
 async def send_alerts(
