@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -21,17 +21,28 @@ from contracts.crisis import CrisisEscalated
 from contracts.subjects import stream_name
 from services.crisis.deps import Responder
 from shared.auth.principal import Principal, Role
+from shared.http import NotFound
 
 router = APIRouter(tags=["console"])
-PAGE = Path(__file__).with_name("console.html")
+PAGES = Path(__file__).with_name("pages")
+# Every asset of the page is served from here: no CDN, nothing fetched from elsewhere.
+ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 KEEP_ALIVE_SECONDS = 15.0
 WAITING_EVENTS = 1000
 
 
 @router.get("/crisis/console", response_class=HTMLResponse, include_in_schema=False)
 async def read_console() -> HTMLResponse:
-    """The responder console page; it signs in with the responder's bearer token."""
-    return HTMLResponse(PAGE.read_text())
+    """The responder console page; without a session it sends the person to sign in."""
+    return HTMLResponse((PAGES / "console.html").read_text(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/crisis/console/assets/{name}", include_in_schema=False)
+async def read_console_asset(name: str) -> FileResponse:
+    """The page's script and stylesheet."""
+    if name not in ASSETS:
+        raise NotFound("asset")
+    return FileResponse(PAGES / name, media_type=ASSETS[name])
 
 
 @router.get("/crisis/console/events", responses={200: {"content": {"text/event-stream": {}}}})
