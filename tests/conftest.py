@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.ids import new_id
+from deploy.local.seed import DemoUser
 from deploy.local.stack import REPO, Stack, free_port
 from deploy.local.topology import SERVICES
 from shared.auth.devkeys import mint_token
@@ -34,6 +35,19 @@ NETWORK = """{
     {"id": "org-b", "name": "Organization B", "region": "lakeshore"}
   ]
 }"""
+
+
+# Whom the console's sign-in page offers in tests (the stack's demo users); their crisis staff roles
+# are put by the tests that need them.
+DEMO_USERS = (
+    DemoUser("a-responder-1", "org-a", (Role.RESPONDER,), "Org A responder 1"),
+    DemoUser("a-responder-2", "org-a", (Role.RESPONDER,), "Org A responder 2"),
+    DemoUser("a-coordinator", "org-a", (Role.COORDINATOR, Role.RESPONDER), "Org A coordinator"),
+    DemoUser("a-admin", "org-a", (Role.ORG_ADMIN,), "Org A admin"),
+    DemoUser("a-member", "org-a", (Role.MEMBER,), "Org A member"),
+    DemoUser("b-responder", "org-b", (Role.RESPONDER,), "Org B responder"),
+    DemoUser("lk-regional", "org-b", (Role.REGIONAL_RESPONDER,), "Lakeshore regional team", ("lakeshore",)),
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -70,6 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # The tests' webhook receivers listen on this machine, which a deployment refuses to post to.
         # The services' environment only: in this process, settings tests would see it too.
         env={"RN_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"},
+        demo_users=DEMO_USERS,
     )
     try:
         st.start_nats()

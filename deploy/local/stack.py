@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, ServiceUnavailableError
 
-from deploy.local import natsconf
+from deploy.local import natsconf, seed
 from deploy.local.topology import SERVICES, all_subscriptions
 from shared.auth.devkeys import ensure_keypair
 from shared.messaging.streams import DUPLICATE_WINDOW_SECONDS, duplicate_window, provision
@@ -114,6 +114,8 @@ class Stack:
     # Client ports of more nats-server nodes: with any, the nodes form one cluster (nats_port is the first).
     nats_cluster_ports: tuple[int, ...] = ()
     env: dict[str, str] = field(default_factory=dict)  # more environment for every service process
+    # Whom the console's development sign-in page offers (services/crisis/signin.py).
+    demo_users: tuple[seed.DemoUser, ...] = seed.USERS
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     orgs: list[str] = field(init=False, default_factory=list)  # each gets a read-only NATS user
 
@@ -122,6 +124,8 @@ class Stack:
         self.log_dir = self.log_dir or self.data_dir / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.private_key, self.public_key = ensure_keypair(self.data_dir / "keys")
+        self.demo_users_file = self.data_dir / "demo-users.json"
+        self.demo_users_file.write_text(json.dumps([asdict(u) for u in self.demo_users], indent=1))
         self.orgs = [o.id for o in NetworkFile(self.network_file).get().organizations]
         self.passwords = natsconf.load_passwords(self.data_dir / "nats-passwords.json", self.orgs)
         token_file = self.data_dir / "otlp-ingest-token"
@@ -287,6 +291,11 @@ class Stack:
             # Where callers reach this service, e.g. the SMS provider's status callbacks to notifications.
             "RN_PUBLIC_URL": self.url(name),
         }
+        if name == "crisis":  # the console's sign-in page for the demo users
+            env |= {
+                "RN_DEMO_USERS_FILE": str(self.demo_users_file),
+                "RN_DEV_SIGNING_KEY_FILE": str(self.private_key),
+            }
         if name == "notifications":  # the only service that sends email and SMS holds their settings
             env |= {
                 "RN_SMTP_HOST": "127.0.0.1",

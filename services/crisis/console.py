@@ -8,6 +8,7 @@ saw, including whatever happened while it was away.
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -51,7 +52,8 @@ async def stream_events(
     caller: Responder,
     last_event_id: Annotated[str | None, Header(pattern=r"^[0-9]{1,19}$")] = None,
 ) -> StreamingResponse:
-    """Crisis events of the caller's organization (a regional team: escalations that reached it), live."""
+    """Crisis events of the caller's organization (a regional team: escalations that reached it), live,
+    until the caller's token expires."""
     connection: Client = request.app.state.broker.connection
     staff = caller.has_any(Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN)
     subject = f"rn.{caller.org}.crisis.>" if staff else CrisisEscalated.subject_pattern()
@@ -71,8 +73,13 @@ async def stream_events(
         yield "retry: 1000\n\n"
         try:
             while not await request.is_disconnected():
+                # The stream lives as long as the token that opened it: after that the page must renew
+                # (or sign in again) and reconnect with Last-Event-ID, so a session that ended reads nothing.
+                left = _seconds_left(caller)
+                if left <= 0:
+                    break
                 try:
-                    first = await asyncio.wait_for(waiting.get(), KEEP_ALIVE_SECONDS)
+                    first = await asyncio.wait_for(waiting.get(), min(KEEP_ALIVE_SECONDS, left))
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
@@ -91,6 +98,12 @@ async def stream_events(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def _seconds_left(caller: Principal) -> float:
+    if caller.expires_at is None:
+        return KEEP_ALIVE_SECONDS
+    return (caller.expires_at - datetime.now(UTC)).total_seconds()
 
 
 def _frame(msg: Msg, caller: Principal, staff: bool) -> str | None:

@@ -17,9 +17,11 @@ from contracts.crisis import (
     CrisisUrgentAlertReceived,
 )
 from services import crisis
-from services.crisis import api, console, retention, service, store, subscribers, webhooks
+from services.crisis import api, console, retention, service, signin, store, subscribers, webhooks
 from services.crisis.settings import Settings
 from shared.app import event_service_app
+from shared.auth.oidc import OidcClient
+from shared.auth.session import Sessions
 from shared.messaging.publisher import EventPublisher
 from shared.network import NetworkFile
 
@@ -74,5 +76,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         background=(timers, deliveries, expire),
     )
     app.state.sealer, app.state.directory, app.state.intake = sealer, directory, intake
+    app.state.sessions = Sessions(
+        secret=settings.console_session_secret.get_secret_value().encode(),
+        secure=settings.public_url.startswith("https://"),
+    )
+    app.state.oidc = _oidc_client(settings)
     app.include_router(console.router)
+    app.include_router(signin.router)
     return app
+
+
+def _oidc_client(settings: Settings) -> OidcClient | None:
+    if not settings.oidc_issuer or not settings.oidc_client_id:
+        return None
+    return OidcClient(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value() if settings.oidc_client_secret else None,
+        scopes=settings.oidc_scopes,
+        redirect_uri=f"{settings.public_url.rstrip('/')}/crisis/console/oidc/callback",
+    )

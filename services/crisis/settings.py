@@ -1,8 +1,11 @@
-from typing import Self
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import SealingSettings
+
+DEV_SESSION_SECRET = "development-only-console-session-secret"
 
 
 class Settings(SealingSettings):
@@ -29,12 +32,50 @@ class Settings(SealingSettings):
     # (over plain http too). Cloud metadata addresses stay refused.
     webhook_allow_private_targets: bool = False
 
+    # The console's sign-in (signin.py). Production: OpenID Connect (authorization code with PKCE)
+    # against `oidc_issuer`, whose tokens the services verify through RN_JWKS_URL. Development: a page
+    # that lists the demo users (`demo_users_file`, written by `make run`) and mints their tokens with
+    # the development key; refused in production.
+    console_session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
+    console_session_minutes: float = Field(default=60, gt=0, le=24 * 60)  # demo sign-ins only
+    console_renewal: bool = True
+    demo_users_file: Path | None = None
+    dev_signing_key_file: Path | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile offline_access"
+    # Which of the provider's tokens becomes the session: the one the services verify (audience
+    # RN_JWT_AUDIENCE, with the org and roles claims).
+    oidc_session_token: Literal["access_token", "id_token"] = "access_token"
+    # Where the provider sends the browser back: this service's public address.
+    public_url: str = "http://127.0.0.1:8103"
+
     @model_validator(mode="after")
     def _deliveries_outlive_the_duplicate_window(self) -> Self:
         if self.webhook_deliveries_retention_hours * 3600 <= self.stream_duplicate_window_seconds:
             raise ValueError(
                 "RN_WEBHOOK_DELIVERIES_RETENTION_HOURS must be longer than JetStream's duplicate window"
             )
+        return self
+
+    @property
+    def demo_sign_in(self) -> bool:
+        return self.environment != "production" and bool(self.demo_users_file and self.dev_signing_key_file)
+
+    @model_validator(mode="after")
+    def _no_demo_sign_in_in_production(self) -> Self:
+        if self.environment == "production" and (self.demo_users_file or self.dev_signing_key_file):
+            raise ValueError(
+                "the demo sign-in (RN_DEMO_USERS_FILE, RN_DEV_SIGNING_KEY_FILE) is not for production"
+            )
+        if (
+            self.environment == "production"
+            and self.console_session_secret.get_secret_value() == DEV_SESSION_SECRET
+        ):
+            raise ValueError("set RN_CONSOLE_SESSION_SECRET: the development one is public")
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("RN_OIDC_ISSUER needs RN_OIDC_CLIENT_ID")
         return self
 
     @model_validator(mode="after")

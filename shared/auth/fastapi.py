@@ -8,6 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth.jwks import KeysUnavailable
 from shared.auth.principal import Principal, Role
+from shared.auth.session import Sessions
 from shared.auth.tokens import InvalidToken, TokenVerifier
 from shared.http import Problem
 from shared.network import NetworkFile
@@ -23,11 +24,16 @@ def _unauthorized(detail: str) -> Problem:
 async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    if credentials is None:
+    token = credentials.credentials if credentials else None
+    # A bearer header wins; a service that signs people in to its pages also takes its session cookie.
+    sessions: Sessions | None = getattr(request.app.state, "sessions", None)
+    if token is None and sessions is not None:
+        token = sessions.token_of(request)
+    if token is None:
         raise _unauthorized("a bearer token is required")
     verifier: TokenVerifier = request.app.state.verifier
     try:
-        principal = await verifier.verify(credentials.credentials)
+        principal = await verifier.verify(token)
     except InvalidToken as exc:
         raise _unauthorized(f"invalid token: {exc}") from exc
     except KeysUnavailable as exc:

@@ -1,6 +1,7 @@
 """The verified caller."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -21,6 +22,8 @@ class Principal:
     org: str
     roles: frozenset[Role]
     regions: frozenset[str] = frozenset()
+    # When the token that names the caller expires: a live stream opened with it ends then.
+    expires_at: datetime | None = None
 
     def has_any(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))

@@ -1,5 +1,6 @@
 """Verifying bearer tokens (RS256/ES256) against a JWKS or a local public key."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,4 +91,11 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     except ValueError as exc:
         raise InvalidToken(f"unknown role: {exc}") from exc
     regions = claims.get("regions") or []
-    return Principal(sub=str(claims["sub"]), org=org, roles=parsed, regions=frozenset(map(str, regions)))
+    exp = claims.get("exp")
+    return Principal(
+        sub=str(claims["sub"]),
+        org=org,
+        roles=parsed,
+        regions=frozenset(map(str, regions)),
+        expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None,
+    )

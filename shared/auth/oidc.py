@@ -1,0 +1,74 @@
+"""Signing a person in with OpenID Connect: authorization code with PKCE, through Authlib.
+
+The provider is found by discovery (`<issuer>/.well-known/openid-configuration`), read once per
+process. The tokens it returns are verified by the service's own TokenVerifier (the provider's JWKS),
+like any bearer token, before they become a session.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+
+class SignInFailed(Exception):
+    """The provider refused the code or the refresh token, or cannot be reached."""
+
+
+@dataclass
+class OidcClient:
+    issuer: str
+    client_id: str
+    client_secret: str | None
+    scopes: str
+    redirect_uri: str
+    _metadata: dict[str, Any] | None = field(default=None, repr=False)
+
+    async def metadata(self) -> dict[str, Any]:
+        if self._metadata is None:
+            url = f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
+            try:
+                async with httpx.AsyncClient(timeout=10) as http:
+                    answer = await http.get(url)
+                    answer.raise_for_status()
+            except httpx.HTTPError as exc:
+                raise SignInFailed(f"the identity provider cannot be reached: {exc}") from exc
+            self._metadata = answer.json()
+        return self._metadata
+
+    def _client(self) -> AsyncOAuth2Client:
+        return AsyncOAuth2Client(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            scope=self.scopes,
+            redirect_uri=self.redirect_uri,
+            code_challenge_method="S256",
+            # A public client (no secret) authenticates at the token endpoint by PKCE alone.
+            token_endpoint_auth_method="client_secret_basic" if self.client_secret else "none",
+            timeout=10,
+        )
+
+    async def authorization_url(self) -> tuple[str, str, str]:
+        """Where to send the browser, with the state and the PKCE verifier to keep until it returns."""
+        endpoint = (await self.metadata())["authorization_endpoint"]
+        verifier = generate_token(64)
+        async with self._client() as client:
+            url, state = client.create_authorization_url(endpoint, code_verifier=verifier)
+        return url, state, verifier
+
+    async def exchange(self, code: str, verifier: str) -> dict[str, Any]:
+        return await self._token(code=code, code_verifier=verifier, grant_type="authorization_code")
+
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        return await self._token(refresh_token=refresh_token, grant_type="refresh_token")
+
+    async def _token(self, **params: str) -> dict[str, Any]:
+        endpoint = (await self.metadata())["token_endpoint"]
+        try:
+            async with self._client() as client:
+                token = await client.fetch_token(endpoint, **params)
+        except Exception as exc:  # Authlib raises its own errors and httpx's; all mean "not signed in"
+            raise SignInFailed(f"the identity provider refused: {type(exc).__name__}: {exc}") from exc
+        return dict(token)
