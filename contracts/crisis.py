@@ -10,7 +10,7 @@ from contracts.envelope import Contract, Event
 Severity = Literal["low", "moderate", "high", "imminent"]
 Channel = Literal["member", "mentor", "service"]
 CatchAll = Literal["coordinator", "regional_team"]
-Referral = Literal["988", "warm_handoff", "emergency_services", "peer_follow_up", "none"]
+Referral = Literal["988", "warm_handoff", "emergency_services", "peer_follow_up", "other", "none"]
 Outcome = Literal["safe", "referred", "emergency_dispatched", "unreachable"]
 CancelReason = Literal["raised_by_mistake", "duplicate", "member_safe", "other"]
 
@@ -152,3 +152,36 @@ class CrisisFollowUpScheduled(Event):
     version: ClassVar[int] = 1
     type: Literal["crisis.follow_up_scheduled.v1"] = "crisis.follow_up_scheduled.v1"
     data: CrisisFollowUpScheduledData
+
+
+class CrisisFollowUpCompletedData(Contract):
+    case_id: str
+    responder_id: str = Field(description="who marked the caring contact done")
+    due_by: datetime
+    completed_at: datetime
+    on_time: bool = Field(description="done by its due time (within 24 hours of the resolution)")
+
+
+class CrisisFollowUpCompleted(Event):
+    """The caring contact was made; it leaves the responder's list."""
+
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "follow_up_completed"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.follow_up_completed.v1"] = "crisis.follow_up_completed.v1"
+    data: CrisisFollowUpCompletedData
+
+
+class CrisisResponderDeactivatedData(Contract):
+    responder_id: str
+    deactivated_by: str
+
+
+class CrisisResponderDeactivated(Event):
+    """A person left the organization's crisis staff: never targeted again, their pending messages stop."""
+
+    domain: ClassVar[str] = "crisis"
+    name: ClassVar[str] = "responder_deactivated"
+    version: ClassVar[int] = 1
+    type: Literal["crisis.responder_deactivated.v1"] = "crisis.responder_deactivated.v1"
+    data: CrisisResponderDeactivatedData
