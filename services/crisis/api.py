@@ -15,6 +15,7 @@ from services.crisis.deps import (
     CaseReader,
     CurrentNetwork,
     Db,
+    Manager,
     NetworkAdmin,
     NotesSealer,
     OrgAdmin,
@@ -53,7 +54,11 @@ class CasePublic(BaseModel):
     round: int
     notified: list[str]
     opened_at: datetime
-    deadline: datetime | None
+    deadline: datetime | None = Field(
+        description="when the next level fires (triggered) or the acknowledgement times out (acknowledged)"
+    )
+    next_level: int | None = Field(description="the level a triggered case moves to at its deadline")
+    catch_all: bool = Field(description="the case is at its catch-all level, which repeats")
     acknowledged_by: str | None
     regional: bool
     guidance: str = Field(
@@ -61,18 +66,88 @@ class CasePublic(BaseModel):
     )
 
 
+class FollowUp(BaseModel):
+    responder_id: str
+    due_by: datetime
+    done_at: datetime | None
+
+
 class CaseDetail(CasePublic):
     member_id: str
     outcome: Outcome | None
     referral: Referral | None
     partner_id: str | None
+    referral_other: str | None = Field(description="what an 'other' referral was (stored encrypted)")
+    cancel_reason: CancelReason | None
+    follow_up: FollowUp | None = Field(description="the caring contact after a resolution")
     timeline: list[dict[str, Any]]
 
 
 class Resolution(Strict):
     outcome: Outcome
     referral: Referral
-    partner_id: Id | None = Field(default=None, description="required for a warm handoff")
+    partner_id: Id | None = Field(
+        default=None, description="required for a warm handoff: one of /crisis/partners"
+    )
+    referral_other: Text | None = Field(
+        default=None, min_length=1, max_length=500, description="required for an 'other' referral"
+    )
+
+
+PlanItems = Annotated[list[Annotated[Text, Field(min_length=1, max_length=500)]], Field(max_length=20)]
+
+
+class SafetyPlanUpdate(Strict):
+    """The Stanley-Brown safety plan, in its six steps."""
+
+    warning_signs: PlanItems = Field(default_factory=list)
+    coping_strategies: PlanItems = Field(default_factory=list, description="internal coping strategies")
+    distractions: PlanItems = Field(
+        default_factory=list, description="people and social settings that distract"
+    )
+    help_contacts: PlanItems = Field(default_factory=list, description="people to ask for help")
+    professionals: PlanItems = Field(
+        default_factory=list, description="professionals and agencies, 988 among them"
+    )
+    environment_safety: PlanItems = Field(default_factory=list, description="making the environment safe")
+
+
+class SafetyPlanPublic(SafetyPlanUpdate):
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+class FollowUpPublic(BaseModel):
+    case_id: str
+    org: str
+    due_by: datetime
+    overdue: bool
+
+
+class StaffMember(BaseModel):
+    responder_id: str
+    roles: list[model.StaffRole]
+    active: bool
+
+
+class RosterPublic(BaseModel):
+    roster_id: str
+    time_zone: str
+    responder_ids: list[str]
+    rotation_start: datetime = Field(description="first handover, local wall time of the organization")
+    overrides: list[dict[str, Any]]
+    on_call_now: str | None
+    next_on_call: str | None
+    next_change_at: datetime | None
+
+
+class PartnerUpdate(Strict):
+    name: Text = Field(min_length=1, max_length=200)
+
+
+class PartnerPublic(BaseModel):
+    partner_id: str
+    name: str
 
 
 class Cancellation(Strict):
@@ -156,7 +231,7 @@ def _received(case_id: str, org: str, severity: Severity, now: datetime) -> Case
     """The answer to an alert accepted in a surge: its case id, and where to turn while it opens."""
     return CasePublic(
         id=case_id, org=org, state="received", severity=severity, level=0, round=0, notified=[],
-        opened_at=now, deadline=None, acknowledged_by=None, regional=False,
+        opened_at=now, deadline=None, next_level=None, catch_all=False, acknowledged_by=None, regional=False,
         guidance=model.guidance_for(severity),
     )  # fmt: skip
 
@@ -172,6 +247,8 @@ def _common(case: model.Case) -> dict[str, Any]:
         "notified": case.notified,
         "opened_at": case.opened_at,
         "deadline": case.deadline,
+        "next_level": case.next_level,
+        "catch_all": case.at_catch_all,
         "acknowledged_by": case.acknowledged_by,
         "regional": case.regional,
         "guidance": case.guidance,
@@ -258,19 +335,27 @@ async def list_cases(
 
 
 @router.get("/crisis/cases/{case_id}")
-async def read_case(case_id: PathId, caller: CaseReader, db: Db) -> CaseDetail:
+async def read_case(case_id: PathId, caller: CaseReader, db: Db, sealer: NotesSealer) -> CaseDetail:
     """One case with its timeline; every read is written to the case's audit trail."""
     case_id = await service.resolve_case_id(db, caller.org, case_id)
     org = await _case_org(db, caller, case_id)
     case = await service.read_case(db, org, case_id, caller.sub, datetime.now(UTC))
     if case is None:
         raise NotFound("case")
+    follow_up = (
+        FollowUp(responder_id=case.follow_up_by, due_by=case.follow_up_due, done_at=case.follow_up_done_at)
+        if case.follow_up_by and case.follow_up_due
+        else None
+    )
     return CaseDetail(
         **_common(case),
         member_id=case.member_id,
         outcome=case.outcome,
         referral=case.referral,
         partner_id=case.partner_id,
+        referral_other=sealer.open(org, case.id, case.referral_other) if case.referral_other else None,
+        cancel_reason=case.cancel_reason,
+        follow_up=follow_up,
         timeline=case.timeline,
     )
 
@@ -284,17 +369,24 @@ async def acknowledge_case(case_id: PathId, caller: Responder, db: Db, publisher
 
 @router.post("/crisis/cases/{case_id}/resolve", responses=CONFLICT)
 async def resolve_case(
-    case_id: PathId, body: Resolution, caller: Responder, db: Db, publisher: Publisher
+    case_id: PathId, body: Resolution, caller: Responder, db: Db, publisher: Publisher, sealer: NotesSealer
 ) -> CasePublic:
     """Close the case with its outcome and referral; a caring contact is scheduled within 24 hours."""
     now = datetime.now(UTC)
-    return await _transition(
-        db, publisher, caller, case_id,
-        lambda c: model.resolve(
-            c, responder_id=caller.sub, outcome=body.outcome, referral=body.referral,
-            partner_id=body.partner_id, now=now,
-        ),
-    )  # fmt: skip
+    org = await _case_org(db, caller, case_id)
+    if body.partner_id and not await service.is_partner(db, org, body.partner_id):
+        raise Problem(422, "Unknown partner", "a warm handoff names one of the organization's partners")
+    other = sealer.seal(org, case_id, body.referral_other) if body.referral_other else None
+    try:
+        return await _transition(
+            db, publisher, caller, case_id,
+            lambda c: model.resolve(
+                c, responder_id=caller.sub, outcome=body.outcome, referral=body.referral,
+                partner_id=body.partner_id, referral_other=other, now=now,
+            ),
+        )  # fmt: skip
+    except model.BadResolution as exc:
+        raise Problem(422, "Invalid resolution", str(exc)) from exc
 
 
 @router.post("/crisis/cases/{case_id}/cancel", responses=CONFLICT)
@@ -324,6 +416,79 @@ async def list_notes(case_id: PathId, caller: Responder, db: Db, sealer: NotesSe
     return await service.read_notes(db, sealer, org, case_id, caller.sub, datetime.now(UTC))
 
 
+@router.get("/crisis/cases/{case_id}/safety-plan")
+async def read_safety_plan(
+    case_id: PathId, caller: Responder, db: Db, sealer: NotesSealer
+) -> SafetyPlanPublic:
+    """The case's Stanley-Brown safety plan (empty until written); the read is audited."""
+    org = await _case_org(db, caller, case_id)
+    plan = await service.read_safety_plan(db, sealer, org, case_id, caller.sub, datetime.now(UTC))
+    if plan is None:
+        raise NotFound("case")
+    return SafetyPlanPublic.model_validate(plan, strict=False)
+
+
+@router.put("/crisis/cases/{case_id}/safety-plan")
+async def update_safety_plan(
+    case_id: PathId,
+    body: SafetyPlanUpdate,
+    caller: Responder,
+    db: Db,
+    publisher: Publisher,
+    sealer: NotesSealer,
+) -> SafetyPlanPublic:
+    """Write the case's safety plan, encrypted with the organization's key; a line in the timeline."""
+    org = await _case_org(db, caller, case_id)
+    now = datetime.now(UTC)
+    sealed = sealer.seal(org, case_id, body.model_dump_json())
+    case = await service.change_case(
+        db,
+        publisher,
+        org,
+        case_id,
+        lambda c: model.update_safety_plan(c, sealed=sealed, by=caller.sub, now=now),
+    )
+    if case is None:
+        raise NotFound("case")
+    return SafetyPlanPublic(**body.model_dump(), updated_at=now, updated_by=caller.sub)
+
+
+@router.get("/crisis/follow-ups")
+async def list_follow_ups(caller: Responder, db: Db) -> list[FollowUpPublic]:
+    """The caring contacts the caller still owes, soonest due first."""
+    now = datetime.now(UTC)
+    return [
+        FollowUpPublic(case_id=c.id, org=c.org, due_by=c.follow_up_due, overdue=c.follow_up_due < now)
+        for c in await service.follow_ups(db, caller.org, caller.sub)
+        if c.follow_up_due
+    ]
+
+
+@router.post("/crisis/cases/{case_id}/follow-up", status_code=204, responses=CONFLICT)
+async def complete_follow_up(case_id: PathId, caller: Responder, db: Db, publisher: Publisher) -> None:
+    """Mark the caring contact done: the responder who owes it, or a coordinator or org admin."""
+    now, lead = datetime.now(UTC), caller.has_any(Role.COORDINATOR, Role.ORG_ADMIN)
+    try:
+        await _transition(
+            db, publisher, caller, case_id,
+            lambda c: model.complete_follow_up(c, by=caller.sub, for_anyone=lead, now=now),
+        )  # fmt: skip
+    except model.NotYours as exc:
+        raise Problem(403, "Forbidden", str(exc)) from exc
+
+
+@router.get("/crisis/partners")
+async def list_partners(caller: Responder, db: Db) -> list[PartnerPublic]:
+    """The organization's clinical partners, for a warm handoff."""
+    return [PartnerPublic(**p) for p in await service.list_partners(db, caller.org)]
+
+
+@router.put("/crisis/partners/{partner_id}", status_code=204)
+async def update_partner(partner_id: PathId, body: PartnerUpdate, caller: Manager, db: Db) -> None:
+    """Name a clinical partner of the organization (coordinators and org admins)."""
+    await service.save_partner(db, caller.org, partner_id, body.name)
+
+
 @router.get("/crisis/cases/{case_id}/audit")
 async def list_audit(case_id: PathId, caller: OrgAdmin, db: Db) -> list[AuditEntry]:
     """Who read this case, and when (org admins)."""
@@ -335,32 +500,46 @@ async def list_audit(case_id: PathId, caller: OrgAdmin, db: Db) -> list[AuditEnt
 
 @router.put("/crisis/staff/{responder_id}", status_code=204)
 async def update_staff(
-    responder_id: PathId, body: StaffUpdate, caller: OrgAdmin, db: Db, directory: CaseDirectory
+    responder_id: PathId, body: StaffUpdate, caller: Manager, db: Db, directory: CaseDirectory
 ) -> None:
-    """Put a person on the organization's crisis staff, as responder and/or coordinator."""
+    """Put a person on the organization's crisis staff, as responder and/or coordinator (active again
+    if they had been deactivated)."""
     await service.save_staff(db, caller.org, responder_id, sorted(set(body.roles)))
     directory.forget()
 
 
-class StaffPublic(BaseModel):
-    responder_id: str
-    roles: list[model.StaffRole]
+@router.delete("/crisis/staff/{responder_id}", status_code=204)
+async def deactivate_staff(
+    responder_id: PathId, caller: Manager, db: Db, publisher: Publisher, directory: CaseDirectory
+) -> None:
+    """Deactivate a person: never targeted again, and their pending crisis messages stop."""
+    if await service.deactivate_staff(db, publisher, caller.org, responder_id, by=caller.sub) is None:
+        raise NotFound("staff member")
+    directory.forget()
+
+
+@router.get("/crisis/staff")
+async def list_staff(caller: Manager, db: Db) -> list[StaffMember]:
+    """The organization's crisis staff, active or not (coordinators and org admins)."""
+    return [StaffMember(**d) for d in await service.list_staff(db, caller.org)]
 
 
 @router.get("/crisis/staff/{responder_id}")
-async def read_staff(responder_id: PathId, caller: OrgAdmin, db: Db) -> StaffPublic:
-    """One person's crisis roles in the organization (org admins)."""
-    roles = await service.staff_roles(db, caller.org, responder_id)
-    if roles is None:
+async def read_staff(responder_id: PathId, caller: Manager, db: Db) -> StaffMember:
+    """One person's crisis roles in the organization, and whether they are active."""
+    member = next(
+        (d for d in await service.list_staff(db, caller.org) if d["responder_id"] == responder_id), None
+    )
+    if member is None:
         raise NotFound("staff member")
-    return StaffPublic(responder_id=responder_id, roles=roles)
+    return StaffMember(**member)
 
 
 @router.put("/crisis/rosters/{roster_id}", status_code=204)
 async def update_roster(
     roster_id: PathId,
     body: RosterUpdate,
-    caller: OrgAdmin,
+    caller: Manager,
     db: Db,
     network: CurrentNetwork,
     directory: CaseDirectory,
@@ -379,6 +558,24 @@ async def update_roster(
         directory.forget()
     except model.NobodyToReach as exc:
         raise Problem(422, "Invalid roster", str(exc)) from exc
+
+
+@router.get("/crisis/rosters")
+async def list_rosters(caller: Responder, db: Db) -> list[RosterPublic]:
+    """The organization's rosters: who is on call now, and when that changes to whom."""
+    return [
+        RosterPublic(
+            roster_id=roster.id,
+            time_zone=roster.time_zone,
+            responder_ids=list(roster.responder_ids),
+            rotation_start=roster.rotation_start,
+            overrides=[asdict(o) for o in roster.overrides],
+            on_call_now=now_on_call,
+            next_on_call=change[1] if change else None,
+            next_change_at=change[0] if change else None,
+        )
+        for roster, now_on_call, change in await service.list_rosters(db, caller.org, datetime.now(UTC))
+    ]
 
 
 @router.get("/crisis/rosters/{roster_id}/on-call")
@@ -428,8 +625,8 @@ class ProtocolPublic(ProtocolUpdate):
 @router.get(
     "/crisis/protocol", responses={404: {"description": "no protocol of its own: the default applies"}}
 )
-async def read_protocol(caller: OrgAdmin, db: Db) -> ProtocolPublic:
-    """The organization's crisis protocol (org admins)."""
+async def read_protocol(caller: Manager, db: Db) -> ProtocolPublic:
+    """The organization's crisis protocol (coordinators and org admins)."""
     protocol = await service.own_protocol(db, caller.org)
     if protocol is None:
         raise NotFound("protocol")

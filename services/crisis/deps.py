@@ -15,6 +15,8 @@ from shared.deps import Db as Db
 from shared.deps import Publisher as Publisher
 
 OrgAdmin = Annotated[Principal, Depends(require_roles(Role.ORG_ADMIN))]
+# Who manages the crisis team of the organization: rosters, staff, partners (and reads the protocol).
+Manager = Annotated[Principal, Depends(require_roles(Role.ORG_ADMIN, Role.COORDINATOR))]
 NetworkAdmin = Annotated[Principal, Depends(require_roles(Role.NETWORK_ADMIN))]
 Reporter = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.MENTOR))]
 # Who works cases: the organization's crisis staff, and the regional team for cases that reached it.

@@ -13,8 +13,8 @@ from contracts.crisis import (
     CrisisFollowUpCompleted,
     CrisisFollowUpScheduled,
     CrisisRaised,
-    CrisisResponderDeactivated,
     CrisisResolved,
+    CrisisResponderDeactivated,
     CrisisSeverityRaised,
     CrisisUrgentAlertReceived,
 )
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CrisisResponderDeactivated,
         ),
         ensure_indexes=store.ensure_indexes,
-        outbox_collections=lambda db: [db.cases],
+        outbox_collections=lambda db: [db.cases, db.staff],
         register_subscribers=lambda broker, db, publisher: subscribers.register(
             broker, db, publisher, directory, network, intake
         ),

@@ -20,6 +20,8 @@ from contracts.crisis import (
     CrisisCancelledData,
     CrisisEscalated,
     CrisisEscalatedData,
+    CrisisFollowUpCompleted,
+    CrisisFollowUpCompletedData,
     CrisisFollowUpScheduled,
     CrisisFollowUpScheduledData,
     CrisisRaised,
@@ -76,6 +78,14 @@ class InvalidTransition(Exception):
     """The case is not in a state that allows this (acknowledging a resolved case, say)."""
 
 
+class NotYours(Exception):
+    """Somebody else's to do (another responder's caring contact)."""
+
+
+class BadResolution(ValueError):
+    """The outcome and the referral do not go together (a warm handoff without its partner, say)."""
+
+
 # --- rosters -----------------------------------------------------------------------------------
 
 
@@ -114,6 +124,26 @@ class Roster:
 
     def people(self) -> set[str]:
         return set(self.responder_ids) | {o.responder_id for o in self.overrides if o.responder_id}
+
+    def next_change(self, at: datetime) -> tuple[datetime, str | None] | None:
+        """When whoever is on call at `at` next changes, and who takes over; None if nobody ever does."""
+        now_on_call = self.on_call(at)
+        for moment in self._boundaries_after(at):
+            if (after := self.on_call(moment)) != now_on_call:
+                return moment, after
+        return None
+
+    def _boundaries_after(self, at: datetime) -> list[datetime]:
+        """Every instant in the next weeks where the answer of on_call may change, in order."""
+        zone = ZoneInfo(self.time_zone)
+        edges = {t for o in self.overrides for t in (o.start, o.end) if t > at}
+        local = at.astimezone(zone).replace(tzinfo=None)
+        weeks = max(0, (local - self.rotation_start) // timedelta(weeks=1) + 1)
+        for n in range(weeks, weeks + len(self.responder_ids) + 1):
+            handover = (self.rotation_start + n * timedelta(weeks=1)).replace(tzinfo=zone)
+            if handover > at:
+                edges.add(handover)
+        return sorted(edges)
 
 
 # --- protocols ---------------------------------------------------------------------------------
@@ -180,7 +210,8 @@ class Reach:
 
 
 def level_targets(level: Level, reach: Reach, at: datetime) -> list[str]:
-    """Everyone to notify together at one level; an empty roster slot adds nobody."""
+    """Everyone to notify together at one level; an empty roster slot adds nobody, and nor does a
+    person no longer on the active staff (deactivated since the protocol or roster was saved)."""
     people = list(level.responder_ids)
     if level.role:
         people += reach.with_role(level.role)
@@ -188,7 +219,7 @@ def level_targets(level: Level, reach: Reach, at: datetime) -> list[str]:
     on_call = roster.on_call(at) if roster else None
     if on_call:
         people.append(on_call)
-    return list(dict.fromkeys(people))
+    return [p for p in dict.fromkeys(people) if p in reach.staff]
 
 
 def catch_all_targets(kind: CatchAll, reach: Reach) -> tuple[CatchAll, list[str]]:
@@ -268,6 +299,15 @@ class Case:
     outcome: Outcome | None = None
     referral: Referral | None = None
     partner_id: str | None = None
+    # Free text: sealed (encrypted) by the service before the model sees it, opaque here.
+    referral_other: str | None = None
+    cancel_reason: CancelReason | None = None
+    # The caring contact after a resolution: who makes it, by when, and when it was done.
+    follow_up_by: str | None = None
+    follow_up_due: datetime | None = None
+    follow_up_done_at: datetime | None = None
+    # The Stanley-Brown safety plan, sealed as a whole: {"sealed", "updated_at", "updated_by"}.
+    safety_plan: dict[str, object] | None = None
     timeline: list[dict[str, object]] = field(default_factory=list)
 
     @property
@@ -277,6 +317,19 @@ class Case:
     @property
     def guidance(self) -> str:
         return guidance_for(self.severity)
+
+    @property
+    def at_catch_all(self) -> bool:
+        steps = ladder(self.protocol, self.severity)
+        return 0 <= self.step < len(steps) and steps[self.step].catch_all
+
+    @property
+    def next_level(self) -> int | None:
+        """The level a triggered case moves to at its deadline; None at the catch-all, which repeats."""
+        if self.state != "triggered" or self.at_catch_all:
+            return None
+        steps = ladder(self.protocol, self.severity)
+        return steps[min(self.step + 1, len(steps) - 1)].level
 
     def note(self, at: datetime, what: str, **details: object) -> None:
         self.timeline.append({"at": at, "what": what, **details})
@@ -400,15 +453,20 @@ def resolve(
     referral: Referral,
     partner_id: str | None,
     now: datetime,
+    referral_other: str | None = None,
 ) -> list[Event]:
     """Closes the case with its outcome and referral, and schedules a caring contact within 24 hours."""
     if not case.is_open:
         raise InvalidTransition(f"a {case.state} case cannot be resolved")
-    if referral == "warm_handoff" and not partner_id:
-        raise InvalidTransition("a warm handoff names the clinical partner it was handed to")
+    if (referral == "warm_handoff") != bool(partner_id):
+        raise BadResolution("a warm handoff, and only a warm handoff, names the partner it was handed to")
+    if (referral == "other") != bool(referral_other):
+        raise BadResolution("a referral to 'other' says what it was, and only that one")
     case.state, case.deadline, case.resolved_by = "resolved", None, responder_id
     case.outcome, case.referral, case.partner_id = outcome, referral, partner_id
+    case.referral_other = referral_other
     due_by = now + CARING_CONTACT_WITHIN
+    case.follow_up_by, case.follow_up_due = responder_id, due_by
     case.note(now, "resolved", by=responder_id, outcome=outcome, referral=referral)
     case.note(now, "follow_up_scheduled", responder=responder_id, due_by=due_by)
     resolved = CrisisResolvedData(
@@ -426,10 +484,36 @@ def resolve(
 def cancel(case: Case, *, by: str, reason: CancelReason, now: datetime) -> list[Event]:
     if not case.is_open:
         raise InvalidTransition(f"a {case.state} case cannot be cancelled")
-    case.state, case.deadline = "cancelled", None
+    case.state, case.deadline, case.cancel_reason = "cancelled", None, reason
     case.note(now, "cancelled", by=by, reason=reason)
     data = CrisisCancelledData(case_id=case.id, cancelled_by=by, reason=reason)
     return [CrisisCancelled.create(source=SOURCE, org=case.org, subject=case.id, data=data)]
+
+
+def complete_follow_up(case: Case, *, by: str, for_anyone: bool, now: datetime) -> list[Event]:
+    """The caring contact was made: it leaves the list of the responder who owes it. Only they mark it
+    done, or a coordinator (`for_anyone`) when someone else made it."""
+    if case.follow_up_due is None:
+        raise InvalidTransition("the case has no caring contact to make (it was not resolved)")
+    if case.follow_up_by != by and not for_anyone:
+        raise NotYours("the caring contact is another responder's")
+    if case.follow_up_done_at is not None:
+        return []  # marked done twice: once is enough
+    case.follow_up_done_at = now
+    on_time = now <= case.follow_up_due
+    case.note(now, "follow_up_done", by=by, on_time=on_time)
+    data = CrisisFollowUpCompletedData(
+        case_id=case.id, responder_id=by, due_by=case.follow_up_due, completed_at=now, on_time=on_time
+    )
+    return [CrisisFollowUpCompleted.create(source=SOURCE, org=case.org, subject=case.id, data=data)]
+
+
+def update_safety_plan(case: Case, *, sealed: str, by: str, now: datetime) -> list[Event]:
+    """Replaces the case's safety plan (sealed by the service); a line in the timeline, no event: the
+    plan is about the person and never leaves the case."""
+    case.safety_plan = {"sealed": sealed, "updated_at": now, "updated_by": by}
+    case.note(now, "safety_plan_updated", by=by)
+    return []
 
 
 def _escalate_from(case: Case, start: int, reach: Reach, now: datetime) -> list[Event]:

@@ -69,24 +69,36 @@ def _resealed(sealer: Sealer, org: str, record_id: str, sealed: str, tally: Tall
 
 
 async def reencrypt_case(db: Db, sealer: Sealer, org: str, case_id: str) -> Tally:
-    """Every note of one case, in one write; notes are only ever appended, so positions are stable."""
+    """Every sealed value of one case (notes, safety plan, an 'other' referral), in one write; notes are
+    only ever appended, so positions are stable."""
     cases = store.cases(db, org)
     for _ in range(MAX_RACES):
         doc = await cases.find_one({"_id": case_id})
         tally = Tally()
         old: dict[str, str] = {}
         new: dict[str, str] = {}
-        for i, note in enumerate((doc or {}).get(store.NOTES, [])):
-            what = f"note {i} of case {case_id}"
-            resealed = _resealed(sealer, org, case_id, note["sealed"], tally, what)
+        for field, sealed, what in _sealed_fields(doc or {}):
+            resealed = _resealed(sealer, org, case_id, sealed, tally, f"{what} of case {case_id}")
             if resealed is not None:
-                field = f"{store.NOTES}.{i}.sealed"
-                old[field], new[field] = note["sealed"], resealed
+                old[field], new[field] = sealed, resealed
         if not new or await cases.find_one_and_update({"_id": case_id, **old}, {"$set": new}):
             tally.reencrypted = len(new)
             return tally
     log.warning("case %s of %s changed under us %d times in a row; run again", case_id, org, MAX_RACES)
     return Tally(current=tally.current, failed=tally.failed + len(new))
+
+
+def _sealed_fields(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(field path, sealed value, what it is) of every encrypted value a case document holds."""
+    found = [
+        (f"{store.NOTES}.{i}.sealed", note["sealed"], f"note {i}")
+        for i, note in enumerate(doc.get(store.NOTES, []))
+    ]
+    if doc.get("safety_plan"):
+        found.append(("safety_plan.sealed", doc["safety_plan"]["sealed"], "the safety plan"))
+    if doc.get("referral_other"):
+        found.append(("referral_other", doc["referral_other"], "the referral"))
+    return found
 
 
 async def reencrypt_webhook(db: Db, sealer: Sealer, org: str) -> Tally:
@@ -108,8 +120,15 @@ async def reencrypt_webhook(db: Db, sealer: Sealer, org: str) -> Tally:
     return Tally(failed=1)
 
 
-async def cases_with_notes(db: Db, org: str) -> list[str]:
-    query = {"org": org, f"{store.NOTES}.0": {"$exists": True}}
+async def cases_with_sealed_values(db: Db, org: str) -> list[str]:
+    query = {
+        "org": org,
+        "$or": [
+            {f"{store.NOTES}.0": {"$exists": True}},
+            {"safety_plan": {"$ne": None}},
+            {"referral_other": {"$ne": None}},
+        ],
+    }
     return [doc["_id"] async for doc in db.cases.find(query, {"_id": 1}, sort=[("_id", 1)])]
 
 
@@ -120,7 +139,7 @@ def _untracked(ids: Sequence[str]) -> Iterable[str]:
 async def reencrypt_org(db: Db, sealer: Sealer, org: str, track: Track = _untracked) -> Tally:
     """Every sealed value of one organization, sealed again with the current key where it is not."""
     tally = await reencrypt_webhook(db, sealer, org)
-    for case_id in track(await cases_with_notes(db, org)):
+    for case_id in track(await cases_with_sealed_values(db, org)):
         tally.add(await reencrypt_case(db, sealer, org, case_id))
     return tally
 

@@ -8,6 +8,7 @@ replicas escalate once, and an acknowledgement racing an escalation come out in 
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,8 @@ from contracts.crisis import (
     Channel,
     CrisisAlertReceived,
     CrisisAlertReceivedData,
+    CrisisResponderDeactivated,
+    CrisisResponderDeactivatedData,
     CrisisUrgentAlertReceived,
     Severity,
 )
@@ -78,11 +81,15 @@ async def list_cases(db: Db, caller: Principal, *, open_: bool, limit: int) -> l
     else:
         query.update(regional=True, region={"$in": sorted(caller.regions)})
     docs = await db.cases.find(query, sort=[("opened_at", -1)], limit=limit).to_list()
-    return [store.doc_to_case(d) for d in docs]
+    cases = [store.doc_to_case(d) for d in docs]
+    if open_:  # what a responder takes first: the gravest, then the one waiting longest
+        cases.sort(key=lambda c: (-model.SEVERITY_RANK[c.severity], c.opened_at))
+    return cases
 
 
 async def load_staff(db: Db, org: str) -> dict[str, frozenset[str]]:
-    docs = await store.staff(db, org).find({}, limit=5000)
+    """Who can be reached: the active crisis staff (a deactivated person is never targeted again)."""
+    docs = await store.staff(db, org).find({"active": {"$ne": False}}, limit=5000)
     return {d["responder_id"]: frozenset(d["roles"]) for d in docs}
 
 
@@ -94,10 +101,15 @@ async def load_reach(db: Db, network: Network, org: str) -> model.Reach:
     organization = network.organization(org)
     region = organization.region if organization else None
     team = await store.regional_teams(db).find_one({"_id": region}) if region else None
+    members: list[str] = team["responder_ids"] if team else []
+    if members:  # only those still active on the staff of one of the region's organizations
+        orgs = [o.id for o in network.organizations if o.region == region]
+        active = await store.regional_responders(db, orgs, members)
+        members = [m for m in members if m in active]
     return model.Reach(
         staff=await load_staff(db, org),
         rosters=await load_rosters(db, org),
-        regional_team=tuple(team["responder_ids"]) if team else (),
+        regional_team=tuple(members),
         region=region,
     )
 
@@ -477,9 +489,92 @@ async def read_notes(
 
 
 async def save_staff(db: Db, org: str, responder_id: str, roles: list[str]) -> None:
+    """Adds a person to the crisis staff, or changes their roles; a deactivated person is active again."""
     await store.staff(db, org).find_one_and_update(
-        {"responder_id": responder_id}, {"$set": {"responder_id": responder_id, "roles": roles}}, upsert=True
+        {"responder_id": responder_id},
+        {"$set": {"responder_id": responder_id, "roles": roles, "active": True}},
+        upsert=True,
     )
+
+
+async def list_staff(db: Db, org: str) -> list[dict[str, Any]]:
+    docs = await store.staff(db, org).find({}, sort=[("responder_id", 1)], limit=5000)
+    return [
+        {"responder_id": d["responder_id"], "roles": d["roles"], "active": d.get("active", True)}
+        for d in docs
+    ]
+
+
+async def deactivate_staff(
+    db: Db, publisher: EventPublisher, org: str, responder_id: str, *, by: str
+) -> bool | None:
+    """Takes a person off the crisis staff for good (until added again): never targeted again, and
+    notifications stops what it still holds for them. None: no such person; False: already inactive."""
+    doc = await store.staff(db, org).find_one({"responder_id": responder_id})
+    if doc is None:
+        return None
+    data = CrisisResponderDeactivatedData(responder_id=responder_id, deactivated_by=by)
+    events = [
+        CrisisResponderDeactivated.create(source=model.SOURCE, org=org, subject=responder_id, data=data)
+    ]
+    stamp, push = appended(events)
+
+    async def write() -> bool:
+        changed = await db.staff.find_one_and_update(
+            {"_id": doc["_id"], "active": {"$ne": False}},
+            {"$set": {"active": False, **stamp}, "$push": {k: {"$each": v} for k, v in push.items()}},
+        )
+        return changed is not None
+
+    return await write_then_publish(db.staff, doc["_id"], events, publisher, write)
+
+
+async def list_rosters(
+    db: Db, org: str, now: datetime
+) -> list[tuple[model.Roster, str | None, tuple[datetime, str | None] | None]]:
+    """Every roster with who is on call now, and when that changes to whom."""
+    rosters = sorted((await load_rosters(db, org)).values(), key=lambda r: r.id)
+    return [(r, r.on_call(now), r.next_change(now)) for r in rosters]
+
+
+async def save_partner(db: Db, org: str, partner_id: str, name: str) -> None:
+    await store.partners(db, org).find_one_and_update(
+        {"partner_id": partner_id}, {"$set": {"partner_id": partner_id, "name": name}}, upsert=True
+    )
+
+
+async def list_partners(db: Db, org: str) -> list[dict[str, Any]]:
+    docs = await store.partners(db, org).find({}, sort=[("name", 1)], limit=1000)
+    return [{"partner_id": d["partner_id"], "name": d["name"]} for d in docs]
+
+
+async def is_partner(db: Db, org: str, partner_id: str) -> bool:
+    return await store.partners(db, org).find_one({"partner_id": partner_id}) is not None
+
+
+async def read_safety_plan(
+    db: Db, sealer: Sealer, org: str, case_id: str, reader: str, now: datetime
+) -> dict[str, Any] | None:
+    """The case's safety plan, decrypted (empty when none yet); audited like any read of the case.
+    None: no such case."""
+    doc = await _read_audited(db, org, case_id, reader, now)
+    if doc is None:
+        return None
+    plan = doc.get("safety_plan")
+    if not plan:
+        return {"updated_at": None, "updated_by": None}
+    return {
+        **json.loads(sealer.open(org, case_id, plan["sealed"])),
+        "updated_at": plan["updated_at"],
+        "updated_by": plan["updated_by"],
+    }
+
+
+async def follow_ups(db: Db, org: str, responder_id: str) -> list[model.Case]:
+    """The caring contacts a responder still owes, soonest due first."""
+    query = {"state": "resolved", "follow_up_by": responder_id, "follow_up_done_at": None}
+    docs = await store.cases(db, org).find(query, sort=[("follow_up_due", 1)], limit=500)
+    return [store.doc_to_case(d) for d in docs]
 
 
 async def save_roster(db: Db, org: str, roster: model.Roster) -> None:

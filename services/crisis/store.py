@@ -29,6 +29,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.rosters.create_index([("org", ASCENDING), ("roster_id", ASCENDING)], unique=True)
     await db.protocols.create_index([("org", ASCENDING)], unique=True)
     await db.staff.create_index([("org", ASCENDING), ("responder_id", ASCENDING)], unique=True)
+    await db.partners.create_index([("org", ASCENDING), ("partner_id", ASCENDING)], unique=True)
     await db.audit.create_index([("org", ASCENDING), ("case_id", ASCENDING)])
     # What the retention round (retention.py) asks for; the audit trail holds years of reads.
     await db.audit.create_index([("at", ASCENDING)])
@@ -52,6 +53,11 @@ def protocols(db: AsyncDatabase[Document], org: str) -> OrgCollection:
 
 def staff(db: AsyncDatabase[Document], org: str) -> OrgCollection:
     return OrgCollection(db.staff, org)
+
+
+def partners(db: AsyncDatabase[Document], org: str) -> OrgCollection:
+    """The organization's clinical partners, named in a warm handoff."""
+    return OrgCollection(db.partners, org)
 
 
 def case_aliases(db: AsyncDatabase[Document], org: str) -> OrgCollection:
@@ -87,7 +93,12 @@ def regional_team_changes(db: AsyncDatabase[Document]) -> AsyncCollection[Docume
 
 async def regional_responders(db: AsyncDatabase[Document], orgs: list[str], ids: list[str]) -> set[str]:
     """Which of `ids` are regional responders on the crisis staff of one of `orgs`."""
-    query = {"org": {"$in": orgs}, "responder_id": {"$in": ids}, "roles": "regional_responder"}
+    query = {
+        "org": {"$in": orgs},
+        "responder_id": {"$in": ids},
+        "roles": "regional_responder",
+        "active": {"$ne": False},
+    }
     return {d["responder_id"] async for d in db.staff.find(query)}
 
 

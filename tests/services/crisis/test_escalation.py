@@ -45,6 +45,11 @@ async def test_acknowledging_stops_escalation_until_the_acknowledgement_times_ou
     assert len(events.of(case["id"], "crisis.acknowledged.v1")) == 1
 
     # Resolution stops everything and schedules the caring contact.
+    admin = tokens("org-a-admin", "org-a", Role.ORG_ADMIN)
+    partner = await http.put(
+        f"{fast_protocol}/crisis/partners/clinic-7", json={"name": "Clinic 7"}, headers=admin
+    )
+    assert partner.status_code == 204, partner.text
     resolution = {"outcome": "referred", "referral": "warm_handoff", "partner_id": "clinic-7"}
     r = await http.post(
         f"{fast_protocol}/crisis/cases/{case['id']}/resolve", json=resolution, headers=responder

@@ -11,10 +11,12 @@ from contracts.crisis import (
 )
 from services.crisis.model import (
     IMMINENT_GUIDANCE,
+    BadResolution,
     Case,
     InvalidTransition,
     Level,
     NobodyToReach,
+    NotYours,
     Override,
     Protocol,
     Reach,
@@ -23,7 +25,9 @@ from services.crisis.model import (
     cancel,
     check_protocol,
     check_regional_team,
+    complete_follow_up,
     ladder,
+    level_targets,
     merge_alert,
     on_deadline,
     raise_case,
@@ -223,7 +227,7 @@ def test_resolving_records_the_referral_and_schedules_a_caring_contact() -> None
 
 
 def test_a_warm_handoff_must_name_the_partner() -> None:
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(BadResolution):
         resolve(
             open_case(),
             responder_id="r1",
@@ -323,3 +327,73 @@ def test_a_case_opened_from_a_queued_alert_says_when_the_person_reached_out_and_
     assert (case.id, case.opened_at) == ("c-queued", received)
     assert case.deadline == MONDAY + timedelta(minutes=5)  # level 1's full time, from now
     assert case.timeline[0]["at"] == MONDAY
+
+
+def test_an_other_referral_says_what_it_was_and_only_a_warm_handoff_names_a_partner() -> None:
+    with pytest.raises(BadResolution):
+        resolve(
+            open_case(), responder_id="r1", outcome="referred", referral="other", partner_id=None, now=MONDAY
+        )
+    with pytest.raises(BadResolution):
+        resolve(
+            open_case(), responder_id="r1", outcome="safe", referral="988", partner_id="clinic-9", now=MONDAY
+        )
+    case = open_case()
+    resolve(
+        case, responder_id="r1", outcome="referred", referral="other", partner_id=None,
+        referral_other="<sealed>", now=MONDAY,
+    )  # fmt: skip
+    assert (case.referral, case.referral_other) == ("other", "<sealed>")
+
+
+def test_the_caring_contact_is_owed_by_the_resolver_and_done_once() -> None:
+    case = open_case()
+    resolve(case, responder_id="r1", outcome="safe", referral="none", partner_id=None, now=MONDAY)
+    assert (case.follow_up_by, case.follow_up_due) == ("r1", MONDAY + timedelta(hours=24))
+    with pytest.raises(NotYours):
+        complete_follow_up(case, by="r2", for_anyone=False, now=MONDAY)
+    (done,) = complete_follow_up(case, by="r1", for_anyone=False, now=MONDAY + timedelta(hours=25))
+    assert done.data.on_time is False and case.follow_up_done_at == MONDAY + timedelta(hours=25)
+    assert complete_follow_up(case, by="r1", for_anyone=False, now=MONDAY + timedelta(hours=26)) == []
+    with pytest.raises(InvalidTransition):
+        complete_follow_up(open_case(), by="r1", for_anyone=True, now=MONDAY)
+
+
+def test_a_case_says_which_level_fires_next_until_it_reaches_the_catch_all() -> None:
+    protocol = Protocol(levels=(Level(responder_ids=("r1",)), Level(responder_ids=("r2",))))
+    reach = Reach(staff={"r1": frozenset({"responder"}), "r2": frozenset({"responder"}),
+                         "c1": frozenset({"coordinator"})}, rosters={})  # fmt: skip
+    case, _ = raise_case(
+        org="o", member_id="m", severity="high", channel="member", dedup_key="m",
+        protocol=protocol, reach=reach, now=MONDAY,
+    )  # fmt: skip
+    assert (case.level, case.next_level, case.at_catch_all) == (1, 2, False)
+    on_deadline(case, reach, MONDAY + timedelta(hours=1))
+    assert (case.level, case.next_level) == (2, 3)
+    on_deadline(case, reach, MONDAY + timedelta(hours=2))
+    assert (case.at_catch_all, case.next_level) == (True, None)
+
+
+def test_a_roster_says_when_the_on_call_person_changes_and_to_whom() -> None:
+    override = Override(datetime(2026, 3, 4, 15, tzinfo=UTC), datetime(2026, 3, 4, 18, tzinfo=UTC), "r3")
+    roster = Roster(
+        id="main",
+        time_zone="America/Chicago",
+        responder_ids=("r1", "r2"),
+        rotation_start=datetime(2026, 3, 2, 9, 0),
+        overrides=(override,),
+    )
+    monday_noon = datetime(2026, 3, 2, 18, tzinfo=UTC)  # 12:00 in Chicago, r1's week
+    assert roster.on_call(monday_noon) == "r1"
+    assert roster.next_change(monday_noon) == (datetime(2026, 3, 4, 15, tzinfo=UTC), "r3")
+    after_override = datetime(2026, 3, 4, 19, tzinfo=UTC)
+    # The next handover is Monday 09:00 Chicago wall time, after the daylight-saving change (CDT).
+    when, who = roster.next_change(after_override)
+    assert (when.astimezone(UTC), who) == (datetime(2026, 3, 9, 14, tzinfo=UTC), "r2")
+
+
+def test_a_person_no_longer_on_the_staff_is_not_notified_even_where_a_level_names_them() -> None:
+    level = Level(responder_ids=("gone", "r2"), roster_id="main")
+    roster = Roster(id="main", time_zone="UTC", responder_ids=("gone",), rotation_start=datetime(2026, 1, 5))
+    reach = Reach(staff={"r2": frozenset({"responder"})}, rosters={"main": roster})
+    assert level_targets(level, reach, MONDAY) == ["r2"]

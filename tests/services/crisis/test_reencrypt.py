@@ -185,3 +185,25 @@ async def test_a_value_changed_during_the_run_is_read_again_not_overwritten(
     ]
     assert await webhook_secret(db, V2_ONLY, org) == "whsec_new"
     assert (tally.reencrypted, tally.current, tally.failed) == (1, 3, 0)
+
+
+async def test_the_safety_plan_and_an_other_referral_move_to_the_new_key_too(
+    stack: Stack, scratch_db: Db
+) -> None:
+    db, org = scratch_db, "org-plan"
+    case_id = await new_case(db, org)
+    plan = {"updated_at": service.utcnow(), "updated_by": "resp-1"}
+    sealed_plan = V1_ONLY.seal(org, case_id, '{"warning_signs": ["stops answering"]}')
+    other = V1_ONLY.seal(org, case_id, "county mobile crisis team")
+    update = {"$set": {"safety_plan": {**plan, "sealed": sealed_plan}, "referral_other": other}}
+    await store.cases(db, org).find_one_and_update({"_id": case_id}, update)
+
+    done = run_cli(stack, db, f"v2:{B64_V2},v1:{B64_V1}", org)
+    assert done.returncode == 0, done.stderr
+    assert f"{org}: 2 re-encrypted, 0 already current, 0 failed" in done.stdout
+    read = await service.read_safety_plan(db, V2_ONLY, org, case_id, "resp-1", service.utcnow())
+    assert read is not None and read["warning_signs"] == ["stops answering"]
+    doc = await store.cases(db, org).find_one({"_id": case_id})
+    assert (
+        doc is not None and V2_ONLY.open(org, case_id, doc["referral_other"]) == "county mobile crisis team"
+    )

@@ -13,7 +13,11 @@ from shared.settings import DEV_NOTES_KEY
 
 V1, V2 = os.urandom(32), os.urandom(32)
 B64_V1, B64_V2 = base64.b64encode(V1).decode(), base64.b64encode(V2).decode()
-PRODUCTION = {"environment": "production", "jwks_url": "https://id.example.org/jwks"}
+PRODUCTION = {
+    "environment": "production",
+    "jwks_url": "https://id.example.org/jwks",
+    "console_session_secret": "a-real-secret",
+}
 
 
 @pytest.fixture(autouse=True)
