@@ -23,7 +23,7 @@ from shared import docs
 from shared.auth.jwks import JwksCache
 from shared.auth.tokens import TokenVerifier
 from shared.http import BodyLimit, install_problem_handlers
-from shared.messaging.broker import make_broker
+from shared.messaging.broker import make_broker, stop_broker
 from shared.messaging.publisher import EventPublisher
 from shared.network import NetworkFile
 from shared.outbox import adopt_legacy, relay_forever
@@ -68,7 +68,7 @@ def service_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if broker:
-                await broker.stop()
+                await stop_broker(broker)
             if mongo:
                 await mongo.close()
             if tracer_provider:

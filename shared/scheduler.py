@@ -30,6 +30,11 @@ Document = dict[str, Any]
 Fire = Callable[[Document], Awaitable[None]]
 Clock = Callable[[], datetime]
 MAX_BACKOFF = timedelta(minutes=10)
+# How long a stopping loop lets the entries already firing finish. Cancelled midway, a firing may stop
+# between an outbox intent and its write (shared.outbox): the intent then waits out its 10 minutes,
+# though the entry fires again after the restart. A firing is a few reads and writes (a webhook
+# delivery: one request, within its own time-out), so a graceful stop rarely waits this long.
+DRAIN_SECONDS = 5.0
 
 
 def backoff(attempt: int, base_seconds: float) -> timedelta:
@@ -67,25 +72,30 @@ async def run(
     clock: Clock,
     concurrency: int = 16,
     name: str = "timer",
+    drain_seconds: float = DRAIN_SECONDS,
 ) -> None:
     """Fire every entry of `collection` at or after its time, until cancelled.
 
     `fire(entry)` returning deletes the entry; raising logs it (with `name` and the entry's id) and
     leaves it for the next round. At most `concurrency` entries fire at once: each is a few reads
-    and writes, and a burst of them must not take every connection from the requests.
+    and writes, and a burst of them must not take every connection from the requests. Cancelled, the
+    loop waits up to `drain_seconds` for the entries already firing.
     """
     pending: dict[str, asyncio.Task[None]] = {}
+    firing: set[str] = set()  # ids of the entries inside `fire`
     slots = asyncio.Semaphore(concurrency)
 
     async def fire_at(entry: Document) -> None:
         try:
             await asyncio.sleep(max((entry["at"] - clock()).total_seconds(), 0))
             async with slots:
+                firing.add(entry["_id"])
                 await fire(entry)
                 await collection.delete_one({"_id": entry["_id"]})
         except Exception:
             log.exception("%s %s failed; the next round tries again", name, entry["_id"])
         finally:
+            firing.discard(entry["_id"])
             pending.pop(entry["_id"], None)
 
     try:
@@ -100,5 +110,13 @@ async def run(
                 log.exception("%s round failed; trying again", name)
             await asyncio.sleep(max(interval - (clock() - started).total_seconds(), 0))
     finally:
-        for task in pending.values():
-            task.cancel()
+        # Entries still waiting for their time (or a slot) are found again by the next loop; those
+        # firing are let finish, so a graceful stop leaves no write half done.
+        finishing = [task for entry_id, task in pending.items() if entry_id in firing]
+        for entry_id, task in pending.items():
+            if entry_id not in firing:
+                task.cancel()
+        if finishing:
+            _, late = await asyncio.wait(finishing, timeout=drain_seconds)
+            for task in late:
+                task.cancel()

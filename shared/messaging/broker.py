@@ -1,5 +1,6 @@
 """The one way a service gets a NATS broker and declares its event handlers."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -8,6 +9,7 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.security import SASLPlaintext
+from nats.js.client import JetStreamContext
 from opentelemetry.trace import TracerProvider
 
 from shared.messaging import fetch
@@ -85,3 +87,19 @@ def subscribe(
         return handler
 
     return decorate
+
+
+async def stop_broker(broker: NatsBroker) -> None:
+    """Stop consuming, hand back what was fetched and not handled (fetch.release_unhandled), close."""
+    pulls = [
+        pull
+        for subscriber in broker.subscribers
+        if isinstance(pull := getattr(subscriber, "subscription", None), JetStreamContext.PullSubscription)
+    ]
+    # Each subscriber waits for the messages it is handling (the broker's graceful timeout); stopped
+    # again by broker.stop, they have nothing left to do.
+    async with asyncio.TaskGroup() as group:
+        for subscriber in broker.subscribers:
+            group.create_task(subscriber.stop())
+    await fetch.release_unhandled(pulls)
+    await broker.stop()
