@@ -312,6 +312,10 @@ function sessionEnded() {
   saveMemory();
   setStatus("signed-out", "Signed out");
   document.body.classList.add("ended");
+  // Nothing here works until they sign in again: what is shown stays, greyed, for them to see.
+  $("who").hidden = true;
+  $("signout-button").hidden = true;
+  $("alerts-button").hidden = true;
   showBanner("Your session ended - sign in again", "Sign in again");
 }
 
@@ -509,24 +513,29 @@ function renderStoredFeed() {
 // ---------------------------------------------------------------------------------------------------
 // Alerts: a sound, a desktop notification (with permission, asked for by a button), a highlight
 
-function enableAlerts() {
+// Browsers start audio only after the person has used the page: the first click or key press will do.
+function unlockAudio() {
   const Context = window.AudioContext || window.webkitAudioContext;
-  if (Context && !app.audio) app.audio = new Context();
-  if (app.audio && app.audio.state === "suspended") app.audio.resume();
-  chime(); // so the person knows what it sounds like
-  const done = () => {
-    const permission = "Notification" in window ? Notification.permission : "unsupported";
-    $("alerts-button").hidden = permission === "granted";
-    $("alerts-button").textContent = permission === "denied"
-      ? "Desktop notifications are blocked: the sound still plays"
-      : "Turn on sound and desktop alerts";
-    announce(permission === "granted" ? "Sound and desktop alerts are on" : "The alert sound is on");
-  };
-  if ("Notification" in window && Notification.permission === "default") {
-    Notification.requestPermission().then(done, done);
-  } else {
-    done();
+  if (!Context) return;
+  try {
+    app.audio = app.audio || new Context();
+    if (app.audio.state === "suspended") app.audio.resume();
+  } catch (error) {
+    console.warn("audio unavailable:", error.message);
   }
+}
+
+// Permission is asked for only when the person presses the button, never on load.
+function enableAlerts() {
+  unlockAudio();
+  chime(); // so the person knows what it sounds like
+  const done = (permission) => {
+    $("alerts-button").hidden = permission !== "default";
+    announce(permission === "granted"
+      ? "Sound and desktop alerts are on"
+      : "Desktop notifications are blocked in this browser: the alert sound still plays");
+  };
+  Notification.requestPermission().then(done, () => done(Notification.permission));
 }
 
 // Three short tones made with Web Audio: no file to fetch, nothing to fail to load.
@@ -741,7 +750,6 @@ async function openCase(id, { focus = true } = {}) {
     else button.removeAttribute("aria-current");
   }
   markHighlights();
-  $("case-body").hidden = false;
   $("case-panel").classList.remove("empty");
   $("case-close").hidden = false;
   $("case-none").hidden = true;
@@ -755,6 +763,8 @@ async function openCase(id, { focus = true } = {}) {
     $("plan-saved").textContent = "";
     syncReferral();
     $("case-heading").textContent = `Case ${short(id)}`;
+    $("case-body").hidden = true; // until the case is read: nothing to act on before that
+    app.detail = null;
     $("case-facts").replaceChildren();
     $("timeline").replaceChildren();
     $("notes").replaceChildren();
@@ -810,6 +820,7 @@ function fact(term, ...value) {
 
 function renderDetail(c) {
   $("case-heading").textContent = `Case ${short(c.id)}`;
+  $("case-body").hidden = false;
   const facts = [
     ...fact("Case", el("span", { class: "id", text: c.id })),
     ...fact("Severity", el("span", { class: "badge sev-" + c.severity, text: SEVERITY_LABEL[c.severity] || c.severity })),
@@ -990,7 +1001,7 @@ function renumber(list, title) {
     const label = li.querySelector("label");
     label.htmlFor = input.id;
     label.textContent = `${stepName(title)}, item ${i + 1}`;
-    li.querySelector("button").setAttribute("aria-label", `Remove ${stepName(title)}, item ${i + 1}`);
+    li.querySelector("button").setAttribute("aria-label", `Remove item ${i + 1} of ${stepName(title)}`);
   });
 }
 
@@ -1434,7 +1445,7 @@ function renderProtocol(protocol) {
     if (level.roster_id) targets.push(`on call in roster ${level.roster_id}`);
     return el("li", { class: "rung" },
       el("strong", { text: `Level ${i + 1}` }), ` · ${targets.join(" + ") || "nobody"}`,
-      el("span", { class: "wait", text: `no answer within ${minutesText(level.timeout_minutes)} → ${i + 1 < levels.length ? `level ${i + 2}` : protocol.repeats ? "level 1 again" : "catch-all"}` }));
+      el("span", { class: "wait", text: `no answer within ${minutesText(level.timeout_minutes)} → ${i + 1 < levels.length ? `level ${i + 2}` : protocol.repeats ? "level 1 again, after the last round the catch-all" : "the catch-all"}` }));
   }));
   const starts = Object.entries(protocol.start_levels || {})
     .sort(([a], [b]) => (SEVERITY_RANK[a] ?? 9) - (SEVERITY_RANK[b] ?? 9))
@@ -1480,8 +1491,10 @@ async function start() {
   $("who-org").textContent = session.org;
   $("who").hidden = false;
   $("signout-button").hidden = false;
-  $("alerts-button").hidden = !("AudioContext" in window || "Notification" in window)
-    || ("Notification" in window && Notification.permission === "granted");
+  $("alerts-button").hidden = !("Notification" in window) || Notification.permission !== "default";
+  for (const kind of ["pointerdown", "keydown"]) {
+    document.addEventListener(kind, unlockAudio, { once: true, capture: true });
+  }
   $("console").hidden = false;
   $("team").hidden = !managesTeam();
   renderStoredFeed();
