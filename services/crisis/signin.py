@@ -221,7 +221,14 @@ async def read_session(request: Request, caller: CurrentPrincipal) -> SessionPub
     return _public(request, caller, token)
 
 
-@router.post("/crisis/console/session/renew")
+# Routes that read the session cookie themselves: their refusals, documented like every route's.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not signed in, or the session cannot be renewed: sign in again"},
+    403: {"description": "the X-CSRF-Token header is missing or wrong"},
+}
+
+
+@router.post("/crisis/console/session/renew", responses=REFUSALS)
 async def renew_session(request: Request, response: Response) -> SessionPublic:
     """A fresh token before the current one expires; 401 when the person must sign in again."""
     settings, sessions = _settings(request), _sessions(request)
@@ -256,7 +263,7 @@ def _demo_user_of(request: Request, settings: Settings, token: str) -> dict[str,
     return user
 
 
-@router.post("/crisis/console/sign-out", status_code=204)
+@router.post("/crisis/console/sign-out", status_code=204, responses=REFUSALS)
 async def delete_session(request: Request, response: Response) -> None:
     """Sign out: the session and refresh cookies are cleared."""
     _sessions(request).token_of(request)  # a cross-site form cannot sign a responder out mid-shift

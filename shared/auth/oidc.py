@@ -5,12 +5,18 @@ process. The tokens it returns are verified by the service's own TokenVerifier (
 like any bearer token, before they become a session.
 """
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+with warnings.catch_warnings():
+    # Authlib would rather use the httpx2 fork; httpx, which every service already uses, still works
+    # and is what it falls back to. Without this, every crisis process prints the warning at start.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 
 class SignInFailed(Exception):
