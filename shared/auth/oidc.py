@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import authlib.deprecate  # noqa: F401  (it sets its warnings to "always" when imported: first, then ours)
 import httpx
 from authlib.common.security import generate_token
 
