@@ -111,7 +111,8 @@ async def stream_my_notifications(
 class AttemptPublic(BaseModel):
     channel: str
     attempt: int
-    outcome: Literal["delivered", "failed", "accepted"]
+    # cancelled: never sent, and `reason` says why (its recipient was taken off the crisis staff).
+    outcome: Literal["delivered", "failed", "accepted", "cancelled"]
     reason: str | None
     at: datetime
 

@@ -199,6 +199,18 @@ def fallback(person: Person, failed: Channel, planned: tuple[Channel, ...]) -> C
     return None
 
 
+# The status of a delivery stopped because its recipient left the crisis staff (attempt log, events).
+RESPONDER_DEACTIVATED = "cancelled: responder deactivated"
+
+
+def stopped_by_deactivation(category: str, caused_at: datetime, deactivated_at: datetime | None) -> bool:
+    """Whether a message no longer goes to someone taken off their organization's crisis staff at
+    `deactivated_at`. A crisis message caused by then is about cases they no longer work; one caused
+    later is for someone put on the staff again. Other categories (their account, mentoring) still
+    reach them: they may well still be a member."""
+    return category == "crisis" and deactivated_at is not None and caused_at <= deactivated_at
+
+
 def retry_delay(priority: Priority, attempt: int) -> timedelta:
     """Wait before attempt `attempt + 1`: crisis messages retry within seconds, the rest back off."""
     return scheduler.backoff(attempt, 2.0 if priority in ("critical", "high") else 30.0)

@@ -15,7 +15,7 @@ from services.notifications.settings import Settings
 from shared.retention import Counts, delete_old, delete_with_claims, run_forever
 
 Db = AsyncDatabase[dict[str, Any]]
-FINISHED = ["delivered", "failed", "sent"]
+FINISHED = ["delivered", "failed", "sent", "cancelled"]
 
 
 async def retention_round(db: Db, *, now: datetime, read_age: timedelta, attempts_age: timedelta) -> Counts:

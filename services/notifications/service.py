@@ -6,6 +6,11 @@ revision before every attempt (shared.revisions): a redelivered event, a restart
 finds the key taken and sends nothing twice. A failed attempt is retried with back-off by the durable
 scheduler (shared.scheduler); a crisis message that fails on a channel falls back to the next at
 once. Every attempt is logged, and reported by `NotificationDelivered` / `NotificationFailed`.
+
+A person taken off their organization's crisis staff (`CrisisResponderDeactivated`) is sent no crisis
+message caused until then: those waiting are cancelled at once, and a send that was under way and
+comes back for a retry, a fallback or a late event's message meets the same check before it is
+claimed. A cancelled delivery says why in its attempt log and in a final `NotificationFailed`.
 """
 
 import asyncio
@@ -86,6 +91,7 @@ class Prepared:
     notification: Notification
     person: Person
     message: catalogue.Message
+    caused_at: datetime  # the cause event's time, which a later deactivation is compared with
 
 
 def prepare(
@@ -122,7 +128,7 @@ def prepare(
             created_at=now,
             team_region=message.team_region,
         )
-        out.append(Prepared(notification, person, message))
+        out.append(Prepared(notification, person, message, event.time))
     return out
 
 
@@ -143,8 +149,22 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
     hub.wake(recipients)
     webhook = await store.has_webhook(db, event.org)
     due = await asyncio.gather(*(dispatch(db, publisher, senders, p, now, webhook=webhook) for p in prepared))
+    await stop_if_deactivated(db, publisher, event, prepared, now)
     await send_now(db, publisher, senders, [delivery for ids in due for delivery in ids], now)
     return created
+
+
+async def stop_if_deactivated(
+    db: Db, publisher: EventPublisher, event: Event, prepared: list[Prepared], now: datetime
+) -> None:
+    """A crisis event handled after its recipient was taken off the staff (the two are consumed side
+    by side): its deliveries are cancelled now, so a deferred one says so now, not when it falls due."""
+    crisis = sorted({p.notification.recipient_id for p in prepared if p.notification.category == "crisis"})
+    if not crisis:
+        return
+    for person_id, at in (await store.deactivated_at(db, event.org, crisis)).items():
+        if model.stopped_by_deactivation("crisis", event.time, at):
+            await stop_held(db, publisher, event.org, person_id, at, now)
 
 
 async def send_now(
@@ -220,25 +240,32 @@ async def dispatch(
         plan = replace(plan, send_now=(*plan.send_now, "webhook"))
     planned = plan.send_now + plan.deferred
     for channel in plan.send_now:
-        await create_delivery(db, new_delivery(p.notification, p.message, channel, planned, now))
+        await create_delivery(db, new_delivery(p.notification, p.message, channel, planned, now, p.caused_at))
     for channel in plan.deferred:
         assert plan.defer_until is not None
-        await create_delivery(db, new_delivery(p.notification, p.message, channel, planned, plan.defer_until))
+        deferred = new_delivery(p.notification, p.message, channel, planned, plan.defer_until, p.caused_at)
+        await create_delivery(db, deferred)
     if plan.digest_at is not None:
         await add_to_digest(db, p.person, p.notification, plan.digest_at)
     return [model.delivery_id(p.notification.id, c) for c in plan.send_now]
 
 
 def new_delivery(
-    n: Notification, message: catalogue.Message, channel: Channel, planned: tuple[Channel, ...], at: datetime
+    n: Notification,
+    message: catalogue.Message,
+    channel: Channel,
+    planned: tuple[Channel, ...],
+    at: datetime,
+    caused_at: datetime,
 ) -> Document:
     """The idempotency key of (notification, channel), due `at`, with what it takes to send it."""
     return {
         "_id": model.delivery_id(n.id, channel), "org": n.org, "notification_id": n.id,
         "recipient_id": n.recipient_id, "channel": channel, "template": message.template,
         "context": message.context, "link": n.link, "category": n.category, "priority": n.priority,
-        "cause_event_id": n.cause_event_id, "team_region": n.team_region, "planned": list(planned),
-        "state": "pending", "attempts": 0, "next_at": at, "created_at": utcnow(), REV: 0,
+        "cause_event_id": n.cause_event_id, "cause_at": caused_at, "team_region": n.team_region,
+        "planned": list(planned), "state": "pending", "attempts": 0, "next_at": at, "created_at": utcnow(),
+        REV: 0,
     }  # fmt: skip
 
 
@@ -259,9 +286,15 @@ async def attempt(
     doc = await db.deliveries.find_one({"_id": delivery_id})
     if doc is None or doc["state"] in ("delivered", "failed", "sent"):
         return
+    if doc["state"] == "cancelled":  # its status may be all a crash left of the cancellation
+        await _log_cancelled(db, publisher, doc, now)
+        return
     busy_until = doc["next_at"] if doc["state"] == "pending" else doc.get("lease_until", now)
     if busy_until > now:  # not due yet, or another sender holds it: look again then
         await _check_at(db, doc, busy_until)
+        return
+    if doc["category"] == "crisis" and await _recipient_deactivated(db, doc):
+        await cancel(db, publisher, doc, now)
         return
     number = doc["attempts"] + 1
     lease_until = utcnow() + LEASE  # from the claim, not from when the caller started
@@ -456,6 +489,71 @@ async def _apply_sms_status(
     # The provider could not deliver to the number: trying the same number again is no use.
     person = await _recipient(db, doc)
     await settle(db, publisher, senders, doc, person, Outcome(ok=False, reason=status, retry=False), now)
+
+
+# ---- a responder taken off the crisis staff ---------------------------------------------------------
+
+
+async def responder_deactivated(
+    db: Db, publisher: EventPublisher, org: str, person_id: str, at: datetime, now: datetime
+) -> int:
+    """Stop the crisis messages still waiting to reach a person taken off the organization's crisis
+    staff at `at`; returns how many were stopped now. Safe to repeat: a redelivery stops nothing more."""
+    await store.record_deactivation(db, org, person_id, at)
+    return await stop_held(db, publisher, org, person_id, at, now)
+
+
+async def stop_held(
+    db: Db, publisher: EventPublisher, org: str, person_id: str, deactivated_at: datetime, now: datetime
+) -> int:
+    """Cancel the person's waiting crisis deliveries caused by `deactivated_at`. A delivery being sent
+    right now is left to its sender: the message may be out already, and if it fails, its retry or
+    fallback meets the check in `attempt`."""
+    stopped = 0
+    for doc in await store.held_crisis_deliveries(db, org, person_id):
+        if model.stopped_by_deactivation(doc["category"], _caused_at(doc), deactivated_at):
+            stopped += await cancel(db, publisher, doc, now)
+    return stopped
+
+
+def _caused_at(doc: Document) -> datetime:
+    # Deliveries stored before the cause's time was kept on them have only their own creation time.
+    caused: datetime = doc.get("cause_at") or doc["created_at"]
+    return caused
+
+
+async def _recipient_deactivated(db: Db, doc: Document) -> bool:
+    found = await store.deactivated_at(db, doc["org"], [doc["recipient_id"]])
+    return model.stopped_by_deactivation(doc["category"], _caused_at(doc), found.get(doc["recipient_id"]))
+
+
+async def cancel(db: Db, publisher: EventPublisher, doc: Document, now: datetime) -> bool:
+    """Stop a delivery for good, its reason in its status; True if this call stopped it.
+
+    `doc` waits for its time, or its sender's lease ran out (it died): a claimed send under way has
+    a newer revision, so the write loses and the sender settles it as usual.
+    """
+    if doc["state"] == "cancelled":
+        await _log_cancelled(db, publisher, doc, now)
+        return False
+    update = {"state": "cancelled", "reason": model.RESPONDER_DEACTIVATED}
+    if not await write_revision(db.deliveries, doc["_id"], doc[REV], update):
+        return False
+    # Its next look would find it cancelled; forgetting it keeps the scheduler's collection small.
+    await scheduler.cancel(db.schedule, f"delivery:{doc['_id']}:{doc[REV]}")
+    await _log_cancelled(db, publisher, {**doc, **update, REV: doc[REV] + 1}, now)
+    return True
+
+
+async def _log_cancelled(db: Db, publisher: EventPublisher, doc: Document, now: datetime) -> None:
+    """The attempt that will not be made, in the log and as the channel's final NotificationFailed;
+    written once, however often a redelivery or a stale scheduler entry meets the cancellation."""
+    number = doc["attempts"] + 1
+    if await db.attempts.find_one({"_id": f"{doc['_id']}:{number}:cancelled"}, {"_id": 1}) is not None:
+        return
+    reason = doc.get("reason") or model.RESPONDER_DEACTIVATED
+    failed = _failed(doc, number, reason, final=True, fallback=None)
+    await _log_attempt(db, publisher, doc, number, "cancelled", failed, now, reason=reason)
 
 
 # ---- digests ------------------------------------------------------------------------------------

@@ -10,6 +10,9 @@
 - `webhooks`: an organization's endpoint and signing secret, one per organization (`_id` is the org).
 - `schedule`: the durable scheduler's entries (shared.scheduler): deferred and retried deliveries,
   digests.
+- `deactivations`: when a person was last taken off an organization's crisis staff (`_id` is
+  `<org>/<user id>`): crisis messages caused until then are not sent to them. One per person ever
+  taken off, so it needs no retention.
 """
 
 import contextlib
@@ -148,3 +151,34 @@ async def save_person(db: Db, person: Person, names: Iterable[str], *, by: str, 
 async def has_webhook(db: Db, org: str) -> bool:
     """Whether the organization has an endpoint for its notifications (`webhooks`, keyed by org)."""
     return await db.webhooks.find_one({"_id": org}, {"_id": 1}) is not None
+
+
+async def record_deactivation(db: Db, org: str, person_id: str, at: datetime) -> None:
+    """Keep the latest time: a redelivered older deactivation must not shorten what a later one stops."""
+    await db.deactivations.update_one(
+        {"_id": person_key(org, person_id)},
+        {"$max": {"at": at}, "$setOnInsert": {"org": org, "person_id": person_id}},
+        upsert=True,
+    )
+
+
+async def deactivated_at(db: Db, org: str, ids: Sequence[str]) -> dict[str, datetime]:
+    """When each of `ids` was last taken off the organization's crisis staff, for those who were."""
+    docs = await db.deactivations.find({"_id": {"$in": [person_key(org, i) for i in ids]}}).to_list()
+    return {d["person_id"]: d["at"] for d in docs}
+
+
+async def held_crisis_deliveries(db: Db, org: str, person_id: str) -> list[Document]:
+    """A person's crisis deliveries in the organization that wait for their time (deferred, or a retry
+    after a failed attempt), and those already cancelled, whose status a crash may have left unlogged.
+
+    Unindexed on purpose: asked once per deactivation, a rare act of a coordinator, while an index
+    would cost every delivery's insert on the local store.
+    """
+    query = {
+        "org": org,
+        "recipient_id": person_id,
+        "category": "crisis",
+        "state": {"$in": ["pending", "cancelled"]},
+    }
+    return await db.deliveries.find(query).to_list()

@@ -5,7 +5,7 @@ from typing import Any
 from faststream.nats import NatsBroker
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
+from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled, CrisisResponderDeactivated
 from contracts.envelope import Event
 from contracts.meetings import MeetingCancelled, MeetingChanged, OccurrenceCancelled
 from contracts.mentoring import (
@@ -32,6 +32,7 @@ SERVICE = "notifications"
 ESCALATIONS = Subscription(SERVICE, CrisisEscalated)
 MATCHES = Subscription(SERVICE, MatchProposed)
 FOLLOW_UPS = Subscription(SERVICE, CrisisFollowUpScheduled)
+DEACTIVATIONS = Subscription(SERVICE, CrisisResponderDeactivated)
 MEETING_CHANGES = Subscription(SERVICE, MeetingChanged)
 MEETING_CANCELLATIONS = Subscription(SERVICE, MeetingCancelled)
 OCCURRENCE_CANCELLATIONS = Subscription(SERVICE, OccurrenceCancelled)
@@ -46,7 +47,7 @@ MILESTONES = Subscription(SERVICE, MilestoneReached)
 SUBSCRIPTIONS = (
     ESCALATIONS, MATCHES, FOLLOW_UPS, MEETING_CHANGES, MEETING_CANCELLATIONS, OCCURRENCE_CANCELLATIONS,
     ACCEPTED_MATCHES, DECLINED_MATCHES, EXPIRED_MATCHES, WITHDRAWN_MATCHES, ENDED_MATCHES, OVERDUE_CHECK_INS,
-    DRIFTING_MENTEES, MILESTONES,
+    DRIFTING_MENTEES, MILESTONES, DEACTIVATIONS,
 )  # fmt: skip
 # Escalations fan out to several responders and wait on SMTP and the SMS provider: a few side by side.
 WORKERS = 8
@@ -86,6 +87,14 @@ def register(
         """The responder who resolved a case is reminded of the caring contact within 24 hours."""
         tag_current_span({ORG: event.org, EVENT_ID: event.id, CASE_ID: event.data.case_id})
         await notify(db, publisher, senders, hub, event)
+
+    @subscribe(broker, DEACTIVATIONS)
+    async def on_crisis_responder_deactivated(event: CrisisResponderDeactivated) -> None:
+        """Crisis messages still waiting to reach a person taken off the crisis staff are cancelled."""
+        tag_current_span({ORG: event.org, EVENT_ID: event.id})
+        await service.responder_deactivated(
+            db, publisher, event.org, event.data.responder_id, event.time, service.utcnow()
+        )
 
     @subscribe(broker, MATCHES, max_workers=WORKERS)
     async def on_match_proposed(event: MatchProposed) -> None:
