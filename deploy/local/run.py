@@ -80,7 +80,7 @@ def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> 
         f"SMTP 127.0.0.1:{stack.mailpit_smtp_port})",
         f"  {'sms log':<15} {stack.sms_url}/messages",
         f"  {'logs':<15} {stack.log_dir}",
-        f"  {'console':<15} {urls['crisis']}/crisis/console   (paste a responder's token)",
+        f"  {'console':<15} {urls['crisis']}/crisis/console   (sign in as a demo responder or coordinator)",
         f"  {'directory':<15} {urls['meetings']}/find   (the public meeting directory)",
         f"  {'more tokens':<15} {mint_hint(stack.data_dir)}",
         "",

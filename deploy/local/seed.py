@@ -67,6 +67,14 @@ CRISIS_STAFF = {
     "riverside": {"rs-admin": ["coordinator", "responder"]},
 }
 ADMINS = {"harbor-house": "hh-admin", "riverside": "rs-admin"}
+# The clinical partners a responder can hand a person over to (a warm handoff names one).
+PARTNERS = {
+    "harbor-house": {
+        "lakeshore-clinic": "Lakeshore Community Clinic",
+        "harbor-peer-line": "Harbor Peer Line",
+    },
+    "riverside": {"riverside-health": "Riverside Behavioral Health"},
+}
 
 MEETINGS = (
     {
@@ -141,6 +149,15 @@ def not_found(answer: httpx.Response) -> bool:
     return False
 
 
+def partner_missing(partner_id: str) -> Callable[[httpx.Response], bool]:
+    """Partners are read as the organization's list; one is missing when the list does not name it."""
+
+    def missing(answer: httpx.Response) -> bool:
+        return partner_id not in {p["partner_id"] for p in answer.raise_for_status().json()}
+
+    return missing
+
+
 def no_team(answer: httpx.Response) -> bool:
     """A region's team reads as an empty list until someone names it."""
     return not answer.raise_for_status().json()["responder_ids"]
@@ -159,9 +176,21 @@ def documents(crisis: str, mentoring: str) -> list[DemoDocument]:
         for org, people in CRISIS_STAFF.items()
         for person, roles in people.items()
     ]
+    partners = [
+        DemoDocument(
+            f"{crisis}/crisis/partners",
+            f"{crisis}/crisis/partners/{partner}",
+            {"name": name},
+            ADMINS[org],
+            partner_missing(partner),
+        )
+        for org, named in PARTNERS.items()
+        for partner, name in named.items()
+    ]
     team = f"{crisis}/crisis/regions/lakeshore/team"
     return [
         *staff,
+        *partners,
         DemoDocument(team, team, {"responder_ids": ["lk-crisis-1"]}, "lk-network-admin", no_team),
         roster(crisis, "hh-oncall", ["hh-responder-1", "hh-responder-2"], "hh-admin"),
         protocol(
