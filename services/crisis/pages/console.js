@@ -476,6 +476,7 @@ function onEvent(id, type, envelope) {
   if (app.memory.feed.length > FEED_LIMIT) app.memory.feed.splice(0, app.memory.feed.length - FEED_LIMIT);
   saveMemory();
   $("feed").prepend(feedItem(entry));
+  while ($("feed").children.length > FEED_LIMIT) $("feed").lastElementChild.remove();
   $("feed-empty").hidden = true;
   if (entry.mine) escalationReachedMe(entry);
   // Unknown types are shown and remembered, but change nothing else.
@@ -1119,7 +1120,9 @@ async function refreshFollowUps() {
     followUps = await api("/crisis/follow-ups");
     clearProblem("follow-ups-problem");
   } catch (error) {
-    if (!(error instanceof SessionEnded)) showProblem("follow-ups-problem", error);
+    // Caring contacts are the organization's responders' work; a regional responder has none here.
+    if (error.status === 403) $("follow-ups-section").hidden = true;
+    else if (!(error instanceof SessionEnded)) showProblem("follow-ups-problem", error);
     return;
   }
   followUps.sort((a, b) => Date.parse(a.due_by) - Date.parse(b.due_by));
