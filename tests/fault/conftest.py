@@ -54,8 +54,16 @@ FIGURES_FILE = OUTPUT / "fault-figures.json"
 LATE_DOUBLES_WAIT = 6.0
 
 
-def start_network(data: Path, name: str, *, nats_nodes: int = 1, env: dict[str, str] | None = None) -> Stack:
-    """NATS (one node, or a cluster), the store and every service, on free ports, seeded for the load."""
+def start_network(
+    data: Path,
+    name: str,
+    *,
+    nats_nodes: int = 1,
+    env: dict[str, str] | None = None,
+    services: tuple[str, ...] = tuple(s.name for s in SERVICES),
+) -> Stack:
+    """NATS (one node, or a cluster), the store and `services` (all by default), on free ports, seeded
+    for the load (crisis staff and protocols; mentors when mentoring runs)."""
     network_file = data / "network.json"
     network_file.write_text(json.dumps(NETWORK))
     logs = OUTPUT / "logs" / f"fault-{name}"
@@ -74,8 +82,8 @@ def start_network(data: Path, name: str, *, nats_nodes: int = 1, env: dict[str, 
         stack.start_nats()
         stack.start_docstore()
         asyncio.run(stack.provision())
-        stack.start_services()
-        seed(stack)
+        stack.start_services(list(services))
+        seed(stack, mentors="mentoring" in services)
     except BaseException:
         stack.stop()
         raise
@@ -88,7 +96,7 @@ def discard(stack: Stack) -> None:
         stack.kill(name)
 
 
-def seed(stack: Stack) -> None:
+def seed(stack: Stack, *, mentors: bool = True) -> None:
     tokens = Tokens(stack)
     with httpx.Client(timeout=30) as http:
         for org in ORGS:
@@ -99,7 +107,7 @@ def seed(stack: Stack) -> None:
                     f"{crisis}/crisis/staff/{person}", json={"roles": roles}, headers=admin
                 ).raise_for_status()
             http.put(f"{crisis}/crisis/protocol", json=PROTOCOL, headers=admin).raise_for_status()
-            for n in range(MENTORS):
+            for n in range(MENTORS if mentors else 0):
                 mentor = {"capacity": 10, "lived_experience": ["family"]}
                 url = f"{stack.url('mentoring')}/mentors/{org}-mentor-{n}"
                 http.put(url, json=mentor, headers=admin).raise_for_status()
