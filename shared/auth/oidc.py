@@ -45,11 +45,11 @@ class OidcClient:
             self._metadata = answer.json()
         return self._metadata
 
-    def _client(self) -> AsyncOAuth2Client:
+    def _client(self, scope: str | None = None) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_secret,
-            scope=self.scopes,
+            scope=scope,
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
             # A public client (no secret) authenticates at the token endpoint by PKCE alone.
@@ -61,7 +61,7 @@ class OidcClient:
         """Where to send the browser, with the state and the PKCE verifier to keep until it returns."""
         endpoint = (await self.metadata())["authorization_endpoint"]
         verifier = generate_token(64)
-        async with self._client() as client:
+        async with self._client(self.scopes) as client:
             url, state = client.create_authorization_url(endpoint, code_verifier=verifier)
         return url, state, verifier
 
@@ -74,6 +74,9 @@ class OidcClient:
     async def _token(self, **params: str) -> dict[str, Any]:
         endpoint = (await self.metadata())["token_endpoint"]
         try:
+            # No scope here: Authlib would send the requested scopes with a refresh, and a provider that
+            # granted fewer (offline_access dropped, say) refuses it (invalid_scope); without one, a
+            # refresh gets what was granted (RFC 6749 section 6).
             async with self._client() as client:
                 token = await client.fetch_token(endpoint, **params)
         except Exception as exc:  # Authlib raises its own errors and httpx's; all mean "not signed in"
