@@ -12,6 +12,8 @@ MAILPIT_VERSION := v1.33.1
 MAILPIT := .bin/mailpit
 # The docs pages' scripts and styles (Swagger UI, the AsyncAPI viewer), served by the services: no CDN.
 WEB_ASSETS := .bin/web/.installed
+# The OpenID Connect provider the console's sign-in tests run (tests/oidc, oidc-provider from npm).
+OIDC_PROVIDER := .bin/oidc-provider.installed
 # `docker compose config` checks docker-compose.yml; the docker client here has no compose plugin,
 # so one is built from the Go module proxy when missing (no container engine is needed for `config`).
 COMPOSE_VERSION := v2.32.4
@@ -22,7 +24,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis bench-notifications bench-meetings bench-mentoring compose-check clean
 
-install: $(VENV)/.synced $(DOCSTORE) $(MAILPIT) $(WEB_ASSETS)
+install: $(VENV)/.synced $(DOCSTORE) $(MAILPIT) $(WEB_ASSETS) $(OIDC_PROVIDER)
 
 compose-plugin:
 	@if docker compose version >/dev/null 2>&1 || [ -x $(COMPOSE_PLUGIN) ] || ! command -v docker >/dev/null; then :; else \
@@ -77,6 +79,12 @@ $(MAILPIT):
 # From the npm registry with npm (Node.js is on the machine): only the files the pages load, pinned by sha512.
 $(WEB_ASSETS): deploy/local/webassets.py $(VENV)/.synced
 	$(PY) -m deploy.local.webassets
+	touch $@
+
+# Exactly the versions in its lock file (checked against their integrity hashes), no install scripts.
+$(OIDC_PROVIDER): tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --ignore-scripts --no-audit --no-fund
+	mkdir -p $(dir $@)
 	touch $@
 
 run: install
