@@ -1,5 +1,5 @@
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -44,10 +44,9 @@ class Settings(SealingSettings):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    # The provider's access token becomes the session: a JWT the services verify like any bearer token
+    # (audience RN_JWT_AUDIENCE, with the org and roles claims); offline_access asks for a refresh token.
     oidc_scopes: str = "openid profile offline_access"
-    # Which of the provider's tokens becomes the session: the one the services verify (audience
-    # RN_JWT_AUDIENCE, with the org and roles claims).
-    oidc_session_token: Literal["access_token", "id_token"] = "access_token"
     # Where the provider sends the browser back: this service's public address.
     public_url: str = "http://127.0.0.1:8103"
 
@@ -61,7 +60,12 @@ class Settings(SealingSettings):
 
     @property
     def demo_sign_in(self) -> bool:
-        return self.environment != "production" and bool(self.demo_users_file and self.dev_signing_key_file)
+        """The development sign-in page: never in production, nor beside an identity provider."""
+        return (
+            self.environment != "production"
+            and not self.oidc_issuer
+            and bool(self.demo_users_file and self.dev_signing_key_file)
+        )
 
     @model_validator(mode="after")
     def _no_demo_sign_in_in_production(self) -> Self:

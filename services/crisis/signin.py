@@ -197,7 +197,7 @@ async def finish_oidc_sign_in(
 
 
 def _session_token(request: Request, tokens: dict[str, Any]) -> str:
-    token = tokens.get(_settings(request).oidc_session_token)
+    token = tokens.get("access_token")
     if not isinstance(token, str):
         raise Problem(401, "Sign-in refused", "the identity provider gave no token the services accept")
     return token
