@@ -120,6 +120,7 @@ class SafetyPlanPublic(SafetyPlanUpdate):
 class FollowUpPublic(BaseModel):
     case_id: str
     org: str
+    responder_id: str = Field(description="who owes it")
     due_by: datetime
     overdue: bool
 
@@ -428,7 +429,7 @@ async def read_safety_plan(
     return SafetyPlanPublic.model_validate(plan, strict=False)
 
 
-@router.put("/crisis/cases/{case_id}/safety-plan")
+@router.put("/crisis/cases/{case_id}/safety-plan", responses=CONFLICT)
 async def update_safety_plan(
     case_id: PathId,
     body: SafetyPlanUpdate,
@@ -441,26 +442,30 @@ async def update_safety_plan(
     org = await _case_org(db, caller, case_id)
     now = datetime.now(UTC)
     sealed = sealer.seal(org, case_id, body.model_dump_json())
-    case = await service.change_case(
+    await _transition(
         db,
         publisher,
-        org,
+        caller,
         case_id,
         lambda c: model.update_safety_plan(c, sealed=sealed, by=caller.sub, now=now),
     )
-    if case is None:
-        raise NotFound("case")
     return SafetyPlanPublic(**body.model_dump(), updated_at=now, updated_by=caller.sub)
 
 
 @router.get("/crisis/follow-ups")
 async def list_follow_ups(caller: Responder, db: Db) -> list[FollowUpPublic]:
-    """The caring contacts the caller still owes, soonest due first."""
+    """The caring contacts the caller still owes (a coordinator: also those of people deactivated since)."""
     now = datetime.now(UTC)
     return [
-        FollowUpPublic(case_id=c.id, org=c.org, due_by=c.follow_up_due, overdue=c.follow_up_due < now)
-        for c in await service.follow_ups(db, caller.org, caller.sub)
-        if c.follow_up_due
+        FollowUpPublic(
+            case_id=c.id,
+            org=c.org,
+            responder_id=c.follow_up_by,
+            due_by=c.follow_up_due,
+            overdue=c.follow_up_due < now,
+        )
+        for c in await service.follow_ups(db, caller)
+        if c.follow_up_due and c.follow_up_by
     ]
 
 
@@ -475,6 +480,14 @@ async def complete_follow_up(case_id: PathId, caller: Responder, db: Db, publish
         )  # fmt: skip
     except model.NotYours as exc:
         raise Problem(403, "Forbidden", str(exc)) from exc
+
+
+@router.get("/crisis/cases/{case_id}/partners")
+async def list_case_partners(case_id: PathId, caller: Responder, db: Db) -> list[PartnerPublic]:
+    """The partners a warm handoff of this case can name: its organization's (for the regional team,
+    not their own)."""
+    org = await _case_org(db, caller, case_id)
+    return [PartnerPublic(**p) for p in await service.list_partners(db, org)]
 
 
 @router.get("/crisis/partners")
@@ -508,12 +521,24 @@ async def update_staff(
     directory.forget()
 
 
-@router.delete("/crisis/staff/{responder_id}", status_code=204)
+@router.delete("/crisis/staff/{responder_id}", status_code=204, responses=CONFLICT)
 async def deactivate_staff(
-    responder_id: PathId, caller: Manager, db: Db, publisher: Publisher, directory: CaseDirectory
+    responder_id: PathId,
+    caller: Manager,
+    db: Db,
+    publisher: Publisher,
+    network: CurrentNetwork,
+    directory: CaseDirectory,
 ) -> None:
-    """Deactivate a person: never targeted again, and their pending crisis messages stop."""
-    if await service.deactivate_staff(db, publisher, caller.org, responder_id, by=caller.sub) is None:
+    """Deactivate a person: never targeted again, no cases to work, their pending crisis messages stop;
+    refused while they are the last person the protocol's catch-all reaches."""
+    try:
+        found = await service.deactivate_staff(
+            db, publisher, network, caller.org, responder_id, by=caller.sub
+        )
+    except model.NobodyToReach as exc:
+        raise Problem(409, "Conflict", str(exc)) from exc
+    if found is None:
         raise NotFound("staff member")
     directory.forget()
 

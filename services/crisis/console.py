@@ -28,6 +28,13 @@ router = APIRouter(tags=["console"])
 PAGES = Path(__file__).with_name("pages")
 # Every asset of the page is served from here: no CDN, nothing fetched from elsewhere.
 ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+# The page runs only its own script, is framed by nobody, and posts forms only here.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+}
 KEEP_ALIVE_SECONDS = 15.0
 WAITING_EVENTS = 1000
 
@@ -35,7 +42,7 @@ WAITING_EVENTS = 1000
 @router.get("/crisis/console", response_class=HTMLResponse, include_in_schema=False)
 async def read_console() -> HTMLResponse:
     """The responder console page; without a session it sends the person to sign in."""
-    return HTMLResponse((PAGES / "console.html").read_text(), headers={"Cache-Control": "no-store"})
+    return HTMLResponse((PAGES / "console.html").read_text(), headers=PAGE_HEADERS)
 
 
 @router.get("/crisis/console/assets/{name}", include_in_schema=False)

@@ -5,7 +5,7 @@ sleeping. Transitions mutate the case, write its timeline and return the events 
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -204,6 +204,7 @@ class Reach:
     rosters: Mapping[str, Roster]
     regional_team: tuple[str, ...] = ()
     region: str | None = None
+    inactive: frozenset[str] = frozenset()  # deactivated: never reached, and they work no cases
 
     def with_role(self, role: str) -> list[str]:
         return sorted(person for person, roles in self.staff.items() if role in roles)
@@ -253,6 +254,18 @@ def check_protocol(protocol: Protocol, reach: Reach) -> None:
         raise NobodyToReach("the catch-all is the coordinator, and the organization has no coordinator")
     if protocol.catch_all == "regional_team" and not reach.regional_team:
         raise NobodyToReach("the catch-all is the regional crisis team, and the region has no team")
+
+
+def check_deactivation(protocol: Protocol, reach: Reach, person: str) -> None:
+    """Refuses to take off the staff the last person the catch-all can reach: the ladder would end with
+    nobody. (A level naming them is skipped from then on, which the catch-all below it covers.)"""
+    staff = {p: roles for p, roles in reach.staff.items() if p != person}
+    team = tuple(p for p in reach.regional_team if p != person)
+    _, people = catch_all_targets(protocol.catch_all, replace(reach, staff=staff, regional_team=team))
+    if not people:
+        raise NobodyToReach(
+            f"{person} is the last person the protocol's catch-all reaches: name another first"
+        )
 
 
 def check_regional_team(responder_ids: Sequence[str], regional_responders: set[str]) -> None:
@@ -511,6 +524,8 @@ def complete_follow_up(case: Case, *, by: str, for_anyone: bool, now: datetime) 
 def update_safety_plan(case: Case, *, sealed: str, by: str, now: datetime) -> list[Event]:
     """Replaces the case's safety plan (sealed by the service); a line in the timeline, no event: the
     plan is about the person and never leaves the case."""
+    if case.state == "cancelled":
+        raise InvalidTransition("a cancelled case (raised by mistake, a duplicate) has no safety plan")
     case.safety_plan = {"sealed": sealed, "updated_at": now, "updated_by": by}
     case.note(now, "safety_plan_updated", by=by)
     return []

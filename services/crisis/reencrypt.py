@@ -26,6 +26,7 @@ from rich.progress import Progress
 from services.crisis import store
 from services.crisis.settings import Settings
 from shared.crypto import RetiredKey, Sealer, label
+from shared.revisions import REV, write_revision
 from shared.storage import connect, database
 
 log = logging.getLogger(__name__)
@@ -69,36 +70,42 @@ def _resealed(sealer: Sealer, org: str, record_id: str, sealed: str, tally: Tall
 
 
 async def reencrypt_case(db: Db, sealer: Sealer, org: str, case_id: str) -> Tally:
-    """Every sealed value of one case (notes, safety plan, an 'other' referral), in one write; notes are
-    only ever appended, so positions are stable."""
+    """Every sealed value of one case: notes in one conditional write (only ever appended, so positions
+    are stable), the safety plan and an 'other' referral as a revision of the case, because every change
+    of a case writes those fields back as it read them: a plain write could be undone by an escalation
+    landing a moment later, with the old key, and the CLI would have said it was done."""
     cases = store.cases(db, org)
     for _ in range(MAX_RACES):
-        doc = await cases.find_one({"_id": case_id})
+        doc = await cases.find_one({"_id": case_id}) or {}
         tally = Tally()
         old: dict[str, str] = {}
         new: dict[str, str] = {}
-        for field, sealed, what in _sealed_fields(doc or {}):
-            resealed = _resealed(sealer, org, case_id, sealed, tally, f"{what} of case {case_id}")
+        for i, note in enumerate(doc.get(store.NOTES, [])):
+            resealed = _resealed(sealer, org, case_id, note["sealed"], tally, f"note {i} of case {case_id}")
             if resealed is not None:
-                old[field], new[field] = sealed, resealed
-        if not new or await cases.find_one_and_update({"_id": case_id, **old}, {"$set": new}):
-            tally.reencrypted = len(new)
-            return tally
+                field = f"{store.NOTES}.{i}.sealed"
+                old[field], new[field] = note["sealed"], resealed
+        fields: dict[str, Any] = {}
+        plan = doc.get("safety_plan")
+        if plan and (
+            resealed := _resealed(
+                sealer, org, case_id, plan["sealed"], tally, f"the safety plan of case {case_id}"
+            )
+        ):
+            fields["safety_plan"] = {**plan, "sealed": resealed}
+        other = doc.get("referral_other")
+        if other and (
+            resealed := _resealed(sealer, org, case_id, other, tally, f"the referral of case {case_id}")
+        ):
+            fields["referral_other"] = resealed
+        if new and not await cases.find_one_and_update({"_id": case_id, **old}, {"$set": new}):
+            continue
+        if fields and not await write_revision(db.cases, case_id, doc.get(REV, 0), fields):
+            continue
+        tally.reencrypted = len(new) + len(fields)
+        return tally
     log.warning("case %s of %s changed under us %d times in a row; run again", case_id, org, MAX_RACES)
-    return Tally(current=tally.current, failed=tally.failed + len(new))
-
-
-def _sealed_fields(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(field path, sealed value, what it is) of every encrypted value a case document holds."""
-    found = [
-        (f"{store.NOTES}.{i}.sealed", note["sealed"], f"note {i}")
-        for i, note in enumerate(doc.get(store.NOTES, []))
-    ]
-    if doc.get("safety_plan"):
-        found.append(("safety_plan.sealed", doc["safety_plan"]["sealed"], "the safety plan"))
-    if doc.get("referral_other"):
-        found.append(("referral_other", doc["referral_other"], "the referral"))
-    return found
+    return Tally(current=tally.current, failed=tally.failed + len(new) + len(fields))
 
 
 async def reencrypt_webhook(db: Db, sealer: Sealer, org: str) -> Tally:

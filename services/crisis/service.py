@@ -44,6 +44,7 @@ Db = AsyncDatabase[dict[str, Any]]
 Transition = Callable[[model.Case], list[Event]]
 Clock = Callable[[], datetime]
 MAX_RACES = 20
+MAX_OPEN_CASES = 20_000  # far beyond any surge the network has seen; a bound, not a page size
 TIMER_CONCURRENCY = 16  # deadlines firing at once, each a few reads and writes
 URGENT_FIRST = 5.0  # seconds a routine alert waits for urgent ones, well inside the ack wait
 
@@ -73,24 +74,34 @@ async def case_org(db: Db, caller: Principal, case_id: str) -> str | None:
 
 
 async def list_cases(db: Db, caller: Principal, *, open_: bool, limit: int) -> list[model.Case]:
-    """Open or closed cases of the caller's organization (a regional team: of its regions), newest first."""
+    """Cases of the caller's organization (a regional team: of its regions). Open ones as a responder
+    takes them, the gravest first and then the one waiting longest; closed ones newest first."""
     states = list(model.OPEN_STATES) if open_ else ["resolved", "cancelled"]
     query: dict[str, Any] = {"state": {"$in": states}}
     if caller.has_any(*STAFF_ROLES):
         query["org"] = caller.org
     else:
         query.update(regional=True, region={"$in": sorted(caller.regions)})
-    docs = await db.cases.find(query, sort=[("opened_at", -1)], limit=limit).to_list()
-    cases = [store.doc_to_case(d) for d in docs]
-    if open_:  # what a responder takes first: the gravest, then the one waiting longest
-        cases.sort(key=lambda c: (-model.SEVERITY_RANK[c.severity], c.opened_at))
-    return cases
+    if not open_:
+        docs = await db.cases.find(query, sort=[("opened_at", -1)], limit=limit).to_list()
+        return [store.doc_to_case(d) for d in docs]
+    # Every open case is read before the cut: the store cannot sort by severity, and taking the newest
+    # first would leave out exactly the cases that have waited longest.
+    cases = [store.doc_to_case(d) for d in await db.cases.find(query, limit=MAX_OPEN_CASES).to_list()]
+    cases.sort(key=lambda c: (-model.SEVERITY_RANK[c.severity], c.opened_at))
+    return cases[:limit]
 
 
 async def load_staff(db: Db, org: str) -> dict[str, frozenset[str]]:
     """Who can be reached: the active crisis staff (a deactivated person is never targeted again)."""
-    docs = await store.staff(db, org).find({"active": {"$ne": False}}, limit=5000)
-    return {d["responder_id"]: frozenset(d["roles"]) for d in docs}
+    return (await _load_staff(db, org))[0]
+
+
+async def _load_staff(db: Db, org: str) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """The active staff (id -> roles), and who has been deactivated."""
+    docs = await store.staff(db, org).find({}, limit=5000)
+    active = {d["responder_id"]: frozenset(d["roles"]) for d in docs if d.get("active", True)}
+    return active, frozenset(d["responder_id"] for d in docs if not d.get("active", True))
 
 
 async def load_rosters(db: Db, org: str) -> dict[str, model.Roster]:
@@ -106,11 +117,13 @@ async def load_reach(db: Db, network: Network, org: str) -> model.Reach:
         orgs = [o.id for o in network.organizations if o.region == region]
         active = await store.regional_responders(db, orgs, members)
         members = [m for m in members if m in active]
+    staff, inactive = await _load_staff(db, org)
     return model.Reach(
-        staff=await load_staff(db, org),
+        staff=staff,
         rosters=await load_rosters(db, org),
         regional_team=tuple(members),
         region=region,
+        inactive=inactive,
     )
 
 
@@ -134,11 +147,6 @@ async def own_protocol(db: Db, org: str) -> model.Protocol | None:
 
 async def load_protocol(db: Db, org: str) -> model.Protocol:
     return await own_protocol(db, org) or model.Protocol()
-
-
-async def staff_roles(db: Db, org: str, responder_id: str) -> list[str] | None:
-    doc = await store.staff(db, org).find_one({"responder_id": responder_id})
-    return list(doc["roles"]) if doc else None
 
 
 @dataclass
@@ -506,13 +514,15 @@ async def list_staff(db: Db, org: str) -> list[dict[str, Any]]:
 
 
 async def deactivate_staff(
-    db: Db, publisher: EventPublisher, org: str, responder_id: str, *, by: str
+    db: Db, publisher: EventPublisher, network: Network, org: str, responder_id: str, *, by: str
 ) -> bool | None:
-    """Takes a person off the crisis staff for good (until added again): never targeted again, and
-    notifications stops what it still holds for them. None: no such person; False: already inactive."""
+    """Takes a person off the crisis staff (until added again): never targeted again, no cases to work,
+    and notifications stops what it still holds for them. None: no such person; False: already
+    inactive. Refuses (model.NobodyToReach) to take away the last person the catch-all reaches."""
     doc = await store.staff(db, org).find_one({"responder_id": responder_id})
     if doc is None:
         return None
+    model.check_deactivation(await load_protocol(db, org), await load_reach(db, network, org), responder_id)
     data = CrisisResponderDeactivatedData(responder_id=responder_id, deactivated_by=by)
     events = [
         CrisisResponderDeactivated.create(source=model.SOURCE, org=org, subject=responder_id, data=data)
@@ -570,10 +580,23 @@ async def read_safety_plan(
     }
 
 
-async def follow_ups(db: Db, org: str, responder_id: str) -> list[model.Case]:
-    """The caring contacts a responder still owes, soonest due first."""
-    query = {"state": "resolved", "follow_up_by": responder_id, "follow_up_done_at": None}
-    docs = await store.cases(db, org).find(query, sort=[("follow_up_due", 1)], limit=500)
+async def follow_ups(db: Db, caller: Principal) -> list[model.Case]:
+    """The caring contacts the caller still owes, soonest due first: for a regional responder, those of
+    the cases of their regions they resolved; a coordinator also sees those owed by people taken off
+    the staff since, so none is left on nobody's list."""
+    owed_by = [caller.sub]
+    if caller.has_any(Role.COORDINATOR, Role.ORG_ADMIN):
+        _, inactive = await _load_staff(db, caller.org)
+        owed_by += sorted(inactive)
+    where: list[dict[str, Any]] = []
+    if caller.has_any(*STAFF_ROLES):
+        where.append({"org": caller.org})
+    if caller.has_any(Role.REGIONAL_RESPONDER) and caller.regions:
+        where.append({"regional": True, "region": {"$in": sorted(caller.regions)}})
+    if not where:
+        return []
+    query = {"$or": where, "state": "resolved", "follow_up_by": {"$in": owed_by}, "follow_up_done_at": None}
+    docs = await db.cases.find(query, sort=[("follow_up_due", 1)], limit=500).to_list()
     return [store.doc_to_case(d) for d in docs]
 
 

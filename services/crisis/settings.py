@@ -78,6 +78,9 @@ class Settings(SealingSettings):
             and self.console_session_secret.get_secret_value() == DEV_SESSION_SECRET
         ):
             raise ValueError("set RN_CONSOLE_SESSION_SECRET: the development one is public")
+        if self.environment == "production" and not self.public_url.startswith("https://"):
+            # The session cookie is a bearer token: only ever sent over TLS (its Secure flag follows this).
+            raise ValueError("RN_PUBLIC_URL must be https in production")
         if self.oidc_issuer and not self.oidc_client_id:
             raise ValueError("RN_OIDC_ISSUER needs RN_OIDC_CLIENT_ID")
         return self

@@ -13,15 +13,15 @@ from html import escape
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import jwt
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
 from services.crisis.settings import Settings
 from shared.auth.devkeys import mint_token
 from shared.auth.fastapi import CurrentPrincipal
-from shared.auth.oidc import OidcClient, SignInFailed
+from shared.auth.jwks import KeysUnavailable
+from shared.auth.oidc import OidcClient, ProviderUnavailable, SignInFailed
 from shared.auth.principal import Principal, Role
 from shared.auth.session import SESSION_COOKIE, Sessions
 from shared.auth.tokens import InvalidToken, TokenVerifier
@@ -34,6 +34,7 @@ OIDC_COOKIE = "rn_oidc"  # the state and PKCE verifier of a sign-in on its way t
 REFRESH_COOKIE = "rn_refresh"
 OIDC_COOKIE_SECONDS = 600
 REFRESH_COOKIE_SECONDS = 30 * 24 * 3600
+RETRY_AFTER_SECONDS = 5
 CONSOLE_ROLES = {Role.RESPONDER, Role.COORDINATOR, Role.ORG_ADMIN, Role.REGIONAL_RESPONDER}
 NextPath = Annotated[str, Query(alias="next", max_length=200)]
 
@@ -85,13 +86,25 @@ def _mint(settings: Settings, user: dict[str, Any]) -> str:
 
 async def _start(request: Request, response: Response, token: str) -> Principal:
     """Verify the token like any bearer token and make it the session."""
-    verifier: TokenVerifier = request.app.state.verifier
-    try:
-        principal = await verifier.verify(token)
-    except InvalidToken as exc:
-        raise Problem(401, "Unauthorized", f"the identity provider's token is not accepted: {exc}") from exc
+    principal = await _verified(request, token)
     _sessions(request).start(response, token, principal.expires_at or datetime.now(UTC))
     return principal
+
+
+async def _verified(request: Request, token: str) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        return await verifier.verify(token)
+    except InvalidToken as exc:
+        raise Problem(401, "Unauthorized", f"the token is not accepted: {exc}") from exc
+    except KeysUnavailable as exc:
+        raise _unavailable("the identity provider's keys cannot be read", exc.retry_after) from exc
+
+
+def _unavailable(detail: str, retry_after: float = RETRY_AFTER_SECONDS) -> HTTPException:
+    # Not 401: nobody was refused. The page keeps its session and tries again (an HTTPException, for the
+    # header; it is answered as problem details all the same).
+    return HTTPException(503, detail, {"retry-after": str(int(retry_after))})
 
 
 def _public(request: Request, principal: Principal, token: str) -> SessionPublic:
@@ -138,7 +151,7 @@ async def create_demo_session(
     settings = _settings(request)
     if not settings.demo_sign_in:
         raise NotFound("sign-in")
-    chosen = next((u for u in _demo_users(settings) if u["sub"] == user), None)
+    chosen = _demo_user(settings, user)
     if chosen is None:
         raise Problem(422, "Unknown user", "not one of the demo users who work cases")
     response = RedirectResponse(_safe_next(next_path), 303)
@@ -155,7 +168,7 @@ async def start_oidc_sign_in(request: Request, next_path: NextPath = CONSOLE) ->
     try:
         url, state, verifier = await oidc.authorization_url()
     except SignInFailed as exc:
-        raise Problem(502, "Identity provider unavailable", str(exc)) from exc
+        raise _unavailable(str(exc)) from exc
     response = RedirectResponse(url, 303)
     pending = json.dumps({"state": state, "verifier": verifier, "next": _safe_next(next_path)})
     # Lax, not strict: the provider's redirect back is a navigation from its site, and must carry it.
@@ -187,16 +200,18 @@ async def finish_oidc_sign_in(
         raise Problem(400, "Sign-in expired", "start signing in again from the console")
     try:
         tokens = await oidc.exchange(code, pending["verifier"])
+    except ProviderUnavailable as exc:
+        raise _unavailable(str(exc)) from exc
     except SignInFailed as exc:
         raise Problem(401, "Sign-in refused", str(exc)) from exc
     response = RedirectResponse(pending["next"], 303)
-    await _start(request, response, _session_token(request, tokens))
+    await _start(request, response, _session_token(tokens))
     response.delete_cookie(OIDC_COOKIE, path="/crisis/console/oidc")
     _keep_refresh_token(response, sessions, tokens)
     return response
 
 
-def _session_token(request: Request, tokens: dict[str, Any]) -> str:
+def _session_token(tokens: dict[str, Any]) -> str:
     token = tokens.get("access_token")
     if not isinstance(token, str):
         raise Problem(401, "Sign-in refused", "the identity provider gave no token the services accept")
@@ -225,6 +240,7 @@ async def read_session(request: Request, caller: CurrentPrincipal) -> SessionPub
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "not signed in, or the session cannot be renewed: sign in again"},
     403: {"description": "the X-CSRF-Token header is missing or wrong"},
+    503: {"description": "the identity provider cannot be reached: the session stands, try again shortly"},
 }
 
 
@@ -232,35 +248,31 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 async def renew_session(request: Request, response: Response) -> SessionPublic:
     """A fresh token before the current one expires; 401 when the person must sign in again."""
     settings, sessions = _settings(request), _sessions(request)
-    token = sessions.token_of(request)  # refuses a request without the CSRF token
-    if not settings.console_renewal:
-        raise Problem(401, "Unauthorized", "sessions are not renewed here: sign in again")
+    # Only a session still valid is renewed, and only by its page (the CSRF token): a page renews
+    # before the end, so an expired or stolen cookie never turns into a fresh one.
+    token = sessions.token_of(request)
+    if token is None or not settings.console_renewal:
+        raise Problem(401, "Unauthorized", "sign in again")
+    current = await _verified(request, token)
     oidc, sealed = _oidc(request), request.cookies.get(REFRESH_COOKIE)
     if oidc is not None and sealed and (refresh := sessions.open(sealed, REFRESH_COOKIE_SECONDS)):
         try:
             tokens = await oidc.refresh(refresh)
+        except ProviderUnavailable as exc:
+            raise _unavailable(str(exc)) from exc
         except SignInFailed as exc:
             raise Problem(401, "Unauthorized", f"sign in again: {exc}") from exc
-        fresh = _session_token(request, tokens)
+        fresh = _session_token(tokens)
         _keep_refresh_token(response, sessions, tokens)
-    elif settings.demo_sign_in and token:
-        user = _demo_user_of(request, settings, token)
+    elif settings.demo_sign_in and (user := _demo_user(settings, current.sub)):
         fresh = _mint(settings, user)
     else:
         raise Problem(401, "Unauthorized", "sign in again")
     return _public(request, await _start(request, response, fresh), fresh)
 
 
-def _demo_user_of(request: Request, settings: Settings, token: str) -> dict[str, Any]:
-    """The demo user the current, still valid, token names."""
-    try:
-        sub = jwt.decode(token, options={"verify_signature": False})["sub"]
-    except (jwt.PyJWTError, KeyError) as exc:
-        raise Problem(401, "Unauthorized", "sign in again") from exc
-    user = next((u for u in _demo_users(settings) if u["sub"] == sub), None)
-    if user is None:
-        raise Problem(401, "Unauthorized", "sign in again")
-    return user
+def _demo_user(settings: Settings, sub: str) -> dict[str, Any] | None:
+    return next((u for u in _demo_users(settings) if u["sub"] == sub), None)
 
 
 @router.post("/crisis/console/sign-out", status_code=204, responses=REFUSALS)

@@ -20,8 +20,15 @@ with warnings.catch_warnings():
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 
+ENDPOINTS = {"authorization_endpoint", "token_endpoint"}
+
+
 class SignInFailed(Exception):
-    """The provider refused the code or the refresh token, or cannot be reached."""
+    """The provider refused the code or the refresh token."""
+
+
+class ProviderUnavailable(SignInFailed):
+    """The provider cannot be reached, or answers nonsense: nobody was refused, try again shortly."""
 
 
 @dataclass
@@ -40,9 +47,14 @@ class OidcClient:
                 async with httpx.AsyncClient(timeout=10) as http:
                     answer = await http.get(url)
                     answer.raise_for_status()
-            except httpx.HTTPError as exc:
-                raise SignInFailed(f"the identity provider cannot be reached: {exc}") from exc
-            self._metadata = answer.json()
+                metadata = answer.json()
+                if not isinstance(metadata, dict) or not ENDPOINTS <= metadata.keys():
+                    raise ValueError("it names no authorization and token endpoints")
+            except (httpx.HTTPError, ValueError) as exc:
+                raise ProviderUnavailable(
+                    f"the provider's discovery document cannot be read: {exc!r}"
+                ) from exc
+            self._metadata = metadata
         return self._metadata
 
     def _client(self, scope: str | None = None) -> AsyncOAuth2Client:
@@ -79,6 +91,10 @@ class OidcClient:
             # refresh gets what was granted (RFC 6749 section 6).
             async with self._client() as client:
                 token = await client.fetch_token(endpoint, **params)
-        except Exception as exc:  # Authlib raises its own errors and httpx's; all mean "not signed in"
+        except httpx.TransportError as exc:  # a refusal is an answer; no answer is an outage
+            raise ProviderUnavailable(
+                f"the identity provider cannot be reached: {type(exc).__name__}"
+            ) from exc
+        except Exception as exc:  # Authlib raises its own errors (invalid_grant ...) and httpx's
             raise SignInFailed(f"the identity provider refused: {type(exc).__name__}: {exc}") from exc
         return dict(token)

@@ -81,6 +81,14 @@ async def test_a_resolution_refers_to_a_named_partner_or_says_what_other_referra
     assert {"partner_id": "lakeshore-clinic", "name": "Lakeshore Clinic"} in partners
 
     case = await raise_alert(http, fast_protocol, tokens)
+    of_the_case = (
+        await http.get(f"{fast_protocol}/crisis/cases/{case['id']}/partners", headers=responder)
+    ).json()
+    assert of_the_case == partners
+    other_org = tokens("b-1", "org-b", Role.RESPONDER)
+    assert (
+        await http.get(f"{fast_protocol}/crisis/cases/{case['id']}/partners", headers=other_org)
+    ).status_code == 404
     resolve = f"{fast_protocol}/crisis/cases/{case['id']}/resolve"
     unknown = {"outcome": "referred", "referral": "warm_handoff", "partner_id": "nowhere"}
     assert (await http.post(resolve, json=unknown, headers=responder)).status_code == 422
@@ -105,8 +113,8 @@ async def test_the_caring_contact_stays_on_the_resolvers_list_until_they_mark_it
     )
     assert r.status_code == 200, r.text
     owed = (await http.get(f"{fast_protocol}/crisis/follow-ups", headers=responder)).json()
-    assert [f["case_id"] for f in owed if f["case_id"] == case["id"]] == [case["id"]]
-    assert not owed[0]["overdue"]
+    (mine,) = [f for f in owed if f["case_id"] == case["id"]]
+    assert mine["responder_id"] == "esc-1" and not mine["overdue"]
 
     done = f"{fast_protocol}/crisis/cases/{case['id']}/follow-up"
     someone_else = tokens("esc-2", "org-a", Role.RESPONDER)
@@ -143,8 +151,12 @@ async def test_a_deactivated_responder_is_never_targeted_again_and_notifications
 
     (deactivated,) = await eventually(told)
     assert deactivated["data"] == {"responder_id": "esc-1", "deactivated_by": "esc-coord"}
+    # Whatever their token still says, they work no more cases and read none.
     responder = tokens("esc-1", "org-a", Role.RESPONDER)
-    assert (await http.get(f"{fast_protocol}/crisis/staff", headers=responder)).status_code == 403
+    assert (await http.get(f"{fast_protocol}/crisis/cases", headers=responder)).status_code == 403
+    assert (
+        await http.get(f"{fast_protocol}/crisis/cases/{case['id']}", headers=responder)
+    ).status_code == 403
 
 
 async def test_a_coordinator_sees_who_is_on_call_now_and_next_and_changes_it(

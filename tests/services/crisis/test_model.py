@@ -23,6 +23,7 @@ from services.crisis.model import (
     Roster,
     acknowledge,
     cancel,
+    check_deactivation,
     check_protocol,
     check_regional_team,
     complete_follow_up,
@@ -32,6 +33,7 @@ from services.crisis.model import (
     on_deadline,
     raise_case,
     resolve,
+    update_safety_plan,
 )
 
 MONDAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -397,3 +399,18 @@ def test_a_person_no_longer_on_the_staff_is_not_notified_even_where_a_level_name
     roster = Roster(id="main", time_zone="UTC", responder_ids=("gone",), rotation_start=datetime(2026, 1, 5))
     reach = Reach(staff={"r2": frozenset({"responder"})}, rosters={"main": roster})
     assert level_targets(level, reach, MONDAY) == ["r2"]
+
+
+def test_the_last_person_the_catch_all_reaches_cannot_be_deactivated() -> None:
+    reach = Reach(staff={"r1": frozenset({"responder"}), "c1": frozenset({"coordinator"})}, rosters={})
+    protocol = Protocol(levels=(Level(responder_ids=("r1",)),), catch_all="coordinator")
+    check_deactivation(protocol, reach, "r1")  # a level naming them is skipped; the catch-all remains
+    with pytest.raises(NobodyToReach, match="catch-all"):
+        check_deactivation(protocol, reach, "c1")
+
+
+def test_a_cancelled_case_takes_no_safety_plan() -> None:
+    case = open_case()
+    cancel(case, by="m1", reason="raised_by_mistake", now=MONDAY)
+    with pytest.raises(InvalidTransition):
+        update_safety_plan(case, sealed="<sealed>", by="r1", now=MONDAY)

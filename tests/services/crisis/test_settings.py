@@ -17,6 +17,7 @@ PRODUCTION = {
     "environment": "production",
     "jwks_url": "https://id.example.org/jwks",
     "console_session_secret": "a-real-secret",
+    "public_url": "https://crisis.example.org",
 }
 
 

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from deploy.local.stack import Stack
+from deploy.local.stack import Stack, free_port
 from services.crisis.settings import Settings
 from shared.auth.devkeys import mint_token
+from shared.auth.oidc import OidcClient, ProviderUnavailable
 from shared.auth.principal import Role
 from shared.auth.session import CSRF_HEADER, SESSION_COOKIE
 
@@ -96,6 +97,7 @@ def test_production_refuses_the_development_sign_in(tmp_path: Path) -> None:
             jwks_url="https://id.example.org/jwks",
             notes_master_key="c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==",
             console_session_secret="a-real-secret",
+            public_url="https://crisis.example.org",
             demo_users_file=users,
             dev_signing_key_file=key,
         )
@@ -115,3 +117,17 @@ async def test_the_live_stream_ends_when_the_token_that_opened_it_expires(networ
         assert body.startswith(b"retry:")
         again = await client.get("/crisis/console/events", headers={"Authorization": f"Bearer {token}"})
         assert again.status_code == 401
+
+
+async def test_only_a_live_session_is_renewed(network: Stack) -> None:
+    async with httpx.AsyncClient(base_url=network.url("crisis")) as client:
+        assert (await client.post("/crisis/console/session/renew")).status_code == 401
+
+
+async def test_an_identity_provider_that_cannot_be_reached_is_an_outage_not_a_refusal() -> None:
+    client = OidcClient(
+        issuer=f"http://127.0.0.1:{free_port()}", client_id="rn", client_secret=None, scopes="openid",
+        redirect_uri="http://127.0.0.1/cb",
+    )  # fmt: skip
+    with pytest.raises(ProviderUnavailable):
+        await client.refresh("a-refresh-token")

@@ -156,6 +156,7 @@ def test_production_refuses_to_allow_private_webhook_targets() -> None:
         "jwks_url": "https://id.example.org/jwks",
         "notes_master_key": base64.b64encode(b"a production key of 32 bytes, ok").decode(),
         "console_session_secret": "a-real-secret",
+        "public_url": "https://crisis.example.org",
     }
     assert not Settings(**production).webhook_allow_private_targets
     with pytest.raises(ValidationError, match="RN_WEBHOOK_ALLOW_PRIVATE_TARGETS"):
