@@ -21,8 +21,9 @@ from tests.fault.load import Target, run
 pytestmark = pytest.mark.fault
 
 NODES = 3
-ALERTS, ALERTS_PER_SECOND = 250, 10.0
-MENTOR_REQUESTS = 40
+# 15 s of load: a node (or the replicas) dies in its first 10 s, the last third runs on what is left.
+ALERTS, ALERTS_PER_SECOND = 150, 10.0
+MENTOR_REQUESTS = 24
 KILL_WITHIN = 2 / 3  # of the load: its last third runs on what is left
 
 
