@@ -68,11 +68,13 @@ const app = {
   cases: [],
   selected: null,
   detail: null,
-  partners: null,
+  partners: null, // { caseId, list }: the open case's organization's partners, read when it is opened
   highlighted: new Set(), // cases an escalation just brought to the signed-in person
   audio: null,
   stream: null,
   renewTimer: 0,
+  retryAfter: 0, // ms the identity provider asked us to wait after a 503, 0 when it did not say
+  banner: null, // what the banner is saying: "renewal" (cleared by a renewal), "ended", ...
   expiryTimer: 0,
   teamTimer: 0,
   refreshing: null,
@@ -87,6 +89,8 @@ class Problem extends Error {
   }
 }
 class SessionEnded extends Error {}
+// The person is signed in but not (or no longer) on the active crisis staff of their organization.
+class NotOnStaff extends SessionEnded {}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const short = (id) => String(id || "").slice(-8);
@@ -161,9 +165,18 @@ async function api(path, { method = "GET", body } = {}, retried = false) {
     throw new Problem(0, "No connection", "the crisis service could not be reached: try again in a moment");
   }
   if (response.status === 401) {
-    if (!retried && (await renew()) === "renewed") return api(path, { method, body }, true);
+    const renewal = retried ? "refused" : await renew();
+    if (renewal === "renewed") return api(path, { method, body }, true);
+    // Only a refusal ends the session: an identity provider that does not answer is tried again.
+    if (renewal === "failed") throw new Problem(401, "Not renewed yet", "the sign-in service does not answer: try again in a moment");
     sessionEnded();
     throw new SessionEnded("Your session ended - sign in again");
+  }
+  // A read of casework is refused only to a person off the active staff (deactivated): saying so
+  // beats retrying what will be refused again.
+  if (response.status === 403 && method === "GET" && /^\/crisis\/(cases|follow-ups)\b/.test(path)) {
+    notOnStaff();
+    throw new NotOnStaff(notOnStaffText());
   }
   if (response.status === 403 && method !== "GET" && !retried) {
     const used = headers["X-CSRF-Token"];
@@ -253,9 +266,11 @@ function renew() {
   return renewing;
 }
 
-// "renewed", "refused" (sign in again) or "failed" (no answer: try again later).
+// "renewed", "refused" (sign in again) or "failed" (no answer, or the identity provider cannot be
+// reached: the session goes on, try again later).
 async function doRenew(retried = false) {
   if (app.ended || !app.renewable) return "refused";
+  app.retryAfter = 0;
   let response;
   try {
     response = await fetch("/crisis/console/session/renew", {
@@ -276,27 +291,51 @@ async function doRenew(retried = false) {
     app.renewable = false;
     return "refused";
   }
+  app.retryAfter = retryAfterMs(response.headers.get("Retry-After"));
   return "failed";
+}
+
+// Retry-After is seconds or an HTTP date; 0 when absent or unreadable.
+function retryAfterMs(value) {
+  if (!value) return 0;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * SECOND);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? 0 : Math.max(0, at - now());
 }
 
 async function renewOnTime() {
   const result = await renew();
-  if (result === "renewed" || app.ended) return;
-  const left = Date.parse(app.session.expires_at) - now();
-  if (result === "failed" && left > 5 * SECOND) {
-    app.renewTimer = setTimeout(renewOnTime, Math.min(5 * SECOND, left / 2));
+  if (app.ended) return;
+  if (result === "renewed") {
+    if (app.banner === "renewal") hideBanner();
     return;
   }
-  // The session still works until it expires: the person is told now, while they can still finish.
+  const left = Date.parse(app.session.expires_at) - now();
   const at = new Date(Date.parse(app.session.expires_at) - app.skew).toLocaleTimeString();
-  showBanner(`Your session ends at ${at} and cannot be renewed - sign in again to keep working`, "Sign in again");
+  if (result === "failed") {
+    // The identity provider cannot be reached (503) or the network failed: the session and the
+    // stream go on, and the renewal is tried again every few seconds while the session lasts. Only
+    // near its end is the person told, and not asked to sign in: that needs the same provider.
+    if (left > SECOND) {
+      const wait = Math.min(Math.max(app.retryAfter || 5 * SECOND, SECOND), 15 * SECOND);
+      app.renewTimer = setTimeout(renewOnTime, Math.min(wait, left - SECOND / 2));
+    }
+    if (left < 60 * SECOND) {
+      showBanner(`The sign-in service does not answer: your session is renewed as soon as it does (it ends at ${at})`, null, null, "renewal");
+    }
+    return;
+  }
+  // Refused: the session still works until it expires, and the person is told now, while they can
+  // still finish.
+  showBanner(`Your session ends at ${at} and cannot be renewed - sign in again to keep working`, "Sign in again", SIGN_IN, "renewal");
 }
 
 // Another tab may have renewed the session (the cookie is shared): only if not is it over.
 async function onExpiry() {
   if (app.ended) return;
   if ((await rereadSession()) && Date.parse(app.session.expires_at) > now()) {
-    hideBanner();
+    if (app.banner === "renewal") hideBanner();
     return;
   }
   sessionEnded();
@@ -316,17 +355,47 @@ function sessionEnded() {
   $("who").hidden = true;
   $("signout-button").hidden = true;
   $("alerts-button").hidden = true;
-  showBanner("Your session ended - sign in again", "Sign in again");
+  showBanner("Your session ended - sign in again", "Sign in again", SIGN_IN, "ended");
 }
 
-function showBanner(text, linkText) {
-  $("session-banner-text").textContent = text;
-  $("session-banner-link").textContent = linkText;
+function notOnStaffText() {
+  return `You are not on the active crisis staff of ${app.session ? app.session.org : "this organization"}`;
+}
+
+// Signed in, but off the active staff (deactivated, or never added): every case route and the stream
+// refuse them, so the page stops asking (no reconnect loop) and says why. A coordinator can add them
+// again; then "Try again" reloads the page.
+function notOnStaff() {
+  if (app.ended) return;
+  app.ended = true;
+  clearTimeout(app.renewTimer);
+  clearTimeout(app.expiryTimer);
+  clearTimeout(app.teamTimer);
+  if (app.stream) app.stream.abort();
+  saveMemory();
+  setStatus("signed-out", "Not on the staff");
+  document.body.classList.add("ended");
+  $("alerts-button").hidden = true;
+  showBanner(`${notOnStaffText()}. A coordinator of ${app.session.org} can add you again.`, "Try again", location.pathname, "not-on-staff");
+}
+
+// `linkText` null: a notice with nothing to do about it.
+function showBanner(text, linkText, href = SIGN_IN, kind = null) {
+  // The same words again (a retry) are not set again: an alert would be read out every time.
+  if ($("session-banner-text").textContent !== text) $("session-banner-text").textContent = text;
+  const link = $("session-banner-link");
+  link.hidden = !linkText;
+  if (linkText) {
+    link.textContent = linkText;
+    link.href = href || SIGN_IN;
+  }
   $("session-banner").hidden = false;
+  app.banner = kind;
 }
 
 function hideBanner() {
   $("session-banner").hidden = true;
+  app.banner = null;
 }
 
 async function signOut() {
@@ -334,7 +403,7 @@ async function signOut() {
     await api("/crisis/console/sign-out", { method: "POST" });
   } catch (error) {
     if (!(error instanceof SessionEnded)) {
-      showBanner("Signing out did not work: " + problemText(error), "Sign in as someone else");
+      showBanner("Signing out did not work: " + problemText(error), "Sign in as someone else", SIGN_IN, "sign-out");
       return;
     }
   }
@@ -353,7 +422,7 @@ async function signOut() {
     list.replaceChildren();
   }
   setStatus("signed-out", "Signed out");
-  showBanner("You signed out.", "Sign in");
+  showBanner("You signed out.", "Sign in", SIGN_IN, "signed-out");
 }
 
 function setStatus(kind, text) {
@@ -403,11 +472,7 @@ async function runStream() {
         if (result === "refused") { sessionEnded(); return; }
         throw new Error("the session could not be renewed");
       }
-      if (response.status === 403) {
-        setStatus("signed-out", "Not allowed");
-        showProblem("cases-problem", await problemOf(response));
-        return;
-      }
+      if (response.status === 403) { notOnStaff(); return; }
       if (!response.ok) throw new Error(`status ${response.status}`);
       setStatus("connected", "Connected");
       delay = SECOND;
@@ -761,6 +826,7 @@ async function openCase(id, { focus = true } = {}) {
     $("note-form").reset();
     $("resolve-form").reset();
     $("cancel-form").reset();
+    keepCase();
     $("plan-saved").textContent = "";
     syncReferral();
     $("case-heading").textContent = `Case ${short(id)}`;
@@ -770,12 +836,16 @@ async function openCase(id, { focus = true } = {}) {
     $("timeline").replaceChildren();
     $("notes").replaceChildren();
     $("plan-steps").replaceChildren();
+    // Another case may belong to another organization, with partners of its own.
+    app.partners = null;
+    $("resolve-partner").replaceChildren(el("option", { value: "", text: "Choose a partner" }));
+    $("partner-empty").hidden = true;
   }
   if (focus) {
     $("case-heading").focus();
     $("case-panel").scrollIntoView({ block: "start" });
   }
-  await Promise.all([refreshDetail(id), refreshNotes(id), refreshPlan(id), loadPartners()]);
+  await Promise.all([refreshDetail(id), refreshNotes(id), refreshPlan(id), loadPartners(id)]);
 }
 
 function closeCase() {
@@ -1033,22 +1103,29 @@ async function savePlan(event) {
   }
 }
 
-async function loadPartners() {
-  if (app.partners) return;
+// The partners of the case's own organization (a regional responder resolving another organization's
+// case hands the person to one of theirs), read afresh whenever a case is opened: partners change.
+async function loadPartners(id) {
+  let partners;
   try {
-    app.partners = await api("/crisis/partners");
+    partners = await api(`/crisis/cases/${enc(id)}/partners`);
   } catch (error) {
-    if (!(error instanceof SessionEnded)) showProblem("resolve-problem", error);
+    // A case that cannot be read says so above the panel; the resolve form shows nothing then.
+    if (app.selected === id && !(error instanceof SessionEnded) && error.status !== 404) showProblem("resolve-problem", error);
     return;
   }
-  const options = app.partners.map((p) => el("option", { value: p.partner_id, text: p.name }));
+  if (app.selected !== id) return;
+  app.partners = { caseId: id, list: partners };
+  const chosen = $("resolve-partner").value;
+  const options = partners.map((p) => el("option", { value: p.partner_id, text: p.name, selected: p.partner_id === chosen }));
   $("resolve-partner").replaceChildren(el("option", { value: "", text: "Choose a partner" }), ...options);
-  $("partner-empty").hidden = app.partners.length > 0;
-  if (app.detail) renderDetail(app.detail);
+  $("partner-empty").hidden = partners.length > 0;
+  if (app.detail && app.detail.id === id) renderDetail(app.detail);
 }
 
 function partnerName(id) {
-  const partner = (app.partners || []).find((p) => p.partner_id === id);
+  const list = app.partners && app.partners.caseId === app.selected ? app.partners.list : [];
+  const partner = list.find((p) => p.partner_id === id);
   return partner ? partner.name : id;
 }
 
@@ -1065,6 +1142,13 @@ async function resolveCase(event) {
   const id = app.selected;
   clearProblem("resolve-problem");
   const body = { outcome: $("resolve-outcome").value, referral: $("resolve-referral").value };
+  // Nothing is chosen for the responder: what goes in the record is what they chose (the form is
+  // novalidate, so `required` alone would not stop it).
+  if (!body.outcome || !body.referral) {
+    const missing = [!body.outcome && "the outcome", !body.referral && "the referral"].filter(Boolean).join(" and ");
+    showProblem("resolve-problem", `Choose ${missing} before resolving the case.`);
+    return $(body.outcome ? "resolve-referral" : "resolve-outcome").focus();
+  }
   if (body.referral === "warm_handoff") {
     body.partner_id = $("resolve-partner").value;
     if (!body.partner_id) {
@@ -1093,15 +1177,39 @@ async function resolveCase(event) {
   }
 }
 
+// "Cancel case" only asks: the case is cancelled by "Confirm cancel", which it reveals.
+function askCancel() {
+  clearProblem("cancel-problem");
+  const reason = $("cancel-reason").value;
+  if (!reason) {
+    showProblem("cancel-problem", "Choose why the case is cancelled.");
+    return $("cancel-reason").focus();
+  }
+  $("cancel-confirm-text").textContent = `Cancel case ${short(app.selected)} (${CANCEL_LABEL[reason] || reason})? Its escalation stops.`;
+  $("cancel-button").hidden = true;
+  $("cancel-confirm").hidden = false;
+  $("cancel-confirm-button").focus();
+}
+
+function keepCase({ focus = false } = {}) {
+  $("cancel-confirm").hidden = true;
+  $("cancel-button").hidden = false;
+  if (focus) $("cancel-button").focus();
+}
+
 async function cancelCase(event) {
   event.preventDefault();
   const id = app.selected;
+  const reason = $("cancel-reason").value;
   clearProblem("cancel-problem");
-  const button = event.submitter || $("cancel-form").querySelector("button");
+  // Enter in the form, or a confirmation left over from another reason: ask (again) first.
+  if ($("cancel-confirm").hidden || !reason) return askCancel();
+  const button = $("cancel-confirm-button");
   button.disabled = true;
   try {
-    await api(`/crisis/cases/${enc(id)}/cancel`, { method: "POST", body: { reason: $("cancel-reason").value } });
+    await api(`/crisis/cases/${enc(id)}/cancel`, { method: "POST", body: { reason } });
     announce(`Case ${short(id)} cancelled`);
+    keepCase();
     await Promise.all([refreshDetail(id), refreshCases()]);
     $("case-heading").focus();
   } catch (error) {
@@ -1120,19 +1228,20 @@ async function refreshFollowUps() {
     followUps = await api("/crisis/follow-ups");
     clearProblem("follow-ups-problem");
   } catch (error) {
-    // Caring contacts are the organization's responders' work; a regional responder has none here.
-    if (error.status === 403) $("follow-ups-section").hidden = true;
-    else if (!(error instanceof SessionEnded)) showProblem("follow-ups-problem", error);
+    if (!(error instanceof SessionEnded)) showProblem("follow-ups-problem", error);
     return;
   }
   followUps.sort((a, b) => Date.parse(a.due_by) - Date.parse(b.due_by));
   $("follow-ups").replaceChildren(...followUps.map((f) => {
+    // A coordinator also sees those owed by people taken off the staff, so none is left undone.
+    const owner = f.responder_id && f.responder_id !== app.session.sub ? f.responder_id : null;
     const li = el("li", {
       class: "follow-up", id: `follow-up-${f.case_id}`,
-      data: { caseId: f.case_id, dueBy: f.due_by, overdue: String(Boolean(f.overdue)) },
+      data: { caseId: f.case_id, dueBy: f.due_by, overdue: String(Boolean(f.overdue)), owner: owner || "" },
     });
     li.append(
       el("p", {}, el("strong", { text: `Case ${short(f.case_id)}` }), " · due by ", timeEl(f.due_by),
+        owner ? el("span", { class: "owed-by" }, " · owed by ", el("span", { class: "id", text: owner })) : "",
         el("span", { class: "flag overdue-flag", text: "Overdue", hidden: true })),
       el("div", { class: "actions" },
         el("button", {
@@ -1140,7 +1249,8 @@ async function refreshFollowUps() {
           onclick: () => openCase(f.case_id),
         }),
         el("button", {
-          type: "button", text: "Mark done", "aria-label": `Mark done: caring contact for case ${short(f.case_id)}`,
+          type: "button", text: "Mark done",
+          "aria-label": `Mark done: caring contact for case ${short(f.case_id)}` + (owner ? `, owed by ${owner}` : ""),
           onclick: (e) => markFollowUpDone(f.case_id, e.currentTarget),
         })),
       el("p", { class: "problem", role: "alert", hidden: true }),
@@ -1235,16 +1345,32 @@ function renderStaff() {
         return api(`/crisis/staff/${enc(who)}`, { method: "PUT", body: { roles: chosen } });
       }, person.active ? `Roles of ${who} saved` : `${who} reactivated`),
     });
-    const deactivate = person.active ? el("button", {
-      type: "button", class: "danger", text: "Deactivate", "aria-label": `Deactivate ${who}`,
-      onclick: () => staffChange(tr, problem, () => api(`/crisis/staff/${enc(who)}`, { method: "DELETE" }),
-        `${who} deactivated: they are not notified any more`),
-    }) : null;
+    // Deactivating stops every alert to the person at once: "Deactivate" only asks, and "Confirm
+    // deactivate", which it reveals, does it.
+    let deactivate = null, confirm = null;
+    if (person.active) {
+      const confirmButton = el("button", {
+        type: "button", class: "danger", text: "Confirm deactivate", "aria-label": `Confirm deactivate ${who}`,
+        onclick: () => staffChange(tr, problem, () => api(`/crisis/staff/${enc(who)}`, { method: "DELETE" }),
+          `${who} deactivated: they are not notified any more`),
+      });
+      const keep = el("button", {
+        type: "button", class: "secondary", text: "Keep", "aria-label": `Keep ${who} active`,
+        onclick: () => { confirm.hidden = true; deactivate.hidden = false; deactivate.focus(); },
+      });
+      confirm = el("div", { class: "confirm", hidden: true },
+        el("p", { text: `Deactivate ${who}? They are not notified of any alert from then on.` }),
+        el("div", { class: "actions" }, confirmButton, keep));
+      deactivate = el("button", {
+        type: "button", class: "danger", text: "Deactivate", "aria-label": `Deactivate ${who}`,
+        onclick: () => { problem.hidden = true; deactivate.hidden = true; confirm.hidden = false; confirmButton.focus(); },
+      });
+    }
     tr.append(
       el("td", { data: { label: "Person" } }, el("span", { class: "id", text: who })),
       el("td", { data: { label: "Roles" } }, roles),
       el("td", { data: { label: "Status" }, text: person.active ? "Active" : "Deactivated" }),
-      el("td", { data: { label: "Actions" } }, el("div", { class: "actions" }, save, deactivate), problem),
+      el("td", { data: { label: "Actions" } }, el("div", { class: "actions" }, save, deactivate), confirm, problem),
     );
     return tr;
   }));
@@ -1477,8 +1603,7 @@ async function start() {
     session = await readSession();
   } catch (error) {
     setStatus("signed-out", "Offline");
-    showBanner("The crisis service could not be reached: " + problemText(error), "Try again");
-    $("session-banner-link").href = location.pathname;
+    showBanner("The crisis service could not be reached: " + problemText(error), "Try again", location.pathname, "offline");
     return;
   }
   if (!session) {
@@ -1500,6 +1625,11 @@ async function start() {
   }
   $("console").hidden = false;
   $("team").hidden = !managesTeam();
+  if (managesTeam()) {
+    $("follow-ups-heading").textContent = "Follow-ups";
+    $("follow-ups-intro").textContent = "Caring contacts after a crisis closes, due within 24 hours: yours, "
+      + "and those owed by people no longer on the staff.";
+  }
   renderStoredFeed();
   runStream();
   setInterval(tick, SECOND);
@@ -1524,6 +1654,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("resolve-form").addEventListener("submit", resolveCase);
   $("resolve-referral").addEventListener("change", syncReferral);
   $("cancel-form").addEventListener("submit", cancelCase);
+  $("cancel-button").addEventListener("click", askCancel);
+  $("cancel-keep-button").addEventListener("click", () => keepCase({ focus: true }));
+  $("cancel-reason").addEventListener("change", () => keepCase());
   $("staff-form").addEventListener("submit", addStaff);
   window.addEventListener("hashchange", () => {
     const id = caseFromHash();
