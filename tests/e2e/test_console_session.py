@@ -1,7 +1,9 @@
 """The console's session ending mid-shift, in headless Chromium: the crisis process here signs people
 in for 30 seconds and refuses to renew, so the page must warn, then ask the responder to sign in
 again; after they have, its live feed holds every event of their organization exactly once, those
-raised while they were signed out included. Screenshots: test-output/console/<test>/."""
+raised while they were signed out included. Before the refusal, a renewal answered 503 (the identity
+provider cannot be reached) keeps the session and the stream while the page tries again.
+Screenshots: test-output/console/<test>/."""
 
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -9,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, Locator, Page, Request, expect
+from playwright.async_api import Browser, Locator, Page, Request, Route, expect
 
 from deploy.local.seed import DemoUser
 from deploy.local.stack import Stack
@@ -34,6 +36,8 @@ ORG = new_org("console-session")
 USERS = [DemoUser("night-responder", ORG, (Role.RESPONDER,), "Night responder")]
 SESSION = {"RN_CONSOLE_SESSION_MINUTES": "0.5", "RN_CONSOLE_RENEWAL": "false"}
 EVENTS = "/crisis/console/events"
+RENEW = "**/crisis/console/session/renew"
+SESSION_ROUTE = "**/crisis/console/session"
 
 
 @pytest.fixture(scope="module")
@@ -72,17 +76,54 @@ async def test_after_the_session_ends_and_the_responder_signs_in_again_no_event_
     page = await context.new_page()
     streams: list[Request] = []
     page.on("request", lambda r: r.url.endswith(EVENTS) and streams.append(r))
+
+    # First the service is one that renews, but its identity provider cannot be reached (a 503 with
+    # Retry-After, as the service answers then): the session says it is renewable, each renewal is
+    # refused with a 503.
+    served_renewable: list[bool] = []
+    unavailable: list[Request] = []
+
+    async def renewable_session(route: Route) -> None:
+        served = await route.fetch()
+        if served.status != 200:  # not signed in yet
+            return await route.fulfill(response=served)
+        session = await served.json()
+        served_renewable.append(session["renewable"])
+        await route.fulfill(response=served, json={**session, "renewable": True})
+
+    async def provider_down(route: Route) -> None:
+        unavailable.append(route.request)
+        problem = '{"title": "Service Unavailable", "status": 503, "detail": "the identity provider"}'
+        await route.fulfill(
+            status=503, headers={"Retry-After": "1"}, content_type="application/problem+json", body=problem
+        )
+
+    await page.route(SESSION_ROUTE, renewable_session)
+    await page.route(RENEW, provider_down)
     await sign_in(page, console, "night-responder")
-    session = await page.evaluate("fetch('/crisis/console/session').then(r => r.json())")
-    assert session["renewable"] is False
+    assert served_renewable and not any(served_renewable)  # this service itself never renews
 
     # Before: an alert's events arrive live (raised, then escalated to this responder).
     before = await raise_alert(http, console, tokens, ORG)
     await expect(events_of(page, before["id"])).to_have_count(2, timeout=15_000)
     await shots(page, "before")
 
-    # The session cannot be renewed: the page says so while it still works, then that it ended.
+    # The session and the stream go on, nobody is asked to sign in, and the renewal is tried again.
     banner = page.locator("#session-banner-text")
+    await expect(banner).to_contain_text("The sign-in service does not answer", timeout=30_000)
+    await expect(page.locator("#session-banner-link")).to_be_hidden()
+
+    async def tried_again() -> bool:
+        return len(unavailable) >= 2
+
+    await eventually(tried_again)
+    await expect(page.locator("#status")).to_have_text("Connected")
+    await shots(page, "provider-unreachable")
+
+    # Then the service answers for itself, and refuses: the page says so while the session still
+    # works, then that it ended.
+    await page.unroute(RENEW, provider_down)
+    await page.unroute(SESSION_ROUTE, renewable_session)
     await expect(banner).to_contain_text("cannot be renewed - sign in again", timeout=30_000)
     await expect(page.locator("#status")).to_have_text("Connected")
     await shots(page, "renewal-refused")

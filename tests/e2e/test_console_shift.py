@@ -1,8 +1,10 @@
 """The responder console in headless Chromium: a whole shift worked in the page (signed in through the
-sign-in page, an escalation arriving live, acknowledged, a note, a safety plan, a warm handoff, the
-caring contact done), a coordinator's roster override and deactivation deciding who the next alert
-reaches, a responder of another organization seeing nothing of the first, and a change made with the
-session cookie but without the CSRF token refused. Screenshots: test-output/console/<test>/."""
+sign-in page, an escalation arriving live, acknowledged, a note, a safety plan, a warm handoff chosen,
+never pre-chosen, the caring contact done) under the page's Content-Security-Policy, a coordinator's
+roster override and confirmed deactivation deciding who the next alert reaches (and the deactivated
+person told so in their page), a responder of another organization seeing nothing of the first, and a
+change made with the session cookie but without the CSRF token refused.
+Screenshots: test-output/console/<test>/."""
 
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -49,9 +51,14 @@ TIME_ZONE = "America/Chicago"  # the browser's: the page turns its wall times in
 
 # Records what the page asks of the browser's alerting APIs: permission requests, desktop notifications
 # shown and tones started with Web Audio. The real APIs run underneath; the permission reads "default"
-# until the page asks, as before a person answers the browser's prompt (the context grants it).
+# until the page asks, as before a person answers the browser's prompt (the context grants it). And
+# what the page's Content-Security-Policy refused: nothing, or some part of the page does not work.
 RECORD_ALERTS = """
 window.__alerts = { asked: 0, permission: "default", notifications: [], tones: 0 };
+window.__refused = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__refused.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
 const RealNotification = window.Notification;
 class RecordedNotification extends RealNotification {
   constructor(title, options) {
@@ -131,6 +138,8 @@ async def test_a_responder_works_a_whole_shift_in_the_console(
         lambda response: is_read(response.request) and response.ok and answered.append(response.url),
     )
     await sign_in(page, console, "responder-1")
+    served = await http.get(f"{console.url}/crisis/console")
+    assert "default-src 'self'" in served.headers["content-security-policy"]
     await expect(page.locator("#who-org")).to_have_text(ORG)
     await expect(page.locator("#cases-empty")).to_be_visible()
     # Alerts are turned on by a button, never asked for on load.
@@ -202,6 +211,17 @@ async def test_a_responder_works_a_whole_shift_in_the_console(
         "Medication kept by a friend"
     )
 
+    # Nothing is chosen for the responder: resolving before choosing is refused in the page.
+    await expect(page.get_by_label("Outcome")).to_have_value("")
+    await expect(page.get_by_label("Referral", exact=True)).to_have_value("")
+    await page.get_by_role("button", name="Resolve case").click()
+    await expect(page.locator("#resolve-problem")).to_have_text(
+        "Choose the outcome and the referral before resolving the case."
+    )
+    await expect(page.get_by_label("Outcome")).to_be_focused()
+    await expect(page.locator("#case-state")).to_have_text("Acknowledged")
+    await expect(card).to_have_count(1)
+
     # Resolved as a warm handoff: the partner is chosen by name.
     await page.get_by_label("Outcome").select_option("referred")
     await page.get_by_label("Referral", exact=True).select_option("warm_handoff")
@@ -250,6 +270,7 @@ async def test_a_responder_works_a_whole_shift_in_the_console(
     r = await http.get(f"{console.url}/crisis/cases/{case_id}/audit", headers=admin)
     audited = [entry for entry in r.json() if entry["reader"] == "responder-1"]
     assert answered and len(answered) <= len(audited) <= len(asked), (len(audited), answered, asked)
+    assert await page.evaluate("window.__refused") == []
     await page.close()
 
 
@@ -299,7 +320,12 @@ async def test_a_coordinators_roster_override_decides_who_the_next_alert_reaches
 
 
 async def test_a_responder_deactivated_in_the_page_is_not_notified_by_the_next_alert(
-    console: Console, context: BrowserContext, tokens: Tokens, http: httpx.AsyncClient, shots: Shots
+    console: Console,
+    browser: Browser,
+    context: BrowserContext,
+    tokens: Tokens,
+    http: httpx.AsyncClient,
+    shots: Shots,
 ) -> None:
     levels = [{"responder_ids": ["responder-1", "responder-2"]}]
     await set_up_org(http, console, tokens, ORG, STAFF, levels)
@@ -310,7 +336,12 @@ async def test_a_responder_deactivated_in_the_page_is_not_notified_by_the_next_a
     await expect(row).to_contain_text("Active", timeout=10_000)
     await shots(page, "staff-before")
 
+    # Deactivating takes a second, deliberate press.
     await row.get_by_role("button", name="Deactivate responder-2").click()
+    confirm = row.get_by_role("button", name="Confirm deactivate responder-2")
+    await expect(confirm).to_be_focused()
+    await expect(row).to_contain_text("Active")
+    await confirm.click()
     await expect(row).to_contain_text("Deactivated")
     await expect(row.get_by_role("button", name="Reactivate responder-2")).to_be_visible()
     await expect(page.locator("#announcer")).to_have_text(
@@ -324,12 +355,28 @@ async def test_a_responder_deactivated_in_the_page_is_not_notified_by_the_next_a
     await expect(escalated).to_have_count(1, timeout=15_000)
     await expect(case_card(page, case["id"]).locator(".case-notified")).to_have_text("Notified: responder-1")
 
+    # Signed in, responder-2 is told they are off the staff; the page does not keep reconnecting.
+    theirs = await browser.new_context()
+    their_page = await theirs.new_page()
+    streams: list[str] = []
+    their_page.on("request", lambda r: r.url.endswith("/crisis/console/events") and streams.append(r.url))
+    await their_page.goto(f"{console.url}/crisis/console")
+    await their_page.locator('button[name="user"][value="responder-2"]').click()
+    await expect(their_page.locator("#session-banner-text")).to_have_text(
+        f"You are not on the active crisis staff of {ORG}. A coordinator of {ORG} can add you again."
+    )
+    await expect(their_page.locator("#status")).to_have_text("Not on the staff")
+    await expect(their_page.locator("#cases > li")).to_have_count(0)
+    await shots(their_page, "deactivated-responder-2-signed-in")
+
     # Added again with the roles chosen in the page, they are active (and reachable) once more.
     await row.get_by_role("button", name="Reactivate responder-2").click()
     await expect(row).to_contain_text("Active")
     r = await http.get(f"{console.url}/crisis/staff", headers=tokens("coordinator", ORG, Role.COORDINATOR))
     assert {"responder_id": "responder-2", "roles": ["responder"], "active": True} in r.json()
     await shots(page, "responder-2-reactivated")
+    assert len(streams) == 1, streams
+    await theirs.close()
     await page.close()
 
 
