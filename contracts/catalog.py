@@ -8,8 +8,8 @@ from contracts.crisis import (
     CrisisFollowUpCompleted,
     CrisisFollowUpScheduled,
     CrisisRaised,
-    CrisisResponderDeactivated,
     CrisisResolved,
+    CrisisResponderDeactivated,
     CrisisSeverityRaised,
     CrisisUrgentAlertReceived,
 )
