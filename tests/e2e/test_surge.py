@@ -1,6 +1,7 @@
 """A surge of alerts: every one accepted at once with its case id and the guidance, none lost, the
 high and imminent ones opened before the routine ones queued ahead of them, and crisis stopped in the
-middle of one (a rolling deploy) exits in seconds and opens every alert after its restart."""
+middle of one (a rolling deploy) with a console open exits in seconds, ends the console's stream
+cleanly at once, and opens every alert after its restart."""
 
 import asyncio
 import json
@@ -193,14 +194,28 @@ async def test_crisis_stopped_in_a_surge_exits_within_seconds_and_opens_every_al
             return len(r.json()) >= 20
 
         await eventually(some_open, within=30, interval=0.05)
+        # A responder's console is open: its stream must end, cleanly, so the page reconnects elsewhere.
+        console_open = asyncio.Event()
+
+        async def read_console_to_its_end() -> float:
+            async with http.stream("GET", f"{url}/crisis/console/events", headers=coordinator) as r:
+                assert r.status_code == 200
+                async for _ in r.aiter_lines():
+                    console_open.set()
+            return time.monotonic()  # an end cut midway raises instead (an incomplete chunked read)
+
+        console = asyncio.create_task(read_console_to_its_end())
+        await asyncio.wait_for(console_open.wait(), 10)
         # SIGTERM, as a rolling deploy stops a process, while its consumers and timers are busy.
         started = time.monotonic()
-        stack.kill("crisis", signal.SIGTERM)
+        await asyncio.to_thread(stack.kill, "crisis", signal.SIGTERM)
         stopped_after, restarted_at = time.monotonic() - started, datetime.now(UTC)
+        console_ended_after = await console - started
         stack.start_service("crisis")
         await all_opened(http, url, coordinator, ids)
 
     assert stopped_after < STOPS_WITHIN
+    assert console_ended_after < 1  # not the 10 s uvicorn waits for a response before cutting it
     nc = await nats.connect(stack.nats_url, user="admin", password=stack.passwords["admin"])
     try:
         stream = await read_stream(nc.jetstream(), "crisis")
