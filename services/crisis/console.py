@@ -20,7 +20,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from contracts.crisis import CrisisEscalated
 from contracts.subjects import stream_name
-from services.crisis.deps import Responder
+from services.crisis.deps import CaseDirectory, CurrentNetwork, Db, Responder, deactivated
 from shared.auth.principal import Principal, Role
 from shared.http import NotFound
 
@@ -57,6 +57,9 @@ async def read_console_asset(name: str) -> FileResponse:
 async def stream_events(
     request: Request,
     caller: Responder,
+    db: Db,
+    network: CurrentNetwork,
+    directory: CaseDirectory,
     last_event_id: Annotated[str | None, Header(pattern=r"^[0-9]{1,19}$")] = None,
 ) -> StreamingResponse:
     """Crisis events of the caller's organization (a regional team: escalations that reached it), live,
@@ -82,8 +85,10 @@ async def stream_events(
             while not await request.is_disconnected():
                 # The stream lives as long as the token that opened it: after that the page must renew
                 # (or sign in again) and reconnect with Last-Event-ID, so a session that ended reads nothing.
+                # Nor does it outlive the person's place on the staff: a deactivated responder's page
+                # reconnects, and is refused.
                 left = _seconds_left(caller)
-                if left <= 0:
+                if left <= 0 or await deactivated(directory, db, network, caller):
                     break
                 try:
                     first = await asyncio.wait_for(waiting.get(), min(KEEP_ALIVE_SECONDS, left))

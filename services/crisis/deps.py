@@ -1,6 +1,7 @@
 """Dependencies of the crisis routes, as Annotated aliases."""
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +16,7 @@ from shared.deps import CurrentNetwork as CurrentNetwork
 from shared.deps import Db as Db
 from shared.deps import Publisher as Publisher
 from shared.http import Problem
+from shared.network import Network
 
 
 def _sealer(request: Request) -> Sealer:
@@ -37,9 +39,20 @@ NetworkAdmin = Annotated[Principal, Depends(require_roles(Role.NETWORK_ADMIN))]
 Reporter = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.MENTOR))]
 
 
+# The roles a deactivation takes away; an org admin or member role comes from the identity provider.
+CRISIS_STAFF_ROLES = frozenset({Role.RESPONDER, Role.COORDINATOR, Role.REGIONAL_RESPONDER})
+
+
+async def deactivated(directory: Directory, db: Db, network: Network, caller: Principal) -> bool:
+    """Taken off the organization's crisis staff (read through the directory's cache: seconds)."""
+    _, reach = await directory.lookup(db, network, caller.org)
+    return caller.sub in reach.inactive
+
+
 def _active(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """`require_roles`, and not deactivated: a person taken off the crisis staff works no more cases
-    and reads none, whatever roles their token still names."""
+    """`require_roles`, counting none of the crisis staff roles of a person taken off the staff: they
+    work and read no more cases, whatever their token still names. What else they are (an org admin,
+    a member who reached out) stays."""
 
     async def check(
         caller: Annotated[Principal, Depends(require_roles(*roles))],
@@ -47,12 +60,14 @@ def _active(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         network: CurrentNetwork,
         directory: CaseDirectory,
     ) -> Principal:
-        _, reach = await directory.lookup(db, network, caller.org)
-        if caller.sub in reach.inactive:
+        if not await deactivated(directory, db, network, caller):
+            return caller
+        remaining = replace(caller, roles=caller.roles - CRISIS_STAFF_ROLES)
+        if not remaining.has_any(*roles):
             raise Problem(
                 403, "Forbidden", "you are no longer on the active crisis staff of your organization"
             )
-        return caller
+        return remaining
 
     return check
 

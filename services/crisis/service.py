@@ -36,7 +36,7 @@ from shared.auth.principal import Principal, Role
 from shared.crypto import Sealer
 from shared.messaging.publisher import EventPublisher, PublishFailed
 from shared.network import Network
-from shared.outbox import appended, with_outbox, write_then_publish
+from shared.outbox import OUTBOX, appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,9 @@ async def list_cases(db: Db, caller: Principal, *, open_: bool, limit: int) -> l
         return [store.doc_to_case(d) for d in docs]
     # Every open case is read before the cut: the store cannot sort by severity, and taking the newest
     # first would leave out exactly the cases that have waited longest.
-    cases = [store.doc_to_case(d) for d in await db.cases.find(query, limit=MAX_OPEN_CASES).to_list()]
+    # Without what a list never shows (notes, the timeline, the outbox): it is read on every live event.
+    light = {store.NOTES: 0, "timeline": 0, OUTBOX: 0}
+    cases = [store.doc_to_case(d) for d in await db.cases.find(query, light, limit=MAX_OPEN_CASES).to_list()]
     cases.sort(key=lambda c: (-model.SEVERITY_RANK[c.severity], c.opened_at))
     return cases[:limit]
 

@@ -156,6 +156,7 @@ async def create_demo_session(
         raise Problem(422, "Unknown user", "not one of the demo users who work cases")
     response = RedirectResponse(_safe_next(next_path), 303)
     await _start(request, response, _mint(settings, chosen))
+    _keep_refresh_token(response, _sessions(request), {})
     return response
 
 
@@ -219,8 +220,11 @@ def _session_token(tokens: dict[str, Any]) -> str:
 
 
 def _keep_refresh_token(response: Response, sessions: Sessions, tokens: dict[str, Any]) -> None:
+    """The new refresh token, or none: an older one (someone else's, on a shared machine) never stays."""
     refresh = tokens.get("refresh_token")
-    if isinstance(refresh, str):
+    if not isinstance(refresh, str):
+        response.delete_cookie(REFRESH_COOKIE, path="/crisis/console/session")
+    else:
         response.set_cookie(
             REFRESH_COOKIE, sessions.seal(refresh), max_age=REFRESH_COOKIE_SECONDS,
             path="/crisis/console/session", secure=sessions.secure, httponly=True, samesite="strict",
@@ -263,12 +267,16 @@ async def renew_session(request: Request, response: Response) -> SessionPublic:
         except SignInFailed as exc:
             raise Problem(401, "Unauthorized", f"sign in again: {exc}") from exc
         fresh = _session_token(tokens)
-        _keep_refresh_token(response, sessions, tokens)
+        if "refresh_token" in tokens:  # a provider that does not rotate them keeps the one it gave
+            _keep_refresh_token(response, sessions, tokens)
     elif settings.demo_sign_in and (user := _demo_user(settings, current.sub)):
         fresh = _mint(settings, user)
     else:
         raise Problem(401, "Unauthorized", "sign in again")
-    return _public(request, await _start(request, response, fresh), fresh)
+    renewed = await _start(request, response, fresh)  # raising below, the cookie it set is not sent
+    if (renewed.sub, renewed.org) != (current.sub, current.org):  # a refresh cookie left by someone else
+        raise Problem(401, "Unauthorized", "sign in again")
+    return _public(request, renewed, fresh)
 
 
 def _demo_user(settings: Settings, sub: str) -> dict[str, Any] | None:

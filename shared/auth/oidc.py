@@ -91,6 +91,10 @@ class OidcClient:
             # refresh gets what was granted (RFC 6749 section 6).
             async with self._client() as client:
                 token = await client.fetch_token(endpoint, **params)
+        except httpx.HTTPStatusError as exc:  # a server error or "too many requests" is an outage too
+            if exc.response.status_code >= 500 or exc.response.status_code == 429:
+                raise ProviderUnavailable(f"the provider answered {exc.response.status_code}") from exc
+            raise SignInFailed(f"the identity provider refused: {exc.response.status_code}") from exc
         except httpx.TransportError as exc:  # a refusal is an answer; no answer is an outage
             raise ProviderUnavailable(
                 f"the identity provider cannot be reached: {type(exc).__name__}"

@@ -1,6 +1,7 @@
 """What a responder does with a case beyond acknowledging it, and what a coordinator manages: the
 safety plan, the resolution's referral, the caring contact, partners, staff and rosters."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -137,8 +138,13 @@ async def test_a_deactivated_responder_is_never_targeted_again_and_notifications
     network: Stack, fast_protocol: str, tokens: Tokens, http: httpx.AsyncClient, events: Events
 ) -> None:
     coordinator = tokens("esc-coord", "org-a", Role.COORDINATOR)
-    r = await http.delete(f"{fast_protocol}/crisis/staff/esc-1", headers=coordinator)
-    assert r.status_code == 204, r.text
+    responder = tokens("esc-1", "org-a", Role.RESPONDER, Role.MEMBER)
+    async with http.stream("GET", f"{fast_protocol}/crisis/console/events", headers=responder) as stream:
+        assert stream.status_code == 200
+        r = await http.delete(f"{fast_protocol}/crisis/staff/esc-1", headers=coordinator)
+        assert r.status_code == 204, r.text
+        # Their open console stream ends with their place on the staff, not with their token.
+        await asyncio.wait_for(stream.aread(), timeout=10)
     staff = (await http.get(f"{fast_protocol}/crisis/staff", headers=coordinator)).json()
     assert {"responder_id": "esc-1", "roles": ["responder"], "active": False} in staff
     assert (await http.delete(f"{fast_protocol}/crisis/staff/nobody", headers=coordinator)).status_code == 404
@@ -151,12 +157,17 @@ async def test_a_deactivated_responder_is_never_targeted_again_and_notifications
 
     (deactivated,) = await eventually(told)
     assert deactivated["data"] == {"responder_id": "esc-1", "deactivated_by": "esc-coord"}
-    # Whatever their token still says, they work no more cases and read none.
-    responder = tokens("esc-1", "org-a", Role.RESPONDER)
+    # Whatever their token still says, they work no more cases and read none; as a member they still
+    # reach out, and read their own case.
     assert (await http.get(f"{fast_protocol}/crisis/cases", headers=responder)).status_code == 403
     assert (
         await http.get(f"{fast_protocol}/crisis/cases/{case['id']}", headers=responder)
-    ).status_code == 403
+    ).status_code == 404
+    own = await http.post(f"{fast_protocol}/crisis/alerts", json={"severity": "low"}, headers=responder)
+    assert own.status_code == 201, own.text
+    assert (
+        await http.get(f"{fast_protocol}/crisis/cases/{own.json()['id']}", headers=responder)
+    ).status_code == 200
 
 
 async def test_a_coordinator_sees_who_is_on_call_now_and_next_and_changes_it(
