@@ -267,7 +267,13 @@ async def _case_org(db: Db, caller: Principal, case_id: str) -> str:
 async def _transition(
     db: Db, publisher: Publisher, caller: Principal, case_id: str, transition: service.Transition
 ) -> CasePublic:
-    org = await _case_org(db, caller, case_id)
+    return await _apply(db, publisher, await _case_org(db, caller, case_id), case_id, transition)
+
+
+async def _apply(
+    db: Db, publisher: Publisher, org: str, case_id: str, transition: service.Transition
+) -> CasePublic:
+    """A transition of a case whose organization the route has already checked the caller may work in."""
     try:
         case = await service.change_case(db, publisher, org, case_id, transition)
     except model.InvalidTransition as exc:
@@ -379,8 +385,8 @@ async def resolve_case(
         raise Problem(422, "Unknown partner", "a warm handoff names one of the organization's partners")
     other = sealer.seal(org, case_id, body.referral_other) if body.referral_other else None
     try:
-        return await _transition(
-            db, publisher, caller, case_id,
+        return await _apply(
+            db, publisher, org, case_id,
             lambda c: model.resolve(
                 c, responder_id=caller.sub, outcome=body.outcome, referral=body.referral,
                 partner_id=body.partner_id, referral_other=other, now=now,
@@ -442,10 +448,10 @@ async def update_safety_plan(
     org = await _case_org(db, caller, case_id)
     now = datetime.now(UTC)
     sealed = sealer.seal(org, case_id, body.model_dump_json())
-    await _transition(
+    await _apply(
         db,
         publisher,
-        caller,
+        org,
         case_id,
         lambda c: model.update_safety_plan(c, sealed=sealed, by=caller.sub, now=now),
     )
@@ -552,9 +558,7 @@ async def list_staff(caller: Manager, db: Db) -> list[StaffMember]:
 @router.get("/crisis/staff/{responder_id}")
 async def read_staff(responder_id: PathId, caller: Manager, db: Db) -> StaffMember:
     """One person's crisis roles in the organization, and whether they are active."""
-    member = next(
-        (d for d in await service.list_staff(db, caller.org) if d["responder_id"] == responder_id), None
-    )
+    member = await service.staff_member(db, caller.org, responder_id)
     if member is None:
         raise NotFound("staff member")
     return StaffMember(**member)

@@ -509,10 +509,16 @@ async def save_staff(db: Db, org: str, responder_id: str, roles: list[str]) -> N
 
 async def list_staff(db: Db, org: str) -> list[dict[str, Any]]:
     docs = await store.staff(db, org).find({}, sort=[("responder_id", 1)], limit=5000)
-    return [
-        {"responder_id": d["responder_id"], "roles": d["roles"], "active": d.get("active", True)}
-        for d in docs
-    ]
+    return [_staff_public(d) for d in docs]
+
+
+async def staff_member(db: Db, org: str, responder_id: str) -> dict[str, Any] | None:
+    doc = await store.staff(db, org).find_one({"responder_id": responder_id})
+    return _staff_public(doc) if doc else None
+
+
+def _staff_public(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"responder_id": doc["responder_id"], "roles": doc["roles"], "active": doc.get("active", True)}
 
 
 async def deactivate_staff(
