@@ -29,6 +29,56 @@ CASE_ID = "rn.crisis.case_id"
 CRISIS_LEVEL = "rn.crisis.level"
 USER_ID = "rn.user.id"
 
+# Domain facts: span events (`record_fact`) that insights turns into the admins' dashboard figures
+# (services/insights/figures.py). A fact names what happened; its attributes are the dimensions below
+# and one measured duration. Never a person: levels, channels, streams and meeting ids only.
+FACT_CRISIS_OPENED = "rn.crisis.opened"  # a new case: CRISIS_LEVEL
+FACT_CRISIS_ESCALATED = "rn.crisis.escalated"  # a level fired: CRISIS_LEVEL, CATCH_ALL
+FACT_CRISIS_FIRST_DELIVERY = "rn.crisis.first_delivery"  # DURATION_MS: alert to first delivery
+FACT_CRISIS_ACKNOWLEDGED = "rn.crisis.acknowledged"  # DURATION_MS since the alert
+FACT_CRISIS_FOLLOW_UP_DONE = "rn.crisis.follow_up_done"  # the caring contact: ON_TIME (within 24 h)
+FACT_NOTIFICATION_DELIVERED = "rn.notification.delivered"  # CHANNEL, CATEGORY, DURATION_MS since the event
+FACT_NOTIFICATION_FAILED = "rn.notification.failed"  # CHANNEL, CATEGORY (gave up on that channel)
+FACT_NOTIFICATION_FALLBACK = "rn.notification.fallback"  # CHANNEL: the one a crisis message left
+FACT_MESSAGE_REDELIVERED = "rn.messaging.redelivered"  # STREAM: a consumer got a message again
+FACT_MESSAGE_DEAD_LETTERED = "rn.messaging.dead_lettered"  # STREAM
+FACT_MENTORING_REQUESTED = "rn.mentoring.requested"  # a member asked for a mentor
+FACT_MENTORING_MATCHED = "rn.mentoring.matched"  # DURATION_MS from the request to the accepted match
+FACT_MENTORING_CHECK_IN_OVERDUE = "rn.mentoring.check_in_overdue"
+FACT_MEETING_ATTENDED = "rn.meetings.attended"  # MEETING_ID
+FACTS = frozenset(
+    {
+        FACT_CRISIS_OPENED,
+        FACT_CRISIS_ESCALATED,
+        FACT_CRISIS_FIRST_DELIVERY,
+        FACT_CRISIS_ACKNOWLEDGED,
+        FACT_CRISIS_FOLLOW_UP_DONE,
+        FACT_NOTIFICATION_DELIVERED,
+        FACT_NOTIFICATION_FAILED,
+        FACT_NOTIFICATION_FALLBACK,
+        FACT_MESSAGE_REDELIVERED,
+        FACT_MESSAGE_DEAD_LETTERED,
+        FACT_MENTORING_REQUESTED,
+        FACT_MENTORING_MATCHED,
+        FACT_MENTORING_CHECK_IN_OVERDUE,
+        FACT_MEETING_ATTENDED,
+    }
+)
+# The attributes a fact may carry.
+DURATION_MS = "rn.duration_ms"
+CATCH_ALL = "rn.crisis.catch_all"
+ON_TIME = "rn.crisis.on_time"
+CHANNEL = "rn.notification.channel"
+CATEGORY = "rn.notification.category"
+STREAM = "rn.messaging.stream"
+MEETING_ID = "rn.meeting.id"
+
+# Every `rn.` attribute a span or fact may keep: one list, so a new one is a decision, not an accident.
+OUR_ATTRIBUTES = frozenset(
+    {ORG, EVENT_TYPE, EVENT_ID, CASE_ID, CRISIS_LEVEL, USER_ID}
+    | {DURATION_MS, CATCH_ALL, ON_TIME, CHANNEL, CATEGORY, STREAM, MEETING_ID}
+)
+
 # Everything else a span may keep: protocol facts, never payloads, names, addresses or free text.
 ALLOWED_ATTRIBUTES = frozenset(
     {
@@ -66,7 +116,7 @@ ALLOWED_ATTRIBUTES = frozenset(
 
 
 def is_allowed(key: str) -> bool:
-    return key in ALLOWED_ATTRIBUTES or key.startswith("rn.")
+    return key in ALLOWED_ATTRIBUTES or key in OUR_ATTRIBUTES
 
 
 def allowed_only(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -215,3 +265,10 @@ def tag_current_span(attributes: Mapping[str, str | int]) -> None:
     span = trace.get_current_span()
     for key, value in attributes.items():
         span.set_attribute(key, value)
+
+
+def record_fact(fact: str, attributes: Mapping[str, str | int | float | bool] | None = None) -> None:
+    """Record a domain fact (one of FACTS) on the active span, for the dashboards."""
+    if fact not in FACTS:
+        raise ValueError(f"{fact} is not in shared.telemetry.FACTS")
+    trace.get_current_span().add_event(fact, dict(attributes or {}))
