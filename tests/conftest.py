@@ -83,7 +83,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         log_dir=logs,
         # The tests' webhook receivers listen on this machine, which a deployment refuses to post to.
         # The services' environment only: in this process, settings tests would see it too.
-        env={"RN_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"},
+        # Insights writes its rollups every half second, so a dashboard test waits for no longer.
+        env={"RN_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true", "RN_ROLLUP_FLUSH_SECONDS": "0.5"},
         demo_users=DEMO_USERS,
     )
     try:

@@ -1,14 +1,28 @@
-"""Spans as insights keeps them, and who may see a trace. No I/O."""
+"""Spans as insights keeps them, and who may see what. No I/O."""
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from shared.auth.principal import Principal, Role
 from shared.network import Network
-from shared.telemetry import ORG, is_allowed
+from shared.telemetry import FACTS, ORG, is_allowed
+
+SPAN_ERROR = 2  # OTLP Status.STATUS_CODE_ERROR
+MAX_NAME = 200  # span names are routes and subjects; a longer one is not ours
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A domain fact a service recorded on a span (shared.telemetry.record_fact)."""
+
+    name: str
+    time_ns: int
+    attributes: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -25,11 +39,29 @@ class SpanRecord:
     attributes: dict[str, Any]
     # Other traces this span points at: for a request from outside, the trace the caller claimed.
     links: tuple[tuple[str, str], ...] = ()
+    facts: tuple[Fact, ...] = ()
 
     @property
     def org(self) -> str | None:
         value = self.attributes.get(ORG)
         return value if isinstance(value, str) else None
+
+    @property
+    def duration_ms(self) -> float:
+        return max(0, self.end_ns - self.start_ns) / 1e6
+
+    @property
+    def error(self) -> bool:
+        return self.status_code == SPAN_ERROR
+
+
+@dataclass(frozen=True)
+class Export:
+    """The spans of one OTLP export that insights keeps, and how many it refused (and why)."""
+
+    spans: list[SpanRecord]
+    rejected: int = 0
+    reason: str = ""
 
 
 def _value(v: AnyValue) -> Any:
@@ -41,20 +73,41 @@ def _value(v: AnyValue) -> Any:
     return None
 
 
-def spans_from_otlp(request: ExportTraceServiceRequest) -> list[SpanRecord]:
-    """Flatten an OTLP export; attributes off the allow-list are dropped here too (defence in depth)."""
+def _problem(span: Span) -> str | None:
+    if len(span.trace_id) != 16 or not any(span.trace_id):
+        return "a trace id must be 16 bytes, not all zero"
+    if len(span.span_id) != 8 or not any(span.span_id):
+        return "a span id must be 8 bytes, not all zero"
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        return "a parent span id must be 8 bytes"
+    if not span.start_time_unix_nano or span.end_time_unix_nano < span.start_time_unix_nano:
+        return "a span needs a start time, and an end time not before it"
+    return None
+
+
+def spans_from_otlp(request: ExportTraceServiceRequest) -> Export:
+    """Flatten an OTLP export; attributes off the allow-list are dropped here too (defence in depth).
+
+    A span that breaks the format is refused alone, and counted as rejected (OTLP's partial success):
+    the rest of the export is kept. Of a span's events only facts are kept: the others (exceptions)
+    may carry messages with personal data in them.
+    """
     records = []
+    rejected, reason = 0, ""
     for resource_spans in request.resource_spans:
         resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
-        service = str(resource.get("service.name", "unknown"))
+        service = str(resource.get("service.name", "unknown"))[:MAX_NAME]
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
+                if problem := _problem(span):
+                    rejected, reason = rejected + 1, problem
+                    continue
                 records.append(
                     SpanRecord(
                         trace_id=span.trace_id.hex(),
                         span_id=span.span_id.hex(),
                         parent_span_id=span.parent_span_id.hex() or None,
-                        name=span.name,
+                        name=span.name[:MAX_NAME],
                         service=service,
                         kind=span.kind,
                         start_ns=span.start_time_unix_nano,
@@ -62,9 +115,18 @@ def spans_from_otlp(request: ExportTraceServiceRequest) -> list[SpanRecord]:
                         status_code=span.status.code,
                         attributes={a.key: _value(a.value) for a in span.attributes if is_allowed(a.key)},
                         links=tuple((link.trace_id.hex(), link.span_id.hex()) for link in span.links),
+                        facts=tuple(
+                            Fact(
+                                e.name,
+                                e.time_unix_nano,
+                                {a.key: _value(a.value) for a in e.attributes if is_allowed(a.key)},
+                            )
+                            for e in span.events
+                            if e.name in FACTS
+                        ),
                     )
                 )
-    return records
+    return Export(records, rejected, reason)
 
 
 def orgs_visible_to(caller: Principal, network: Network) -> frozenset[str]:
@@ -77,3 +139,51 @@ def orgs_visible_to(caller: Principal, network: Network) -> frozenset[str]:
     if Role.NETWORK_ADMIN in caller.roles:
         orgs |= {o.id for o in network.organizations if o.region in caller.regions}
     return frozenset(orgs)
+
+
+@dataclass(frozen=True)
+class TraceSearch:
+    start: datetime
+    end: datetime
+    service: str | None = None
+    operation: str | None = None
+    status: Literal["ok", "error"] | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    case_id: str | None = None
+    request_id: str | None = None  # the trace a request started (its `traceresponse`), or the one it claimed
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class TraceHit:
+    trace_id: str
+    service: str  # of the matching span that started first
+    operation: str
+    start_ns: int
+    duration_ms: float
+    error: bool  # any matching span failed
+    matched: int  # how many of the trace's spans matched
+
+
+def hits(spans: list[SpanRecord], limit: int) -> list[TraceHit]:
+    """One hit per trace, newest first, from spans that matched a search (newest first)."""
+    by_trace: dict[str, list[SpanRecord]] = {}
+    for span in spans:
+        if span.trace_id in by_trace or len(by_trace) < limit:
+            by_trace.setdefault(span.trace_id, []).append(span)
+    found = []
+    for trace_id, matched in by_trace.items():
+        first = min(matched, key=lambda s: s.start_ns)
+        found.append(
+            TraceHit(
+                trace_id=trace_id,
+                service=first.service,
+                operation=first.name,
+                start_ns=first.start_ns,
+                duration_ms=(max(s.end_ns for s in matched) - first.start_ns) / 1e6,
+                error=any(s.error for s in matched),
+                matched=len(matched),
+            )
+        )
+    return sorted(found, key=lambda h: h.start_ns, reverse=True)

@@ -1,20 +1,113 @@
-"""Insights use cases."""
+"""Insights use cases: take exports in, roll them up, answer the dashboards and the trace views."""
 
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.insights import model, store
+from services.insights import boards, model, rollups, store
+from services.insights.edges import EdgeFinder
+from services.insights.settings import Settings
 from shared.auth.principal import Principal
 from shared.network import Network
+from shared.retention import Counts, run_forever
+
+log = logging.getLogger(__name__)
+Document = dict[str, Any]
 
 
-async def ingest(db: AsyncDatabase[dict[str, Any]], request: ExportTraceServiceRequest) -> int:
-    return await store.save_spans(db, model.spans_from_otlp(request))
+@dataclass
+class Pending:
+    """What this process has rolled up and not yet written. A flush writes it every few seconds and
+    when the service stops; a failed write is kept for the next one."""
+
+    cells: rollups.Rollups = field(default_factory=rollups.Rollups)
+    edges: EdgeFinder = field(default_factory=EdgeFinder)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def take(self) -> rollups.Rollups:
+        taken, self.cells = self.cells, rollups.Rollups()
+        return taken
+
+
+async def ingest(
+    db: AsyncDatabase[Document], pending: Pending, request: ExportTraceServiceRequest
+) -> model.Export:
+    export = model.spans_from_otlp(request)
+    new = await store.save_spans(db, export.spans)
+    for span in new:  # only spans not held already: a retried export must not count twice
+        scope = span.org or rollups.NETWORK
+        pending.cells.add_span(span)
+        for edge_scope, at, caller, callee in pending.edges.see(span, scope):
+            pending.cells.add_edge(edge_scope, at, caller, callee)
+    return export
+
+
+async def flush(db: AsyncDatabase[Document], pending: Pending) -> None:
+    async with pending.lock:  # one flush at a time, so no document is merged twice at once
+        taken = pending.take()
+        if not taken:
+            return
+        written: set[str] = set()
+        try:
+            for doc_id, series in taken.docs.items():
+                await store.merge_rollup(db, doc_id, series)
+                written.add(doc_id)
+        except BaseException:
+            for doc_id in written:
+                del taken.docs[doc_id]
+            pending.cells.merge(taken)
+            raise
+
+
+async def flush_forever(db: AsyncDatabase[Document], pending: Pending, interval: float) -> None:
+    """Runs for the life of the service; the last flush happens when it is cancelled (the service stops)."""
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await flush(db, pending)
+            except Exception:
+                log.exception("writing rollups failed; the next flush tries again")
+    finally:
+        await asyncio.shield(flush(db, pending))
+
+
+async def dashboard(
+    db: AsyncDatabase[Document], caller: Principal, network: Network, board: boards.Board, win: boards.Window
+) -> dict[str, Any]:
+    columns = boards.columns_for(caller, network, with_network=board.with_network)
+    docs = await store.read_rollups(db, boards.documents_to_read(board, columns, win))
+    return boards.dashboard(board, columns, docs, win)
 
 
 async def trace_for(
-    db: AsyncDatabase[dict[str, Any]], caller: Principal, network: Network, trace_id: str
+    db: AsyncDatabase[Document], caller: Principal, network: Network, trace_id: str
 ) -> list[model.SpanRecord]:
     return await store.trace_spans(db, trace_id, model.orgs_visible_to(caller, network))
+
+
+async def search(
+    db: AsyncDatabase[Document], caller: Principal, network: Network, search: model.TraceSearch
+) -> list[model.TraceHit]:
+    # Several spans of one trace may match: read more than asked, so enough traces come out of it.
+    spans = await store.search_spans(db, search, model.orgs_visible_to(caller, network), search.limit * 20)
+    return model.hits(spans, search.limit)
+
+
+async def retention_forever(db: AsyncDatabase[Document], settings: Settings) -> None:
+    async def round_(now: datetime) -> Counts:
+        return {
+            "spans": await store.delete_old_spans(db, now - timedelta(days=settings.span_retention_days)),
+            "minutes": await store.delete_old_rollups(
+                db, "m", now - timedelta(days=settings.minute_rollup_days)
+            ),
+            "hours": await store.delete_old_rollups(db, "h", now - timedelta(days=settings.hour_rollup_days)),
+            "days": await store.delete_old_rollups(db, "d", now - timedelta(days=settings.day_rollup_days)),
+        }
+
+    await run_forever(settings.service_name, round_, settings.retention_interval_seconds)

@@ -51,6 +51,6 @@ def test_otlp_exports_are_flattened_and_filtered_again() -> None:
             )
         ]
     )
-    (rec,) = spans_from_otlp(export)
+    (rec,) = spans_from_otlp(export).spans
     assert rec.trace_id == bytes(range(16)).hex() and rec.parent_span_id is None
     assert (rec.service, rec.org, rec.attributes) == ("crisis", "org-a", {"rn.org": "org-a"})

@@ -1,0 +1,469 @@
+"""The dashboards: which figures each shows, for which columns, over which window. No I/O.
+
+A board reads the rollup documents of its window (`documents_to_read`) and turns their cells into
+figures per column (`figures`). A column is an organization, a region (its organizations merged), or,
+for a network admin's Services board, the network's own work (spans naming no organization).
+A figure whose source service sent no span in the window is None ("no data"), never zero.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from services.insights import rollups
+from services.insights.rollups import EDGE, FACTS, HEARD, NETWORK, OPERATION, SPANS, Kind, Res, Series
+from services.insights.sketch import Cell, merge_into
+from shared.auth.principal import Principal, Role
+from shared.network import Network
+from shared.telemetry import (
+    CATCH_ALL,
+    CATEGORY,
+    CHANNEL,
+    CRISIS_LEVEL,
+    FACT_CRISIS_ACKNOWLEDGED,
+    FACT_CRISIS_ESCALATED,
+    FACT_CRISIS_FIRST_DELIVERY,
+    FACT_CRISIS_FOLLOW_UP_DONE,
+    FACT_CRISIS_OPENED,
+    FACT_MEETING_ATTENDED,
+    FACT_MENTORING_CHECK_IN_OVERDUE,
+    FACT_MENTORING_MATCHED,
+    FACT_MENTORING_REQUESTED,
+    FACT_MESSAGE_DEAD_LETTERED,
+    FACT_MESSAGE_REDELIVERED,
+    FACT_NOTIFICATION_DELIVERED,
+    FACT_NOTIFICATION_FAILED,
+    FACT_NOTIFICATION_FALLBACK,
+    MEETING_ID,
+    ON_TIME,
+    STREAM,
+)
+
+Step = Literal["minute", "hour", "day", "week"]
+STEP_RES: dict[Step, Res] = {"minute": "m", "hour": "h", "day": "d", "week": "d"}
+STEP_SECONDS: dict[Step, int] = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
+# The longest window each step may cover: a chart of more points than this says nothing more.
+MAX_WINDOW: dict[Step, timedelta] = {
+    "minute": timedelta(days=1),
+    "hour": timedelta(days=31),
+    "day": timedelta(days=400),
+    "week": timedelta(days=800),
+}
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+# Monday 1970-01-05: weeks start on a Monday, in UTC like every bucket here.
+FIRST_MONDAY = 4 * 86400
+
+
+class BadWindow(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # unix seconds, the first bucket's start
+    end: int  # exclusive
+    step: Step
+
+    @property
+    def times(self) -> list[int]:
+        return list(range(self.start, self.end, STEP_SECONDS[self.step]))
+
+    def slot(self, ts: int) -> int:
+        """The chart point a cell's bucket falls in."""
+        if self.step == "week":
+            return ts - (ts - FIRST_MONDAY) % STEP_SECONDS["week"]
+        return ts - ts % STEP_SECONDS[self.step]
+
+
+def window(start: datetime, end: datetime, step: Step) -> Window:
+    if end <= start:
+        raise BadWindow("the end of the window must come after its start")
+    if end - start > MAX_WINDOW[step]:
+        raise BadWindow(f"a window by {step} may cover at most {MAX_WINDOW[step].days} days")
+    size = STEP_SECONDS[step]
+    first = Window(0, 0, step).slot(int(start.timestamp()))
+    last = int(end.timestamp())
+    return Window(first, first + -(-(last - first) // size) * size, step)
+
+
+def default_step(span: timedelta) -> Step:
+    if span <= timedelta(hours=3):
+        return "minute"
+    if span <= timedelta(days=8):
+        return "hour"
+    return "day"
+
+
+@dataclass(frozen=True)
+class Column:
+    id: str
+    name: str
+    kind: Literal["organization", "region", "network"]
+    scopes: tuple[str, ...]  # the rollup scopes merged into it
+
+
+def columns_for(caller: Principal, network: Network, *, with_network: bool = False) -> list[Column]:
+    """An org admin's own organization; a network admin's organizations of their regions, each
+    region merged, and (with_network) the work naming no organization."""
+    names = {o.id: o.name for o in network.organizations}
+    if Role.NETWORK_ADMIN not in caller.roles:
+        return [Column(caller.org, names.get(caller.org, caller.org), "organization", (caller.org,))]
+    cols = []
+    for region in network.regions:
+        if region.id not in caller.regions:
+            continue
+        orgs = [o for o in network.organizations if o.region == region.id]
+        cols += [Column(o.id, o.name, "organization", (o.id,)) for o in orgs]
+        cols.append(
+            Column(f"region:{region.id}", f"{region.name} (region)", "region", tuple(o.id for o in orgs))
+        )
+    if with_network:
+        cols.append(Column("network", "Network (no organization)", "network", (NETWORK,)))
+    return cols
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+Match = Callable[[str, dict[str, Any]], bool]
+
+
+def fact(name: str, **where: Any) -> Match:
+    return lambda n, dims: n == name and all(dims.get(k) == v for k, v in where.items())
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    title: str
+    kind: Literal["count", "quantiles", "share", "difference", "operations", "edges"]
+    source: str | None  # the service that must have been heard from; None: any
+    match: Match = lambda n, dims: False
+    by: str | None = None  # the dimension a count is broken down by
+    part: Match | None = None  # share: which of the counted are the part; difference: what to subtract
+    unit: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Board:
+    id: str
+    title: str
+    kinds: tuple[Kind, ...]
+    figures: tuple[Figure, ...]
+    with_network: bool = False
+
+
+BOARDS = {
+    b.id: b
+    for b in (
+        Board(
+            "crisis",
+            "Crisis",
+            (FACTS,),
+            (
+                Figure(
+                    "cases_opened",
+                    "Cases opened",
+                    "count",
+                    "crisis",
+                    fact(FACT_CRISIS_OPENED),
+                    by=CRISIS_LEVEL,
+                ),
+                Figure(
+                    "first_delivery",
+                    "Alert to first escalation delivered",
+                    "quantiles",
+                    "notifications",
+                    fact(FACT_CRISIS_FIRST_DELIVERY),
+                    unit="ms",
+                ),
+                Figure(
+                    "time_to_acknowledge",
+                    "Time to acknowledge",
+                    "quantiles",
+                    "crisis",
+                    fact(FACT_CRISIS_ACKNOWLEDGED),
+                    unit="ms",
+                ),
+                Figure(
+                    "escalations",
+                    "Escalations by level",
+                    "count",
+                    "crisis",
+                    fact(FACT_CRISIS_ESCALATED),
+                    by=CRISIS_LEVEL,
+                ),
+                Figure(
+                    "catch_all",
+                    "Cases reaching the catch-all",
+                    "count",
+                    "crisis",
+                    fact(FACT_CRISIS_ESCALATED, **{CATCH_ALL: True}),
+                ),
+                Figure(
+                    "caring_contacts",
+                    "Caring contacts done within 24 h",
+                    "share",
+                    "crisis",
+                    fact(FACT_CRISIS_FOLLOW_UP_DONE),
+                    part=fact(FACT_CRISIS_FOLLOW_UP_DONE, **{ON_TIME: True}),
+                ),
+            ),
+        ),
+        Board(
+            "notifications",
+            "Notifications",
+            (FACTS,),
+            (
+                Figure(
+                    "delivered",
+                    "Deliveries by channel",
+                    "count",
+                    "notifications",
+                    fact(FACT_NOTIFICATION_DELIVERED),
+                    by=CHANNEL,
+                ),
+                Figure(
+                    "failed",
+                    "Failures by channel",
+                    "count",
+                    "notifications",
+                    fact(FACT_NOTIFICATION_FAILED),
+                    by=CHANNEL,
+                ),
+                Figure(
+                    "latency",
+                    "Delivery latency",
+                    "quantiles",
+                    "notifications",
+                    fact(FACT_NOTIFICATION_DELIVERED),
+                    unit="ms",
+                ),
+                Figure(
+                    "by_category",
+                    "Deliveries by category",
+                    "count",
+                    "notifications",
+                    fact(FACT_NOTIFICATION_DELIVERED),
+                    by=CATEGORY,
+                ),
+                Figure(
+                    "fallbacks",
+                    "Crisis fallbacks, by the channel that failed",
+                    "count",
+                    "notifications",
+                    fact(FACT_NOTIFICATION_FALLBACK),
+                    by=CHANNEL,
+                ),
+                Figure(
+                    "dead_letters",
+                    "Dead letters",
+                    "count",
+                    "notifications",
+                    fact(FACT_MESSAGE_DEAD_LETTERED, service="notifications"),
+                    by=STREAM,
+                ),
+            ),
+        ),
+        Board(
+            "people",
+            "Mentoring and meetings",
+            (FACTS,),
+            (
+                Figure("requests", "Mentor requests", "count", "mentoring", fact(FACT_MENTORING_REQUESTED)),
+                Figure(
+                    "waiting",
+                    "Requests still waiting",
+                    "difference",
+                    "mentoring",
+                    fact(FACT_MENTORING_REQUESTED),
+                    part=fact(rollups.MATCHED_AT_REQUEST),
+                    note="requests made in this window and not matched since",
+                ),
+                Figure(
+                    "time_to_match",
+                    "Time to a match",
+                    "quantiles",
+                    "mentoring",
+                    fact(FACT_MENTORING_MATCHED),
+                    unit="ms",
+                ),
+                Figure(
+                    "overdue",
+                    "Check-ins overdue",
+                    "count",
+                    "mentoring",
+                    fact(FACT_MENTORING_CHECK_IN_OVERDUE),
+                ),
+                Figure(
+                    "attendance",
+                    "Attendance by meeting",
+                    "count",
+                    "meetings",
+                    fact(FACT_MEETING_ATTENDED),
+                    by=MEETING_ID,
+                ),
+            ),
+        ),
+        Board(
+            "services",
+            "Services",
+            (SPANS, FACTS),
+            (
+                Figure("operations", "Operations", "operations", None, fact(OPERATION)),
+                Figure("service_map", "Service map", "edges", None, fact(EDGE)),
+                Figure(
+                    "redeliveries",
+                    "Redeliveries by stream",
+                    "count",
+                    None,
+                    fact(FACT_MESSAGE_REDELIVERED),
+                    by=STREAM,
+                ),
+                Figure(
+                    "dead_letters",
+                    "Dead letters by stream",
+                    "count",
+                    None,
+                    fact(FACT_MESSAGE_DEAD_LETTERED),
+                    by=STREAM,
+                ),
+            ),
+            with_network=True,
+        ),
+    )
+}
+
+
+def documents_to_read(board: Board, columns: Iterable[Column], win: Window) -> list[str]:
+    res = STEP_RES[win.step]
+    periods = sorted({rollups.period(ts, res) for ts in range(win.start, win.end, rollups.SECONDS[res])})
+    scopes = sorted({s for c in columns for s in c.scopes})
+    return [rollups.doc_id(res, p, s, k) for p in periods for s in scopes for k in board.kinds]
+
+
+def column_series(docs: dict[str, Series], column: Column, board: Board, win: Window) -> Series:
+    """The column's cells within the window, by chart point (its scopes and periods merged)."""
+    merged: Series = {}
+    res = STEP_RES[win.step]
+    for doc_id in documents_to_read(board, [column], win):
+        for ts, cells in docs.get(doc_id, {}).items():
+            if win.start <= ts < win.end and rollups.bucket(ts, res) == ts:
+                merge_into(merged.setdefault(win.slot(ts), {}), cells)
+    return merged
+
+
+def _matching(series: Series, match: Match) -> dict[int, list[tuple[dict[str, Any], Cell]]]:
+    found: dict[int, list[tuple[dict[str, Any], Cell]]] = {}
+    for ts, cells in series.items():
+        for cell_key, cell in cells.items():
+            name, dims = rollups.parse_key(cell_key)
+            if match(name, dims):
+                found.setdefault(ts, []).append((dims, cell))
+    return found
+
+
+def _total(found: dict[int, list[tuple[dict[str, Any], Cell]]]) -> Cell:
+    total = Cell()
+    for cells in found.values():
+        for _, cell in cells:
+            total.merge(cell)
+    return total
+
+
+def _quantiles(cell: Cell) -> dict[str, float | None]:
+    return {name: cell.quantile(q) for name, q in QUANTILES.items()}
+
+
+def heard_from(series: Series) -> set[str]:
+    return {dims["service"] for cells in _matching(series, fact(HEARD)).values() for dims, _ in cells}
+
+
+def figure_value(figure: Figure, series: Series, win: Window) -> dict[str, Any] | None:
+    if figure.source is not None and figure.source not in heard_from(series):
+        return None
+    if figure.source is None and not heard_from(series):
+        return None
+    found = _matching(series, figure.match)
+    total = _total(found)
+    per_point = {ts: sum(c.count for _, c in cells) for ts, cells in found.items()}
+    seconds = win.end - win.start
+    if figure.kind == "count":
+        value: dict[str, Any] = {"total": total.count, "series": [per_point.get(t, 0) for t in win.times]}
+        if figure.by:
+            by: Counter[str] = Counter()
+            for cells in found.values():
+                for dims, cell in cells:
+                    by[str(dims.get(figure.by, "unknown"))] += cell.count
+            value["by"] = dict(sorted(by.items()))
+        return value
+    if figure.kind == "quantiles":
+        points = {ts: Cell() for ts in found}
+        for ts, cells in found.items():
+            for _, cell in cells:
+                points[ts].merge(cell)
+        return {
+            "count": total.count,
+            **_quantiles(total),
+            "series": [points[t].quantile(0.5) if t in points else None for t in win.times],
+        }
+    if figure.kind in {"share", "difference"}:
+        assert figure.part is not None
+        part = _total(_matching(series, figure.part)).count
+        if figure.kind == "difference":
+            return {"total": max(0, total.count - part)}
+        return {"total": total.count, "part": part, "series": [per_point.get(t, 0) for t in win.times]}
+    if figure.kind == "operations":
+        ops: dict[tuple[str, str], Cell] = {}
+        for cells in found.values():
+            for dims, cell in cells:
+                ops.setdefault((dims["service"], dims["operation"]), Cell()).merge(cell)
+        rows = [
+            {
+                "service": service,
+                "operation": operation,
+                "count": cell.count,
+                "errors": cell.errors,
+                "per_minute": round(cell.count * 60 / seconds, 3),
+                **_quantiles(cell),
+            }
+            for (service, operation), cell in sorted(ops.items())
+        ]
+        by_service: dict[str, dict[int, int]] = {}
+        for ts, cells in found.items():
+            for dims, cell in cells:
+                points_of = by_service.setdefault(dims["service"], {})
+                points_of[ts] = points_of.get(ts, 0) + cell.count
+        series_by = {s: [p.get(t, 0) for t in win.times] for s, p in sorted(by_service.items())}
+        return {"rows": rows, "series_by_service": series_by}
+    edges: Counter[tuple[str, str]] = Counter()
+    for cells in found.values():
+        for dims, cell in cells:
+            edges[(dims["caller"], dims["callee"])] += cell.count
+    return {"edges": [{"from": a, "to": b, "count": n} for (a, b), n in sorted(edges.items())]}
+
+
+def dashboard(board: Board, columns: list[Column], docs: dict[str, Series], win: Window) -> dict[str, Any]:
+    by_column = {c.id: column_series(docs, c, board, win) for c in columns}
+    return {
+        "board": board.id,
+        "title": board.title,
+        "start": datetime.fromtimestamp(win.start, UTC),
+        "end": datetime.fromtimestamp(win.end, UTC),
+        "step": win.step,
+        "times": win.times,
+        "columns": [{"id": c.id, "name": c.name, "kind": c.kind} for c in columns],
+        "figures": [
+            {
+                "id": f.id,
+                "title": f.title,
+                "kind": f.kind,
+                "unit": f.unit,
+                "note": f.note,
+                "values": {c.id: figure_value(f, by_column[c.id], win) for c in columns},
+            }
+            for f in board.figures
+        ],
+    }
