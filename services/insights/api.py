@@ -141,13 +141,23 @@ async def receive_traces(request: Request, db: Db) -> Response:
     return Response(answer.SerializeToString(), media_type="application/x-protobuf")
 
 
+def _bounds(start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    try:
+        end = end or datetime.now(UTC)
+        start = start or end - default
+    except OverflowError as exc:  # a window at the very start of the calendar
+        raise Problem(422, "Unprocessable Content", "the window is out of range") from exc
+    if end <= start:
+        raise Problem(422, "Unprocessable Content", "the end of the window must come after its start")
+    return start, end
+
+
 def _window(start: datetime | None, end: datetime | None, step: boards.Step | None) -> boards.Window:
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(hours=24)
+    start, end = _bounds(start, end, timedelta(hours=24))
     try:
         return boards.window(start, end, step or boards.default_step(end - start))
-    except boards.BadWindow as exc:
-        raise Problem(422, "Unprocessable Content", str(exc)) from exc
+    except (boards.BadWindow, OverflowError, ValueError, OSError) as exc:
+        raise Problem(422, "Unprocessable Content", str(exc) or "the window is out of range") from exc
 
 
 WINDOW_PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "the window is empty or too long"}}
@@ -186,10 +196,7 @@ async def search_traces(
 ) -> list[TraceHitPublic]:
     """Traces with spans that match, newest first: only spans attributed to the organizations the
     caller may see are searched and counted."""
-    end = end or datetime.now(UTC)
-    start = start or end - timedelta(hours=1)
-    if end <= start:
-        raise Problem(422, "Unprocessable Content", "the end of the window must come after its start")
+    start, end = _bounds(start, end, timedelta(hours=1))
     search = model.TraceSearch(
         start, end, service_name, operation, status, min_ms, max_ms, case_id, request_id, limit
     )
