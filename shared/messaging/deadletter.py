@@ -23,6 +23,14 @@ from pydantic import ValidationError
 
 from contracts.subjects import org_of
 from shared.messaging.streams import DEAD_LETTER_STREAM
+from shared.telemetry import (
+    FACT_MESSAGE_DEAD_LETTERED,
+    FACT_MESSAGE_REDELIVERED,
+    ORG,
+    STREAM,
+    record_fact,
+    tag_current_span,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +79,8 @@ def make_dead_letter_middleware(
                 return await call_next(msg)  # core NATS request/reply: nothing to retry or dead-letter
             try:
                 check_envelope(raw.subject, raw.data)
+                if metadata.num_delivered > 1:
+                    _record(FACT_MESSAGE_REDELIVERED, raw)
                 return await call_next(msg)
             except HandlerException:
                 raise
@@ -98,11 +108,25 @@ def make_dead_letter_middleware(
                 # One dead letter per original message, however often this runs for it.
                 "Nats-Msg-Id": f"dl-{raw.metadata.stream}-{seq}-{consumer}",
             }
-            await broker_ref().publish(
+            ack = await broker_ref().publish(
                 raw.data, dead_letter_subject(service, consumer), headers=headers, stream=DEAD_LETTER_STREAM
             )
+            # A message dead-lettered again (its acknowledgement was lost, so it came back) is stored
+            # once, and counted once.
+            if not ack.duplicate:
+                _record(FACT_MESSAGE_DEAD_LETTERED, raw)
 
     return DeadLetterMiddleware
+
+
+def _record(fact: str, raw: Any) -> None:
+    """A messaging fact on the message's span, which names the organization of the message's subject:
+    the handler names it only once it has read the event, which a redelivered message has not yet,
+    and an unusable one never does."""
+    org = org_of(raw.subject)
+    if org:
+        tag_current_span({ORG: org})
+    record_fact(fact, {STREAM: raw.metadata.stream})
 
 
 def _short(exc: Exception) -> str:
