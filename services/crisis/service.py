@@ -11,18 +11,23 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.crisis import (
     Channel,
+    CrisisAcknowledged,
     CrisisAlertReceived,
     CrisisAlertReceivedData,
+    CrisisEscalated,
+    CrisisFollowUpCompleted,
+    CrisisRaised,
     CrisisResponderDeactivated,
     CrisisResponderDeactivatedData,
     CrisisUrgentAlertReceived,
@@ -38,6 +43,19 @@ from shared.messaging.publisher import EventPublisher, PublishFailed
 from shared.network import Network
 from shared.outbox import OUTBOX, appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
+from shared.telemetry import (
+    CASE_ID,
+    CATCH_ALL,
+    CRISIS_LEVEL,
+    DURATION_MS,
+    FACT_CRISIS_ACKNOWLEDGED,
+    FACT_CRISIS_ESCALATED,
+    FACT_CRISIS_FOLLOW_UP_DONE,
+    FACT_CRISIS_OPENED,
+    ON_TIME,
+    ORG,
+    record_fact,
+)
 
 log = logging.getLogger(__name__)
 Db = AsyncDatabase[dict[str, Any]]
@@ -360,6 +378,7 @@ async def raise_alert(
                             )
                     return merged, False
             continue
+        record_facts(case, events)
         return case, True
     raise RuntimeError(f"alert for {key} raced an open case {MAX_RACES} times in a row")
 
@@ -392,8 +411,27 @@ async def change_case(
             write_revision, db.cases, case_id, doc.get(REV, 0), {**after, **stamp}, pending
         )
         if await write_then_publish(db.cases, case_id, events, publisher, write):
+            record_facts(case, events)
             return case
     raise RuntimeError(f"case {case_id} changed under us {MAX_RACES} times in a row")
+
+
+def record_facts(case: model.Case, events: Sequence[Event]) -> None:
+    """The dashboards' facts of a change to a case, on the active span (which names the case's
+    organization). Called only by the writer whose write landed: a lost race or a repeated alert
+    writes nothing, and so counts nothing."""
+    for event in events:
+        if isinstance(event, CrisisRaised):
+            record_fact(FACT_CRISIS_OPENED, {CRISIS_LEVEL: case.level})
+        elif isinstance(event, CrisisEscalated):
+            catch_all = event.data.catch_all is not None
+            record_fact(FACT_CRISIS_ESCALATED, {CRISIS_LEVEL: event.data.level, CATCH_ALL: catch_all})
+        elif isinstance(event, CrisisAcknowledged):
+            # From when the person reached out (an alert opened late in a surge counts its wait too).
+            waited = event.time - case.opened_at
+            record_fact(FACT_CRISIS_ACKNOWLEDGED, {DURATION_MS: waited.total_seconds() * 1000})
+        elif isinstance(event, CrisisFollowUpCompleted):
+            record_fact(FACT_CRISIS_FOLLOW_UP_DONE, {ON_TIME: event.data.on_time})
 
 
 async def schedule_open_cases(db: Db) -> None:
@@ -413,8 +451,11 @@ async def fire(
     now: datetime,
 ) -> None:
     """One deadline: the model decides whether anything is still due (another replica may have fired it)."""
-    _, reach = await directory.lookup(db, network, org)
-    await change_case(db, publisher, org, case_id, lambda case: model.on_deadline(case, reach, now))
+    # No request or message names the organization here: this span does, for what the firing records.
+    tracer = trace.get_tracer(__name__)
+    with tracer.start_as_current_span("escalation deadline", attributes={ORG: org, CASE_ID: case_id}):
+        _, reach = await directory.lookup(db, network, org)
+        await change_case(db, publisher, org, case_id, lambda case: model.on_deadline(case, reach, now))
 
 
 async def run_timers(
