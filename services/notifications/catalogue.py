@@ -6,7 +6,7 @@ another service's database. The meetings and mentoring capabilities add their en
 """
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,10 +94,12 @@ def _milestone_in_every_language(code: str) -> dict[str, str]:
     return {language: milestone_words(code, language) for language in LANGUAGES}
 
 
+ESCALATION_TEMPLATE = "crisis_escalated"
+
 CATALOGUE: tuple[Entry, ...] = (
     Entry(
         event=CrisisEscalated,
-        template="crisis_escalated",
+        template=ESCALATION_TEMPLATE,
         category="crisis",
         priority="critical",
         recipients=lambda e: e.data.responder_ids,
@@ -302,6 +304,12 @@ CATALOGUE: tuple[Entry, ...] = (
 
 # Not caused by one event: the daily digest of a person's low-priority messages.
 DIGEST_TEMPLATE = "digest"
+
+
+def escalated_case(template: str, context: Mapping[str, Any]) -> str | None:
+    """The crisis case a message escalates (None for any other message): the dashboards time each
+    case's first escalation delivered."""
+    return str(context["case_id"]) if template == ESCALATION_TEMPLATE else None
 
 
 def messages(event: Event) -> list[Message]:

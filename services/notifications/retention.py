@@ -1,5 +1,6 @@
-"""Notifications retention: read in-app messages, attempt logs, finished deliveries and sent digests,
-each after its configured age. Unread messages stay: nobody has seen them yet.
+"""Notifications retention: read in-app messages, attempt logs, finished deliveries, sent digests and
+the cases' first-delivery marks, each after its configured age. Unread messages stay: nobody has seen
+them yet.
 
 A finished delivery is what keeps a redelivered event from being sent twice, so it goes with the
 attempt log's age, far beyond JetStream's duplicate window. Claims and published outbox entries
@@ -27,6 +28,8 @@ async def retention_round(db: Db, *, now: datetime, read_age: timedelta, attempt
             db.deliveries, {"state": {"$in": FINISHED}, "created_at": {"$lt": before}}
         ),
         "digests": await delete_old(db.digests, {"send_at": {"$lt": before}}),
+        # Kept as long as the deliveries: a case escalates for hours, at worst days, never for that long.
+        "first_deliveries": await delete_old(db.first_deliveries, {"at": {"$lt": before}}),
     }
 
 

@@ -16,11 +16,12 @@ claimed. A cancelled delivery says why in its attempt log and in a final `Notifi
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.envelope import Event
@@ -42,6 +43,17 @@ from shared.messaging.publisher import EventPublisher
 from shared.outbox import entries as outbox_entries
 from shared.outbox import with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
+from shared.telemetry import (
+    CATEGORY,
+    CHANNEL,
+    DURATION_MS,
+    FACT_CRISIS_FIRST_DELIVERY,
+    FACT_NOTIFICATION_DELIVERED,
+    FACT_NOTIFICATION_FAILED,
+    FACT_NOTIFICATION_FALLBACK,
+    ORG,
+    record_fact,
+)
 
 log = logging.getLogger(__name__)
 Db = store.Db
@@ -145,13 +157,28 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
     team = sorted({m.recipient_id for m in messages if m.team_region is not None})
     now = utcnow()
     prepared = prepare(event, messages, await store.people(db, event.org, recipients, team), senders, now)
-    created = await write_inbox(db, publisher, [p.notification for p in prepared])
+    written = {n.id for n in await write_inbox(db, publisher, [p.notification for p in prepared])}
+    await _inbox_facts(db, [p for p in prepared if p.notification.id in written])
     hub.wake(recipients)
     webhook = await store.has_webhook(db, event.org)
     due = await asyncio.gather(*(dispatch(db, publisher, senders, p, now, webhook=webhook) for p in prepared))
     await stop_if_deactivated(db, publisher, event, prepared, now)
     await send_now(db, publisher, senders, [delivery for ids in due for delivery in ids], now)
-    return created
+    return len(written)
+
+
+async def _inbox_facts(db: Db, written: list[Prepared]) -> None:
+    """The in-app deliveries just written for the first time (a redelivered event writes none)."""
+    now = utcnow()
+    escalated: dict[tuple[str, str], datetime] = {}
+    for p in written:
+        n = p.notification
+        _delivered_fact("in_app", n.category, p.caused_at, now)
+        if (case_id := catalogue.escalated_case(n.template, p.message.context)) is not None:
+            escalated[n.org, case_id] = p.caused_at
+    # Every responder of a level hears at once: one first delivery for them all.
+    for (org, case_id), escalated_at in escalated.items():
+        await _first_delivery_fact(db, org, case_id, escalated_at, now)
 
 
 async def stop_if_deactivated(
@@ -186,8 +213,8 @@ async def send_now(
         task.result()  # an error here: the event is redelivered, and the claims make that harmless
 
 
-async def write_inbox(db: Db, publisher: EventPublisher, items: list[Notification]) -> int:
-    """Store each in-app notification once and announce it; returns how many were new.
+async def write_inbox(db: Db, publisher: EventPublisher, items: list[Notification]) -> list[Notification]:
+    """Store each in-app notification once and announce it; returns those that were new.
 
     The cause event is acknowledged only after this returns, so it is its own outbox relay: if the
     process dies, or publishing fails, between the write and the announcement, the cause is
@@ -196,14 +223,15 @@ async def write_inbox(db: Db, publisher: EventPublisher, items: list[Notificatio
     Nothing else is stored for it, which keeps the write of a large fan-out small.
     """
     docs = [store.notification_to_doc(n) for n in items]
-    created = len(docs)
+    created = items
     try:
         await db.notifications.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if any(e.get("code") != 11000 for e in errors):
             raise
-        created -= len(errors)
+        there = {e["index"] for e in errors}
+        created = [n for i, n in enumerate(items) if i not in there]
         ids = [n.id for n in items]
         items = [
             store.notification_from_doc(d)
@@ -296,21 +324,31 @@ async def attempt(
     if doc["category"] == "crisis" and await _recipient_deactivated(db, doc):
         await cancel(db, publisher, doc, now)
         return
-    number = doc["attempts"] + 1
-    lease_until = utcnow() + LEASE  # from the claim, not from when the caller started
-    claim = {"state": "sending", "attempts": number, "lease_until": lease_until}
-    if not await write_revision(db.deliveries, delivery_id, doc[REV], claim):
-        return  # another sender claimed this attempt
-    doc = {**doc, **claim, REV: doc[REV] + 1}
-    # The claim's own safety net: if this process dies now, the scheduler tries again after the lease.
-    await _check_at(db, doc, lease_until)
-    person = await _recipient(db, doc)
-    try:
-        async with asyncio.timeout(SEND_TIMEOUT.total_seconds()):
-            outcome = await _send(senders, doc, person)
-    except TimeoutError:
-        outcome = Outcome(ok=False, reason="timeout")
-    await settle(db, publisher, senders, doc, person, outcome, utcnow())
+    with _org_span(f"deliver {doc['channel']}", doc["org"]):
+        number = doc["attempts"] + 1
+        lease_until = utcnow() + LEASE  # from the claim, not from when the caller started
+        claim = {"state": "sending", "attempts": number, "lease_until": lease_until}
+        if not await write_revision(db.deliveries, delivery_id, doc[REV], claim):
+            return  # another sender claimed this attempt
+        doc = {**doc, **claim, REV: doc[REV] + 1}
+        # The claim's own safety net: if this process dies now, the scheduler tries again after the lease.
+        await _check_at(db, doc, lease_until)
+        person = await _recipient(db, doc)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT.total_seconds()):
+                outcome = await _send(senders, doc, person)
+        except TimeoutError:
+            outcome = Outcome(ok=False, reason="timeout")
+        await settle(db, publisher, senders, doc, person, outcome, utcnow())
+
+
+@contextlib.contextmanager
+def _org_span(name: str, org: str) -> Iterator[trace.Span]:
+    """A span naming the organization, so what a delivery records counts for it: a send may run with
+    no event's span around it (a retry the scheduler fires, the SMS provider's report), or outlive
+    the span of the event that caused it (a slow channel, see `send_now`)."""
+    with trace.get_tracer(__name__).start_as_current_span(name, attributes={ORG: org}) as span:
+        yield span
 
 
 async def _recipient(db: Db, doc: Document) -> Person:
@@ -359,6 +397,7 @@ async def settle(
     if outcome.ok:
         if await write_revision(db.deliveries, doc["_id"], rev, {"state": "delivered"}):
             await _log_attempt(db, publisher, doc, number, "delivered", _delivered(doc, number), now)
+            await _delivery_facts(db, doc, now)
         return
     final = not outcome.retry or number >= model.max_attempts(priority)
     # A crisis message does not wait for retries of a failing channel: the next one starts now.
@@ -370,6 +409,10 @@ async def settle(
         return
     failed = _failed(doc, number, outcome.reason or "failed", final, next_channel)
     await _log_attempt(db, publisher, doc, number, "failed", failed, now, reason=outcome.reason)
+    if final:
+        record_fact(FACT_NOTIFICATION_FAILED, {CHANNEL: channel, CATEGORY: doc["category"]})
+    if next_channel is not None and doc["category"] == "crisis":
+        record_fact(FACT_NOTIFICATION_FALLBACK, {CHANNEL: channel})
     if not final:
         await _check_at(db, {**doc, REV: rev + 1}, next_at)
     if next_channel is not None:
@@ -389,6 +432,26 @@ async def fall_back(
              "attempts": 0, "next_at": now, "created_at": utcnow(), REV: 0},
     )  # fmt: skip
     await attempt(db, publisher, senders, delivery_id, now)
+
+
+async def _delivery_facts(db: Db, doc: Document, now: datetime) -> None:
+    """A pushed channel delivered a message: recorded by the writer of its `delivered` state, once."""
+    _delivered_fact(doc["channel"], doc["category"], _caused_at(doc), now)
+    if (case_id := catalogue.escalated_case(doc["template"], doc["context"])) is not None:
+        await _first_delivery_fact(db, doc["org"], case_id, _caused_at(doc), now)
+
+
+def _delivered_fact(channel: Channel, category: str, caused_at: datetime, now: datetime) -> None:
+    since = (now - caused_at).total_seconds() * 1000
+    record_fact(FACT_NOTIFICATION_DELIVERED, {CHANNEL: channel, CATEGORY: category, DURATION_MS: since})
+
+
+async def _first_delivery_fact(db: Db, org: str, case_id: str, escalated_at: datetime, now: datetime) -> None:
+    """The first escalation of a case delivered, on any channel, timed from the escalation that was
+    delivered: the events tell notifications nothing earlier (its first escalation is raised with the
+    case, but an alert opened late in a surge waited before that)."""
+    if await store.first_delivery(db, org, case_id, now):
+        record_fact(FACT_CRISIS_FIRST_DELIVERY, {DURATION_MS: (now - escalated_at).total_seconds() * 1000})
 
 
 async def _log_attempt(
@@ -465,7 +528,8 @@ async def sms_status(
         # The sender may have recorded the acceptance meanwhile: then it is this report's to apply.
         doc = await db.deliveries.find_one({"_id": delivery_id}) or doc
     if doc["state"] == "sent" and doc.get("provider_id") == provider_id:
-        await _apply_sms_status(db, publisher, senders, doc, status, now)
+        with _org_span("sms status", doc["org"]):
+            await _apply_sms_status(db, publisher, senders, doc, status, now)
     return True
 
 
@@ -485,6 +549,7 @@ async def _apply_sms_status(
     if status == "delivered":
         if await write_revision(db.deliveries, doc["_id"], doc[REV], {"state": "delivered"}):
             await _log_attempt(db, publisher, doc, number, "delivered", _delivered(doc, number), now)
+            await _delivery_facts(db, doc, now)
         return
     # The provider could not deliver to the number: trying the same number again is no use.
     person = await _recipient(db, doc)

@@ -13,6 +13,8 @@
 - `deactivations`: when a person was last taken off an organization's crisis staff (`_id` is
   `<org>/<user id>`): crisis messages caused until then are not sent to them. One per person ever
   taken off, so it needs no retention.
+- `first_deliveries`: one per crisis case an escalation of which was delivered (`_id` is
+  `<org>/<case id>`): inserted by the first delivery, so replicas and redeliveries time it once.
 """
 
 import contextlib
@@ -23,7 +25,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.notifications.model import Digest, Notification, Person, QuietHours
 from shared.outbox import OUTBOX_FIELDS
@@ -182,3 +184,12 @@ async def held_crisis_deliveries(db: Db, org: str, person_id: str) -> list[Docum
         "state": {"$in": ["pending", "cancelled"]},
     }
     return await db.deliveries.find(query).to_list()
+
+
+async def first_delivery(db: Db, org: str, case_id: str, at: datetime) -> bool:
+    """Whether this is the first delivery of an escalation of the case (the unique `_id` decides)."""
+    try:
+        await db.first_deliveries.insert_one({"_id": f"{org}/{case_id}", "org": org, "at": at})
+    except DuplicateKeyError:
+        return False
+    return True

@@ -31,10 +31,11 @@ async def test_old_read_messages_and_finished_logs_go_and_the_rest_stays(scratch
     )
     await db.deliveries_claims.insert_one({"_id": "d-done:0", "at": OLD})
     await db.digests.insert_many([{"_id": "g-old", "send_at": OLD}, {"_id": "g-new", "send_at": RECENT}])
+    await db.first_deliveries.insert_many([{"_id": "o/c-old", "at": OLD}, {"_id": "o/c-new", "at": RECENT}])
 
     counts = await retention_round(db, now=NOW, read_age=timedelta(days=90), attempts_age=timedelta(days=90))
 
-    assert counts == {"notifications": 1, "attempts": 1, "deliveries": 1, "digests": 1}
+    assert counts == {"notifications": 1, "attempts": 1, "deliveries": 1, "digests": 1, "first_deliveries": 1}
     assert [d["_id"] for d in await db.notifications.find({}, sort=[("_id", 1)]).to_list()] == [
         "read-recent",
         "unread-old",
@@ -42,3 +43,4 @@ async def test_old_read_messages_and_finished_logs_go_and_the_rest_stays(scratch
     assert [d["_id"] for d in await db.deliveries.find({}).to_list()] == ["d-pending"]
     assert await db.deliveries_claims.count_documents({}) == 0
     assert [d["_id"] for d in await db.attempts.find({}).to_list()] == ["a-recent"]
+    assert [d["_id"] for d in await db.first_deliveries.find({}).to_list()] == ["o/c-new"]
