@@ -44,6 +44,7 @@ from shared.http import NotFound
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import OUTBOX, appended, write_then_publish
 from shared.revisions import RACES, REV, Busy, write_revision
+from shared.telemetry import DURATION_MS, FACT_MENTORING_MATCHED, FACT_MENTORING_REQUESTED, record_fact
 
 # A mentor's document is read without its outbox (what it published is of no use to a decision).
 WITHOUT_OUTBOX = {OUTBOX: 0}
@@ -202,6 +203,7 @@ async def open_request(
         }
 
     member = await _change_member(db, request.org, request.member_id, open_)
+    record_fact(FACT_MENTORING_REQUESTED)  # refused above (MatchConflict) when it was open already
     return await propose_next(
         db, publisher, settings, request.org, request.member_id, now, roster=roster, member=member
     )
@@ -371,11 +373,14 @@ async def _answer(
     step: Callable[[model.Slots, str, dt.datetime], model.Slots],
     now: dt.datetime,
     roster: Roster | None,
+    answered: Callable[[], None] = lambda: None,
 ) -> model.Slots:
-    """A proposal answered (accepted, declined, withdrawn): the mentor's document takes the step, the
-    proposal's expiry is no longer needed, and the member is settled."""
+    """A proposal answered (accepted, declined, withdrawn): the mentor's document takes the step
+    (`answered` is called once it did), the proposal's expiry is no longer needed, and the member is
+    settled."""
     slots = await _change_slots(db, publisher, org, mentor_id, lambda s: step(s, match_id, now), roster)
     assert slots is not None  # each of these steps changes the slots or raises MatchConflict
+    answered()
     await scheduler.cancel(store.timers(db), f"expire:{match_id}")
     await _settle_all(db, publisher, settings, slots, now, roster)
     return slots
@@ -411,7 +416,17 @@ async def accept(
         # Its writer released the member after a failure, and they have moved on: the slot is freed.
         await withdraw_stale(db, publisher, settings, org, mentor_id, match_id, now, roster)
         raise model.MatchConflict("this member is no longer waiting for this proposal")
-    slots = await _answer(db, publisher, settings, org, mentor_id, match_id, model.accept, now, roster)
+    asked = ((member or {}).get("request") or {}).get("requested_at")
+
+    def matched() -> None:
+        # Only for the one writer whose acceptance landed (any other is refused: MatchConflict), and
+        # the member is then on this very proposal (checked above): `asked` is when they asked.
+        if asked is not None:
+            record_fact(FACT_MENTORING_MATCHED, {DURATION_MS: (now - asked).total_seconds() * 1000})
+
+    slots = await _answer(
+        db, publisher, settings, org, mentor_id, match_id, model.accept, now, roster, answered=matched
+    )
     held = slots.find(match_id)
     assert held is not None
     return held

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
 from pymongo.errors import DuplicateKeyError
 
 from contracts.ids import id_for, new_id
@@ -30,6 +31,7 @@ from shared.http import NotFound, Problem
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import RACES, REV, Busy, write_revision
+from shared.telemetry import FACT_MENTORING_CHECK_IN_OVERDUE, ORG, record_fact
 
 # A check-in's step on its pair is a timer too, due this long after the check-in: the writer cancels
 # it when it made the step itself, so it fires only when the writer died in between.
@@ -328,7 +330,21 @@ async def fire(
         if await store.check_ins(db).find_one({"_id": entry["check_in_id"], "org": org}, {"_id": 1}):
             await apply_check_in(db, settings, org, match_id, store.utc(entry["check_in_at"]))
         return
-    who, due_at = entry["nudge"], store.utc(entry["due_at"])
+    # A timer: no request or message names the organization, this span does (for the fact below).
+    with trace.get_tracer(__name__).start_as_current_span("check-in nudge", attributes={ORG: org}):
+        await _nudge(db, publisher, settings, org, match_id, entry["nudge"], store.utc(entry["due_at"]), now)
+
+
+async def _nudge(
+    db: Db,
+    publisher: EventPublisher,
+    settings: Settings,
+    org: str,
+    match_id: str,
+    who: model.Nudge,
+    due_at: datetime,
+    now: datetime,
+) -> None:
     for _ in range(RACES):
         doc = await store.pair_doc(db, org, match_id)
         if doc is None:
@@ -350,6 +366,8 @@ async def fire(
         )
         try:
             if await write_then_publish(store.pairs(db), doc["_id"], events, publisher, write):
+                if not pair.nudged:  # the first nudge of this due time: the check-in became overdue
+                    record_fact(FACT_MENTORING_CHECK_IN_OVERDUE)
                 return
         except DuplicateKeyError:
             return  # another replica holds this very nudge's intent: it publishes it
