@@ -28,6 +28,7 @@ from shared.messaging.publisher import EventPublisher
 from shared.network import Network
 from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import REV, write_revision
+from shared.telemetry import FACT_MEETING_ATTENDED, MEETING_ID, record_fact
 
 MAX_RACES = 20
 
@@ -199,6 +200,8 @@ async def record(
         await write_then_publish(store.records(db), key, [event], publisher, insert)
     except DuplicateKeyError:
         created = False  # the record, or its writer's intent (the same event id), is there already
+    if created:
+        record_fact(FACT_MEETING_ATTENDED, {MEETING_ID: meeting.id})  # a count: never who
     stored = await store.record(db, key)
     if stored is None:
         raise Problem(409, "Conflict", "this attendance is being recorded right now: try again in a moment")
