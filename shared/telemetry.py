@@ -198,6 +198,9 @@ def setup_telemetry(settings: ServiceSettings, version: str = "0.1.0") -> Tracer
         }
     )
     provider = TracerProvider(resource=resource)
+    # Spans started outside a request or a message (a timer firing, a send, a provider's report) use
+    # the global provider: without it they record nothing and their facts are lost.
+    trace.set_tracer_provider(provider)
     provider.add_span_processor(OrgFromParentSpanProcessor())
     # Callers learn the trace their request started (a `traceresponse` header), since the one they
     # send is not joined (see CallerTraceAsLink).
