@@ -84,6 +84,12 @@ def service_app(
     docs.serve_docs(app)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, paths=body_limits or {})
 
+    @app.get("/health/live", tags=["ops"])
+    async def get_liveness() -> dict[str, object]:
+        """Liveness: the process answers. No dependency is checked: an outage of the database or NATS
+        must make replicas unready, not restart them all."""
+        return {"service": settings.service_name, "ok": True}
+
     @app.get("/health", tags=["ops"], responses={503: {"description": "a dependency is down"}})
     async def get_health() -> JSONResponse:
         """Readiness: the broker is connected and the database answers (503 otherwise)."""
