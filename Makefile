@@ -22,7 +22,7 @@ COMPOSE_PLUGIN := .bin/docker/cli-plugins/docker-compose
 export UV_NATIVE_TLS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis bench-notifications bench-meetings bench-mentoring compose-check clean
+.PHONY: install compose-plugin chromium run test test-fast lint contracts bench bench-crisis bench-notifications bench-meetings bench-mentoring bench-insights compose-check clean
 
 install: $(VENV)/.synced $(DOCSTORE) $(MAILPIT) $(WEB_ASSETS) $(OIDC_PROVIDER)
 
@@ -120,6 +120,9 @@ bench-meetings: install
 
 bench-mentoring: install
 	$(PY) bench/mentoring_matching.py
+
+bench-insights: install
+	$(PY) bench/insights_ingest.py
 
 compose-check: compose-plugin
 	$(PY) -m pytest tests/deploy/test_compose.py
