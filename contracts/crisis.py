@@ -66,6 +66,9 @@ class CrisisEscalatedData(Contract):
     round: int = Field(default=1, ge=1, description="which pass through the ladder (it repeats 0-9 times)")
     catch_all: CatchAll | None = Field(default=None, description="set when this is the catch-all level")
     region: str | None = Field(default=None, description="the organization's region, for a regional team")
+    alert_at: datetime | None = Field(
+        default=None, description="when the person reached out (first deliveries are timed from it)"
+    )
 
 
 class CrisisEscalated(Event):

@@ -558,6 +558,7 @@ def _escalate_from(case: Case, start: int, reach: Reach, now: datetime) -> list[
             round=step.round,
             catch_all=kind,
             region=case.region,
+            alert_at=case.opened_at,
         )
         return [CrisisEscalated.create(source=SOURCE, org=case.org, subject=case.id, data=data)]
     case.step = len(steps) - 1

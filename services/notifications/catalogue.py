@@ -8,6 +8,7 @@ another service's database. The meetings and mentoring capabilities add their en
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
@@ -109,6 +110,7 @@ CATALOGUE: tuple[Entry, ...] = (
             "level": e.data.level,
             "severity": e.data.severity,
             "catch_all": e.data.catch_all,
+            "alert_at": e.data.alert_at.isoformat() if e.data.alert_at else None,
         },
         team_region=_regional_team,
     ),
@@ -306,10 +308,13 @@ CATALOGUE: tuple[Entry, ...] = (
 DIGEST_TEMPLATE = "digest"
 
 
-def escalated_case(template: str, context: Mapping[str, Any]) -> str | None:
-    """The crisis case a message escalates (None for any other message): the dashboards time each
-    case's first escalation delivered."""
-    return str(context["case_id"]) if template == ESCALATION_TEMPLATE else None
+def escalated_case(template: str, context: Mapping[str, Any]) -> tuple[str, datetime | None] | None:
+    """The crisis case a message escalates and when its person reached out (None for any other
+    message): the dashboards time each case's first escalation delivered from the alert."""
+    if template != ESCALATION_TEMPLATE:
+        return None
+    alert_at = context.get("alert_at")  # escalations published before it was in the event have none
+    return str(context["case_id"]), datetime.fromisoformat(alert_at) if alert_at else None
 
 
 def messages(event: Event) -> list[Message]:

@@ -174,11 +174,12 @@ async def _inbox_facts(db: Db, written: list[Prepared]) -> None:
     for p in written:
         n = p.notification
         _delivered_fact("in_app", n.category, p.caused_at, now)
-        if (case_id := catalogue.escalated_case(n.template, p.message.context)) is not None:
-            escalated[n.org, case_id] = p.caused_at
+        if (case := catalogue.escalated_case(n.template, p.message.context)) is not None:
+            case_id, alert_at = case
+            escalated[n.org, case_id] = alert_at or p.caused_at
     # Every responder of a level hears at once: one first delivery for them all.
-    for (org, case_id), escalated_at in escalated.items():
-        await _first_delivery_fact(db, org, case_id, escalated_at, now)
+    for (org, case_id), alert_at in escalated.items():
+        await _first_delivery_fact(db, org, case_id, alert_at, now)
 
 
 async def stop_if_deactivated(
@@ -437,8 +438,9 @@ async def fall_back(
 async def _delivery_facts(db: Db, doc: Document, now: datetime) -> None:
     """A pushed channel delivered a message: recorded by the writer of its `delivered` state, once."""
     _delivered_fact(doc["channel"], doc["category"], _caused_at(doc), now)
-    if (case_id := catalogue.escalated_case(doc["template"], doc["context"])) is not None:
-        await _first_delivery_fact(db, doc["org"], case_id, _caused_at(doc), now)
+    if (case := catalogue.escalated_case(doc["template"], doc["context"])) is not None:
+        case_id, alert_at = case
+        await _first_delivery_fact(db, doc["org"], case_id, alert_at or _caused_at(doc), now)
 
 
 def _delivered_fact(channel: Channel, category: str, caused_at: datetime, now: datetime) -> None:
@@ -446,12 +448,11 @@ def _delivered_fact(channel: Channel, category: str, caused_at: datetime, now: d
     record_fact(FACT_NOTIFICATION_DELIVERED, {CHANNEL: channel, CATEGORY: category, DURATION_MS: since})
 
 
-async def _first_delivery_fact(db: Db, org: str, case_id: str, escalated_at: datetime, now: datetime) -> None:
-    """The first escalation of a case delivered, on any channel, timed from the escalation that was
-    delivered: the events tell notifications nothing earlier (its first escalation is raised with the
-    case, but an alert opened late in a surge waited before that)."""
+async def _first_delivery_fact(db: Db, org: str, case_id: str, alert_at: datetime, now: datetime) -> None:
+    """The first escalation of a case delivered, on any channel, timed from the person's alert (from
+    the escalation, for one published before escalations carried the alert's time)."""
     if await store.first_delivery(db, org, case_id, now):
-        record_fact(FACT_CRISIS_FIRST_DELIVERY, {DURATION_MS: (now - escalated_at).total_seconds() * 1000})
+        record_fact(FACT_CRISIS_FIRST_DELIVERY, {DURATION_MS: (now - alert_at).total_seconds() * 1000})
 
 
 async def _log_attempt(
