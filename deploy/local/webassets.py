@@ -1,9 +1,10 @@
-"""The docs pages' scripts and styles, fetched once by `make` from the npm registry into .bin/web.
+"""The pages' scripts and styles, fetched once by `make` from the npm registry into .bin/web.
 
-The services serve them (shared/docs.py), so /docs and /asyncapi/ work without internet. Only the
-files the pages load are kept, from tarballs pinned by version and checked against their sha512:
-`npm pack` fetches a package without its dependencies (@asyncapi/react-component would bring 245
-packages, 124 MB, for one self-contained bundle) and without running any install script.
+The services serve them (shared/docs.py), so /docs, /asyncapi/ and the insights dashboards' charts
+work without internet. Only the files the pages load are kept, from tarballs pinned by version and
+checked against their sha512: `npm pack` fetches a package without its dependencies
+(@asyncapi/react-component would bring 245 packages, 124 MB, for one self-contained bundle) and
+without running any install script.
 
 Standard library only, so the Docker build can run it with a bare python3 beside npm.
 """
@@ -44,6 +45,13 @@ PACKAGES = (
         "3.1.5",
         "sha512-Aq4I++uX6lOWxgBn+D7ly/GXasHjVcORz8eIGii8RgFjZ0i8mDth6LjFHb/yHVr3ANxLFLodXUgwEBhcSvfV/Q==",
         ("browser/standalone/index.js", "styles/default.min.css"),
+    ),
+    # The insights dashboards' charts (services/insights/pages): small, no dependencies, canvas.
+    Package(
+        "uplot",
+        "1.6.32",
+        "sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==",
+        ("dist/uPlot.iife.min.js", "dist/uPlot.min.css"),
     ),
 )
 
