@@ -75,7 +75,12 @@ def service_app(
                 tracer_provider.shutdown()
 
     app = FastAPI(
-        title=f"Recovery Network: {settings.service_name}", description=description, lifespan=lifespan
+        title=f"Recovery Network: {settings.service_name}",
+        description=description,
+        lifespan=lifespan,
+        # Our spans come from the OpenTelemetry instrumentation (shared.telemetry.instrument_http), which
+        # keeps a caller's trace as a link only: FastAPI's own would be a second span per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.verifier = token_verifier(settings)

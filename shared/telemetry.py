@@ -189,6 +189,18 @@ class BatchSpanProcessorStoppingInTime(BatchSpanProcessor):
         self._batch_processor.shutdown(timeout_millis=self._flush_millis)
 
 
+# This process's provider, for spans started outside a request or a message (`background_tracer`).
+# Not made the global one: FastAPI's own telemetry starts a second span per request as soon as there
+# is one, and that span would join the trace a caller names (see CallerTraceAsLink).
+_provider: TracerProvider | None = None
+
+
+def background_tracer() -> trace.Tracer:
+    """For spans started outside a request or a message (a timer firing, a send, a provider's report),
+    so they and their facts are recorded like the others."""
+    return (_provider or trace.get_tracer_provider()).get_tracer("rn")
+
+
 def setup_telemetry(settings: ServiceSettings, version: str = "0.1.0") -> TracerProvider:
     resource = Resource.create(
         {
@@ -198,9 +210,8 @@ def setup_telemetry(settings: ServiceSettings, version: str = "0.1.0") -> Tracer
         }
     )
     provider = TracerProvider(resource=resource)
-    # Spans started outside a request or a message (a timer firing, a send, a provider's report) use
-    # the global provider: without it they record nothing and their facts are lost.
-    trace.set_tracer_provider(provider)
+    global _provider
+    _provider = provider
     provider.add_span_processor(OrgFromParentSpanProcessor())
     # Callers learn the trace their request started (a `traceresponse` header), since the one they
     # send is not joined (see CallerTraceAsLink).

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import trace
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -54,6 +53,7 @@ from shared.telemetry import (
     FACT_CRISIS_OPENED,
     ON_TIME,
     ORG,
+    background_tracer,
     record_fact,
 )
 
@@ -452,7 +452,7 @@ async def fire(
 ) -> None:
     """One deadline: the model decides whether anything is still due (another replica may have fired it)."""
     # No request or message names the organization here: this span does, for what the firing records.
-    tracer = trace.get_tracer(__name__)
+    tracer = background_tracer()
     with tracer.start_as_current_span("escalation deadline", attributes={ORG: org, CASE_ID: case_id}):
         _, reach = await directory.lookup(db, network, org)
         await change_case(db, publisher, org, case_id, lambda case: model.on_deadline(case, reach, now))

@@ -52,6 +52,7 @@ from shared.telemetry import (
     FACT_NOTIFICATION_FAILED,
     FACT_NOTIFICATION_FALLBACK,
     ORG,
+    background_tracer,
     record_fact,
 )
 
@@ -348,7 +349,7 @@ def _org_span(name: str, org: str) -> Iterator[trace.Span]:
     """A span naming the organization, so what a delivery records counts for it: a send may run with
     no event's span around it (a retry the scheduler fires, the SMS provider's report), or outlive
     the span of the event that caused it (a slow channel, see `send_now`)."""
-    with trace.get_tracer(__name__).start_as_current_span(name, attributes={ORG: org}) as span:
+    with background_tracer().start_as_current_span(name, attributes={ORG: org}) as span:
         yield span
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from opentelemetry import trace
 from pymongo.errors import DuplicateKeyError
 
 from contracts.ids import id_for, new_id
@@ -31,7 +30,7 @@ from shared.http import NotFound, Problem
 from shared.messaging.publisher import EventPublisher
 from shared.outbox import appended, with_outbox, write_then_publish
 from shared.revisions import RACES, REV, Busy, write_revision
-from shared.telemetry import FACT_MENTORING_CHECK_IN_OVERDUE, ORG, record_fact
+from shared.telemetry import FACT_MENTORING_CHECK_IN_OVERDUE, ORG, background_tracer, record_fact
 
 # A check-in's step on its pair is a timer too, due this long after the check-in: the writer cancels
 # it when it made the step itself, so it fires only when the writer died in between.
@@ -331,7 +330,7 @@ async def fire(
             await apply_check_in(db, settings, org, match_id, store.utc(entry["check_in_at"]))
         return
     # A timer: no request or message names the organization, this span does (for the fact below).
-    with trace.get_tracer(__name__).start_as_current_span("check-in nudge", attributes={ORG: org}):
+    with background_tracer().start_as_current_span("check-in nudge", attributes={ORG: org}):
         await _nudge(db, publisher, settings, org, match_id, entry["nudge"], store.utc(entry["due_at"]), now)
 
 
