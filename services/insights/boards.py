@@ -7,14 +7,14 @@ A figure whose source service sent no span in the window is None ("no data"), ne
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from services.insights import rollups
-from services.insights.rollups import EDGE, FACTS, HEARD, NETWORK, OPERATION, SPANS, Kind, Res, Series
-from services.insights.sketch import Cell, merge_into
+from services.insights.rollups import EDGE, FACTS, HEARD, NETWORK, OPERATION, SPANS, Kind, Res, StoredSeries
+from services.insights.sketch import StoredCell, quantiles
 from shared.auth.principal import Principal, Role
 from shared.network import Network
 from shared.telemetry import (
@@ -126,11 +126,20 @@ def columns_for(caller: Principal, network: Network, *, with_network: bool = Fal
 
 # --- figures ---------------------------------------------------------------------------------------
 
-Match = Callable[[str, dict[str, Any]], bool]
+
+@dataclass(frozen=True)
+class Select:
+    """The cells of one fact (or of operations, arrows...) whose dimensions have these values."""
+
+    name: str
+    where: tuple[tuple[str, Any], ...] = ()
+
+    def holds(self, dims: dict[str, Any]) -> bool:
+        return all(dims.get(k) == v for k, v in self.where)
 
 
-def fact(name: str, **where: Any) -> Match:
-    return lambda n, dims: n == name and all(dims.get(k) == v for k, v in where.items())
+def fact(name: str, **where: Any) -> Select:
+    return Select(name, tuple(sorted(where.items())))
 
 
 @dataclass(frozen=True)
@@ -139,9 +148,9 @@ class Figure:
     title: str
     kind: Literal["count", "quantiles", "share", "difference", "operations", "edges"]
     source: str | None  # the service that must have been heard from; None: any
-    match: Match = lambda n, dims: False
+    match: Select
     by: str | None = None  # the dimension a count is broken down by
-    part: Match | None = None  # share: which of the counted are the part; difference: what to subtract
+    part: Select | None = None  # share: which of the counted are the part; difference: what to subtract
     unit: str = ""
     note: str = ""
 
@@ -344,109 +353,104 @@ def documents_to_read(board: Board, columns: Iterable[Column], win: Window) -> l
     return [rollups.doc_id(res, p, s, k) for p in periods for s in scopes for k in board.kinds]
 
 
-def column_series(docs: dict[str, Series], column: Column, board: Board, win: Window) -> Series:
-    """The column's cells within the window, by chart point (its scopes and periods merged)."""
-    merged: Series = {}
+# Per column, the cells of the window by name: (chart point, dimensions, stored cell).
+Index = dict[str, list[tuple[int, dict[str, Any], StoredCell]]]
+
+
+def column_index(docs: dict[str, StoredSeries], column: Column, board: Board, win: Window) -> Index:
+    """The column's cells within the window (its scopes and periods together), by name. Nothing is
+    merged here: each figure adds up only the cells it reads."""
+    index: Index = {}
     res = STEP_RES[win.step]
     for doc_id in documents_to_read(board, [column], win):
         for ts, cells in docs.get(doc_id, {}).items():
-            if win.start <= ts < win.end and rollups.bucket(ts, res) == ts:
-                merge_into(merged.setdefault(win.slot(ts), {}), cells)
-    return merged
+            if not (win.start <= ts < win.end and rollups.bucket(ts, res) == ts):
+                continue
+            slot = win.slot(ts)
+            for cell_key, cell in cells.items():
+                name, dims = rollups.parse_key(cell_key)
+                index.setdefault(name, []).append((slot, dims, cell))
+    return index
 
 
-def _matching(series: Series, match: Match) -> dict[int, list[tuple[dict[str, Any], Cell]]]:
-    found: dict[int, list[tuple[dict[str, Any], Cell]]] = {}
-    for ts, cells in series.items():
-        for cell_key, cell in cells.items():
-            name, dims = rollups.parse_key(cell_key)
-            if match(name, dims):
-                found.setdefault(ts, []).append((dims, cell))
-    return found
+def _select(index: Index, select: Select) -> list[tuple[int, dict[str, Any], StoredCell]]:
+    return [entry for entry in index.get(select.name, ()) if select.holds(entry[1])]
 
 
-def _total(found: dict[int, list[tuple[dict[str, Any], Cell]]]) -> Cell:
-    total = Cell()
-    for cells in found.values():
-        for _, cell in cells:
-            total.merge(cell)
-    return total
+def _per_point(found: list[tuple[int, dict[str, Any], StoredCell]], win: Window) -> list[int]:
+    points: Counter[int] = Counter()
+    for slot, _, cell in found:
+        points[slot] += cell["n"]
+    return [points[t] for t in win.times]
 
 
-def _quantiles(cell: Cell) -> dict[str, float | None]:
-    return {name: cell.quantile(q) for name, q in QUANTILES.items()}
+def heard_from(index: Index) -> set[str]:
+    return {dims["service"] for _, dims, _ in index.get(HEARD, ())}
 
 
-def heard_from(series: Series) -> set[str]:
-    return {dims["service"] for cells in _matching(series, fact(HEARD)).values() for dims, _ in cells}
-
-
-def figure_value(figure: Figure, series: Series, win: Window) -> dict[str, Any] | None:
-    if figure.source is not None and figure.source not in heard_from(series):
+def figure_value(figure: Figure, index: Index, win: Window) -> dict[str, Any] | None:
+    heard = heard_from(index)
+    if (figure.source is not None and figure.source not in heard) or not heard:
         return None
-    if figure.source is None and not heard_from(series):
-        return None
-    found = _matching(series, figure.match)
-    total = _total(found)
-    per_point = {ts: sum(c.count for _, c in cells) for ts, cells in found.items()}
-    seconds = win.end - win.start
+    found = _select(index, figure.match)
+    total = sum(cell["n"] for _, _, cell in found)
     if figure.kind == "count":
-        value: dict[str, Any] = {"total": total.count, "series": [per_point.get(t, 0) for t in win.times]}
+        value: dict[str, Any] = {"total": total, "series": _per_point(found, win)}
         if figure.by:
             by: Counter[str] = Counter()
-            for cells in found.values():
-                for dims, cell in cells:
-                    by[str(dims.get(figure.by, "unknown"))] += cell.count
+            for _, dims, cell in found:
+                by[str(dims.get(figure.by, "unknown"))] += cell["n"]
             value["by"] = dict(sorted(by.items()))
         return value
     if figure.kind == "quantiles":
-        points = {ts: Cell() for ts in found}
-        for ts, cells in found.items():
-            for _, cell in cells:
-                points[ts].merge(cell)
-        return {
-            "count": total.count,
-            **_quantiles(total),
-            "series": [points[t].quantile(0.5) if t in points else None for t in win.times],
-        }
+        by_point: dict[int, list[StoredCell]] = {}
+        for slot, _, cell in found:
+            by_point.setdefault(slot, []).append(cell)
+        medians = {t: quantiles(cells, {"p50": 0.5})["p50"] for t, cells in by_point.items()}
+        whole = quantiles((cell for _, _, cell in found), QUANTILES)
+        return {"count": total, **whole, "series": [medians.get(t) for t in win.times]}
     if figure.kind in {"share", "difference"}:
         assert figure.part is not None
-        part = _total(_matching(series, figure.part)).count
+        part = sum(cell["n"] for _, _, cell in _select(index, figure.part))
         if figure.kind == "difference":
-            return {"total": max(0, total.count - part)}
-        return {"total": total.count, "part": part, "series": [per_point.get(t, 0) for t in win.times]}
+            return {"total": max(0, total - part)}
+        return {"total": total, "part": part, "series": _per_point(found, win)}
     if figure.kind == "operations":
-        ops: dict[tuple[str, str], Cell] = {}
-        for cells in found.values():
-            for dims, cell in cells:
-                ops.setdefault((dims["service"], dims["operation"]), Cell()).merge(cell)
-        rows = [
-            {
-                "service": service,
-                "operation": operation,
-                "count": cell.count,
-                "errors": cell.errors,
-                "per_minute": round(cell.count * 60 / seconds, 3),
-                **_quantiles(cell),
-            }
-            for (service, operation), cell in sorted(ops.items())
-        ]
-        by_service: dict[str, dict[int, int]] = {}
-        for ts, cells in found.items():
-            for dims, cell in cells:
-                points_of = by_service.setdefault(dims["service"], {})
-                points_of[ts] = points_of.get(ts, 0) + cell.count
-        series_by = {s: [p.get(t, 0) for t in win.times] for s, p in sorted(by_service.items())}
-        return {"rows": rows, "series_by_service": series_by}
+        return _operations(found, win)
     edges: Counter[tuple[str, str]] = Counter()
-    for cells in found.values():
-        for dims, cell in cells:
-            edges[(dims["caller"], dims["callee"])] += cell.count
+    for _, dims, cell in found:
+        edges[(dims["caller"], dims["callee"])] += cell["n"]
     return {"edges": [{"from": a, "to": b, "count": n} for (a, b), n in sorted(edges.items())]}
 
 
-def dashboard(board: Board, columns: list[Column], docs: dict[str, Series], win: Window) -> dict[str, Any]:
-    by_column = {c.id: column_series(docs, c, board, win) for c in columns}
+def _operations(found: list[tuple[int, dict[str, Any], StoredCell]], win: Window) -> dict[str, Any]:
+    ops: dict[tuple[str, str], list[StoredCell]] = {}
+    by_service: dict[str, Counter[int]] = {}
+    for slot, dims, cell in found:
+        ops.setdefault((dims["service"], dims["operation"]), []).append(cell)
+        by_service.setdefault(dims["service"], Counter())[slot] += cell["n"]
+    minutes = (win.end - win.start) / 60
+    rows = []
+    for (service, operation), cells in sorted(ops.items()):
+        count = sum(c["n"] for c in cells)
+        rows.append(
+            {
+                "service": service,
+                "operation": operation,
+                "count": count,
+                "errors": sum(c["e"] for c in cells),
+                "per_minute": round(count / minutes, 3),
+                **quantiles(cells, QUANTILES),
+            }
+        )
+    series = {s: [points[t] for t in win.times] for s, points in sorted(by_service.items())}
+    return {"rows": rows, "series_by_service": series}
+
+
+def dashboard(
+    board: Board, columns: list[Column], docs: dict[str, StoredSeries], win: Window
+) -> dict[str, Any]:
+    by_column = {c.id: column_index(docs, c, board, win) for c in columns}
     return {
         "board": board.id,
         "title": board.title,

@@ -10,7 +10,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from shared.auth.principal import Principal, Role
 from shared.network import Network
-from shared.telemetry import FACTS, ORG, is_allowed
+from shared.telemetry import CASE_ID, FACTS, ORG, is_allowed
 
 SPAN_ERROR = 2  # OTLP Status.STATUS_CODE_ERROR
 MAX_NAME = 200  # span names are routes and subjects; a longer one is not ours
@@ -153,6 +153,21 @@ class TraceSearch:
     case_id: str | None = None
     request_id: str | None = None  # the trace a request started (its `traceresponse`), or the one it claimed
     limit: int = 20
+
+
+def matches(span: SpanRecord, search: TraceSearch) -> bool:
+    case = span.attributes.get(CASE_ID)
+    linked = {t for t, _ in span.links}
+    return (
+        search.start.timestamp() * 1e9 <= span.start_ns < search.end.timestamp() * 1e9
+        and (search.service is None or span.service == search.service)
+        and (search.operation is None or span.name == search.operation)
+        and (search.status is None or span.error == (search.status == "error"))
+        and (search.min_ms is None or span.duration_ms >= search.min_ms)
+        and (search.max_ms is None or span.duration_ms <= search.max_ms)
+        and (search.case_id is None or case == search.case_id)
+        and (search.request_id is None or search.request_id in {span.trace_id, *linked})
+    )
 
 
 @dataclass(frozen=True)

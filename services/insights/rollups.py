@@ -10,6 +10,7 @@ days of a month. A dashboard over 30 days by day reads two documents per organiz
 day by hour reads one, whatever the traffic was.
 """
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from services.insights.model import SpanRecord
-from services.insights.sketch import Cell, merge_into
+from services.insights.sketch import Cell, StoredCell, merge_into
 from shared.telemetry import DURATION_MS, FACT_MENTORING_MATCHED
 
 NETWORK = "-"  # the scope of spans that name no organization
@@ -38,10 +39,21 @@ MATCHED_AT_REQUEST = f"{FACT_MENTORING_MATCHED}@request"
 
 
 def key(name: str, **dims: Any) -> str:
-    return json.dumps([name, dims], sort_keys=True, separators=(",", ":"))
+    try:
+        return _key(name, tuple(sorted(dims.items())))
+    except TypeError:  # a list among the values: not hashable, so not cached
+        return json.dumps([name, dims], sort_keys=True, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=65536)
+def _key(name: str, dims: tuple[tuple[str, Any], ...]) -> str:
+    # Cached: every span makes keys, and a network has a few hundred different ones.
+    return json.dumps([name, dict(dims)], separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=65536)
 def parse_key(text: str) -> tuple[str, dict[str, Any]]:
+    """Cached: a dashboard meets the same few hundred keys in every cell of its window."""
     name, dims = json.loads(text)
     return name, dims
 
@@ -84,17 +96,17 @@ def observations(span: SpanRecord) -> Iterable[tuple[Kind, int, str, float | Non
 
 @dataclass
 class Rollups:
-    """Cells not yet written, by document id and then by bucket start and key."""
+    """Cells of minutes not yet written, by scope and kind. A span adds to its minute's cells only;
+    the hours and days are made of the minutes when they are written (`documents`)."""
 
-    docs: dict[str, "Series"] = field(default_factory=dict)
+    minutes: dict[tuple[str, Kind], "Series"] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.docs)
+        return bool(self.minutes)
 
     def add(self, scope: str, kind: Kind, ts: int, cell_key: str, ms: float | None, error: bool) -> None:
-        for res in RESOLUTIONS:
-            cells = self.docs.setdefault(doc_id(res, period(ts, res), scope, kind), {})
-            cells.setdefault(bucket(ts, res), {}).setdefault(cell_key, Cell()).add(ms, error=error)
+        series = self.minutes.setdefault((scope, kind), {})
+        series.setdefault(ts - ts % 60, {}).setdefault(cell_key, Cell()).add(ms, error=error)
 
     def add_span(self, span: SpanRecord) -> None:
         scope = span.org or NETWORK
@@ -105,10 +117,15 @@ class Rollups:
         """A span of `callee` whose parent is a span of `caller`: one arrow of the service map."""
         self.add(scope, SPANS, ts, key(EDGE, caller=caller, callee=callee), None, False)
 
-    def merge(self, other: "Rollups") -> None:
-        """Take back cells whose write failed, so the next flush writes them."""
-        for doc, series in other.docs.items():
-            merge_series(self.docs.setdefault(doc, {}), series)
+    def documents(self) -> dict[str, "Series"]:
+        """The series to add to each stored document: minutes of an hour, hours of a day, days of a month."""
+        docs: dict[str, Series] = {}
+        for (scope, kind), series in self.minutes.items():
+            for ts, cells in series.items():
+                for res in RESOLUTIONS:
+                    doc = docs.setdefault(doc_id(res, period(ts, res), scope, kind), {})
+                    merge_into(doc.setdefault(bucket(ts, res), {}), cells)
+        return docs
 
 
 Series = dict[int, dict[str, Cell]]
@@ -129,3 +146,11 @@ def dumps(series: Series) -> str:
 def loads(text: str) -> Series:
     data = json.loads(text)
     return {int(ts): {k: Cell.from_json(c) for k, c in cells.items()} for ts, cells in data.items()}
+
+
+StoredSeries = dict[int, dict[str, StoredCell]]
+
+
+def loads_stored(text: str) -> StoredSeries:
+    """For reading only: cells as stored, without making a Cell of each."""
+    return {int(ts): cells for ts, cells in json.loads(text).items()}

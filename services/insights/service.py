@@ -18,20 +18,19 @@ from shared.retention import Counts, run_forever
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
+# A search reads at most this many chunks of spans (about 100 spans each), newest first.
+SEARCH_CHUNKS = 500
 
 
 @dataclass
 class Pending:
     """What this process has rolled up and not yet written. A flush writes it every few seconds and
-    when the service stops; a failed write is kept for the next one."""
+    when the service stops; a document whose write failed is kept for the next one."""
 
     cells: rollups.Rollups = field(default_factory=rollups.Rollups)
+    unwritten: dict[str, rollups.Series] = field(default_factory=dict)
     edges: EdgeFinder = field(default_factory=EdgeFinder)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def take(self) -> rollups.Rollups:
-        taken, self.cells = self.cells, rollups.Rollups()
-        return taken
 
 
 async def ingest(
@@ -49,19 +48,17 @@ async def ingest(
 
 async def flush(db: AsyncDatabase[Document], pending: Pending) -> None:
     async with pending.lock:  # one flush at a time, so no document is merged twice at once
-        taken = pending.take()
-        if not taken:
-            return
-        written: set[str] = set()
+        docs, pending.unwritten = pending.unwritten, {}
+        taken, pending.cells = pending.cells, rollups.Rollups()
+        for doc_id, series in taken.documents().items():
+            rollups.merge_series(docs.setdefault(doc_id, {}), series)
         try:
-            for doc_id, series in taken.docs.items():
+            while docs:
+                doc_id, series = next(iter(docs.items()))
                 await store.merge_rollup(db, doc_id, series)
-                written.add(doc_id)
-        except BaseException:
-            for doc_id in written:
-                del taken.docs[doc_id]
-            pending.cells.merge(taken)
-            raise
+                del docs[doc_id]
+        finally:
+            pending.unwritten = docs  # what was not written waits for the next flush
 
 
 async def flush_forever(db: AsyncDatabase[Document], pending: Pending, interval: float) -> None:
@@ -94,8 +91,9 @@ async def trace_for(
 async def search(
     db: AsyncDatabase[Document], caller: Principal, network: Network, search: model.TraceSearch
 ) -> list[model.TraceHit]:
-    # Several spans of one trace may match: read more than asked, so enough traces come out of it.
-    spans = await store.search_spans(db, search, model.orgs_visible_to(caller, network), search.limit * 20)
+    # Several spans of one trace may match: take more than asked, so enough traces come out of it.
+    orgs = model.orgs_visible_to(caller, network)
+    spans = await store.search_spans(db, search, orgs, search.limit * 20, chunks_read=SEARCH_CHUNKS)
     return model.hits(spans, search.limit)
 
 

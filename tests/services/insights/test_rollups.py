@@ -70,7 +70,8 @@ def read(
 ):
     b = boards.BOARDS[board]
     columns = boards.columns_for(caller, NETWORK, with_network=b.with_network)
-    return boards.dashboard(b, columns, r.docs, boards.window(start, end, step))
+    stored = {doc: rollups.loads_stored(rollups.dumps(series)) for doc, series in r.documents().items()}
+    return boards.dashboard(b, columns, stored, boards.window(start, end, step))
 
 
 def figure(result: dict, figure_id: str, column: str) -> dict | None:
@@ -112,13 +113,13 @@ def test_a_minute_counts_in_its_minute_hour_and_day_documents() -> None:
     r = rollups.Rollups()
     r.add_span(span(T0 + timedelta(minutes=5, seconds=30), 40.0))
     ts = int(T0.timestamp())
-    assert set(r.docs) == {rollups.doc_id("m", ts, "org-a", kind) for kind in ("spans", "facts")} | {
+    assert set(r.documents()) == {rollups.doc_id("m", ts, "org-a", kind) for kind in ("spans", "facts")} | {
         rollups.doc_id("h", ts - 9 * 3600, "org-a", kind) for kind in ("spans", "facts")
     } | {
         rollups.doc_id("d", int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()), "org-a", kind)
         for kind in ("spans", "facts")
     }
-    minute_doc = r.docs[rollups.doc_id("m", ts, "org-a", "spans")]
+    minute_doc = r.documents()[rollups.doc_id("m", ts, "org-a", "spans")]
     assert list(minute_doc) == [ts + 300]
 
 
