@@ -82,7 +82,7 @@ def print_banner(stack: Stack, urls: dict[str, str], tokens: dict[str, str]) -> 
         f"  {'logs':<15} {stack.log_dir}",
         f"  {'console':<15} {urls['crisis']}/crisis/console   (sign in as a demo responder or coordinator)",
         f"  {'directory':<15} {urls['meetings']}/find   (the public meeting directory)",
-        f"  {'dashboards':<15} {urls['insights']}/dashboards   (paste $TOKEN_HH_ADMIN or $TOKEN_LK_NETWORK_ADMIN)",
+        f"  {'dashboards':<15} {urls['insights']}/dashboards   (paste an admin's token, below)",
         f"  {'more tokens':<15} {mint_hint(stack.data_dir)}",
         "",
         "Read-only NATS users for crisis teams' own systems (rn.<org>.crisis.>):",
