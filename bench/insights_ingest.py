@@ -784,7 +784,7 @@ async def rolled_up(
         counts[scope] = 0
         for month in months:
             doc = await db.rollups.find_one(
-                {"_id": rollups.doc_id("d", month, scope, rollups.FACTS)}, {"c": 1}
+                {"_id": rollups.doc_id("d", month, scope, rollups.HEARD_KIND)}, {"c": 1}
             )
             if doc is not None:
                 counts[scope] += heard(rollups.loads(doc["c"]))
@@ -901,7 +901,7 @@ async def one_board(
     process (store.read_rollups, boards.dashboard), to say where a request's time goes: the store,
     decoding the documents, or making the board's figures."""
     headers = {"Authorization": f"Bearer {admin.token}"}
-    doc_ids = boards.documents_to_read(board, columns, win)
+    doc_ids = boards.documents_to_read(board, boards.scopes_of(columns), win)
     ours: list[float] = []
     raw: list[float] = []
     read: list[float] = []

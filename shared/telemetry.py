@@ -30,7 +30,7 @@ CRISIS_LEVEL = "rn.crisis.level"
 USER_ID = "rn.user.id"
 
 # Domain facts: span events (`record_fact`) that insights turns into the admins' dashboard figures
-# (services/insights/figures.py). A fact names what happened; its attributes are the dimensions below
+# (services/insights/boards.py). A fact names what happened; its attributes are the dimensions below
 # and one measured duration. Never a person: levels, channels, streams and meeting ids only.
 FACT_CRISIS_OPENED = "rn.crisis.opened"  # a new case: CRISIS_LEVEL
 FACT_CRISIS_ESCALATED = "rn.crisis.escalated"  # a level fired: CRISIS_LEVEL, CATCH_ALL
@@ -72,6 +72,10 @@ CHANNEL = "rn.notification.channel"
 CATEGORY = "rn.notification.category"
 STREAM = "rn.messaging.stream"
 MEETING_ID = "rn.meeting.id"
+
+# The dimensions a fact is counted by (DURATION_MS is its measure): anything else on a fact, an id
+# above all, is not made a dimension, so no figure is ever kept per person or per case.
+FACT_DIMENSIONS = frozenset({CRISIS_LEVEL, CATCH_ALL, ON_TIME, CHANNEL, CATEGORY, STREAM, MEETING_ID})
 
 # Every `rn.` attribute a span or fact may keep: one list, so a new one is a decision, not an accident.
 OUR_ATTRIBUTES = frozenset(

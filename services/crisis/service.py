@@ -417,21 +417,31 @@ async def change_case(
 
 
 def record_facts(case: model.Case, events: Sequence[Event]) -> None:
-    """The dashboards' facts of a change to a case, on the active span (which names the case's
-    organization). Called only by the writer whose write landed: a lost race or a repeated alert
-    writes nothing, and so counts nothing."""
-    for event in events:
-        if isinstance(event, CrisisRaised):
-            record_fact(FACT_CRISIS_OPENED, {CRISIS_LEVEL: case.level})
-        elif isinstance(event, CrisisEscalated):
-            catch_all = event.data.catch_all is not None
-            record_fact(FACT_CRISIS_ESCALATED, {CRISIS_LEVEL: event.data.level, CATCH_ALL: catch_all})
-        elif isinstance(event, CrisisAcknowledged):
-            # From when the person reached out (an alert opened late in a surge counts its wait too).
-            waited = event.time - case.opened_at
-            record_fact(FACT_CRISIS_ACKNOWLEDGED, {DURATION_MS: waited.total_seconds() * 1000})
-        elif isinstance(event, CrisisFollowUpCompleted):
-            record_fact(FACT_CRISIS_FOLLOW_UP_DONE, {ON_TIME: event.data.on_time})
+    """The dashboards' facts of a change to a case, in a span naming the case's organization (the
+    request's names the caller's, which for a regional responder is another one). Called only by the
+    writer whose write landed: a lost race or a repeated alert writes nothing, and so counts nothing."""
+    if not events:
+        return
+    attributes = {ORG: case.org, CASE_ID: case.id}
+    with background_tracer().start_as_current_span("crisis facts", attributes=attributes):
+        for event in events:
+            if isinstance(event, CrisisRaised):
+                record_fact(FACT_CRISIS_OPENED, {CRISIS_LEVEL: case.level})
+            elif isinstance(event, CrisisEscalated):
+                catch_all = event.data.catch_all is not None
+                record_fact(FACT_CRISIS_ESCALATED, {CRISIS_LEVEL: event.data.level, CATCH_ALL: catch_all})
+            elif isinstance(event, CrisisAcknowledged) and _first_acknowledgement(case):
+                # From when the person reached out (an alert opened late in a surge counts its wait too).
+                waited = event.time - case.opened_at
+                record_fact(FACT_CRISIS_ACKNOWLEDGED, {DURATION_MS: waited.total_seconds() * 1000})
+            elif isinstance(event, CrisisFollowUpCompleted):
+                record_fact(FACT_CRISIS_FOLLOW_UP_DONE, {ON_TIME: event.data.on_time})
+
+
+def _first_acknowledgement(case: model.Case) -> bool:
+    """Time to acknowledge is the case's first one: after an acknowledgement times out, the next
+    one is not a new case answered."""
+    return sum(line["what"] == "acknowledged" for line in case.timeline) == 1
 
 
 async def schedule_open_cases(db: Db) -> None:

@@ -6,17 +6,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from google.protobuf.json_format import MessageToJson, Parse, ParseError
+from google.protobuf.json_format import MessageToJson, ParseError
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 from pydantic import AwareDatetime, BaseModel
 
 from services.insights import boards, model, service
 from services.insights.deps import Admin, CurrentNetwork, Db
+from services.insights.store import PartlySaved
 from shared.http import NotFound, Problem
 
 router = APIRouter(tags=["insights"])
@@ -77,15 +77,19 @@ def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:
         return body
     if encoding != "gzip":
         raise Problem(415, "Unsupported Media Type", "send the export plain or with Content-Encoding: gzip")
-    inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        plain = inflate.decompress(body, limit)
-    except zlib.error as exc:
-        raise Problem(400, "Bad Request", "the body is not valid gzip") from exc
-    if inflate.unconsumed_tail:
-        raise Problem(413, "Content Too Large", f"an export may be at most {limit} bytes uncompressed")
-    if not inflate.eof:
-        raise Problem(400, "Bad Request", "the gzip body ends early")
+    plain = b""
+    rest = body
+    while rest:  # a gzip body may be several members one after another
+        inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            plain += inflate.decompress(rest, limit - len(plain) + 1)
+        except zlib.error as exc:
+            raise Problem(400, "Bad Request", "the body is not valid gzip") from exc
+        if len(plain) > limit or inflate.unconsumed_tail:
+            raise Problem(413, "Content Too Large", f"an export may be at most {limit} bytes uncompressed")
+        if not inflate.eof:
+            raise Problem(400, "Bad Request", "the gzip body ends early")
+        rest = inflate.unused_data
     return plain
 
 
@@ -97,6 +101,7 @@ def _decompressed(body: bytes, encoding: str, limit: int) -> bytes:
         401: {"description": "the ingest token is missing or wrong"},
         413: {"description": "the export is too large (compressed or not)"},
         415: {"description": "neither protobuf nor JSON, or an encoding other than gzip"},
+        503: {"description": "part of the export could not be stored: send it again"},
     },
     # The body is read raw (protobuf or JSON), so it is described here rather than by a model.
     openapi_extra={
@@ -119,18 +124,24 @@ async def receive_traces(request: Request, db: Db) -> Response:
     limit = request.app.state.settings.max_otlp_body_bytes
     body = await request.body()  # at most max_otlp_body_bytes: the app's body limit refuses more
     body = _decompressed(body, request.headers.get("content-encoding", "").strip().lower(), limit)
-    content_type = request.headers.get("content-type", "application/x-protobuf").split(";")[0].strip()
-    export = ExportTraceServiceRequest()
+    content_type = request.headers.get("content-type", "application/x-protobuf").split(";")[0].strip().lower()
+    if content_type not in {"application/json", "application/x-protobuf"}:
+        raise Problem(415, "Unsupported Media Type", "send application/x-protobuf or application/json")
     try:
-        if content_type == "application/json":
-            Parse(body.decode(), export, ignore_unknown_fields=True)
-        elif content_type == "application/x-protobuf":
-            export.ParseFromString(body)
-        else:
-            raise Problem(415, "Unsupported Media Type", "send application/x-protobuf or application/json")
-    except (DecodeError, ParseError, UnicodeDecodeError) as exc:
+        export = (
+            model.export_from_json(body)
+            if content_type == "application/json"
+            else model.export_from_protobuf(body)
+        )
+    except (DecodeError, ParseError, ValueError) as exc:
         raise Problem(400, "Bad Request", f"not an OTLP trace export: {type(exc).__name__}") from exc
-    kept = await service.ingest(db, request.app.state.pending, export)
+    try:
+        kept = await service.ingest(db, request.app.state.pending, export)
+    except PartlySaved as exc:
+        # What landed is kept and counted; sent again, it is known and not counted twice.
+        raise Problem(
+            503, "Service Unavailable", "part of the export could not be stored: send it again"
+        ) from exc
     answer = ExportTraceServiceResponse()
     if kept.rejected:
         answer.partial_success.CopyFrom(
@@ -156,8 +167,8 @@ def _window(start: datetime | None, end: datetime | None, step: boards.Step | No
     start, end = _bounds(start, end, timedelta(hours=24))
     try:
         return boards.window(start, end, step or boards.default_step(end - start))
-    except (boards.BadWindow, OverflowError, ValueError, OSError) as exc:
-        raise Problem(422, "Unprocessable Content", str(exc) or "the window is out of range") from exc
+    except boards.BadWindow as exc:
+        raise Problem(422, "Unprocessable Content", str(exc)) from exc
 
 
 WINDOW_PROBLEMS: dict[int | str, dict[str, Any]] = {422: {"description": "the window is empty or too long"}}

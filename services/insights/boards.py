@@ -13,7 +13,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from services.insights import rollups
-from services.insights.rollups import EDGE, FACTS, HEARD, NETWORK, OPERATION, SPANS, Kind, Res, StoredSeries
+from services.insights.rollups import (
+    EDGE,
+    HEARD,
+    HEARD_KIND,
+    NETWORK,
+    OPERATION,
+    SPANS,
+    Kind,
+    Res,
+    StoredSeries,
+)
 from services.insights.sketch import StoredCell, quantiles
 from shared.auth.principal import Principal, Role
 from shared.network import Network
@@ -77,11 +87,18 @@ class Window:
         return ts - ts % STEP_SECONDS[self.step]
 
 
+# Buckets are whole steps in unix time: a window must fit, whole steps included, in datetime's years.
+FIRST_SECOND = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp())
+LAST_SECOND = int(datetime(9999, 12, 1, tzinfo=UTC).timestamp())
+
+
 def window(start: datetime, end: datetime, step: Step) -> Window:
     if end <= start:
         raise BadWindow("the end of the window must come after its start")
     if end - start > MAX_WINDOW[step]:
         raise BadWindow(f"a window by {step} may cover at most {MAX_WINDOW[step].days} days")
+    if start.timestamp() < FIRST_SECOND or end.timestamp() > LAST_SECOND:
+        raise BadWindow("a window must lie between 1970 and 9999-12")
     size = STEP_SECONDS[step]
     first = Window(0, 0, step).slot(int(start.timestamp()))
     last = int(end.timestamp())
@@ -120,7 +137,7 @@ def columns_for(caller: Principal, network: Network, *, with_network: bool = Fal
             Column(f"region:{region.id}", f"{region.name} (region)", "region", tuple(o.id for o in orgs))
         )
     if with_network:
-        cols.append(Column("network", "Network (no organization)", "network", (NETWORK,)))
+        cols.append(Column("network:", "Network (no organization)", "network", (NETWORK,)))
     return cols
 
 
@@ -170,7 +187,7 @@ BOARDS = {
         Board(
             "crisis",
             "Crisis",
-            (FACTS,),
+            ("crisis", HEARD_KIND),
             (
                 Figure(
                     "cases_opened",
@@ -224,7 +241,7 @@ BOARDS = {
         Board(
             "notifications",
             "Notifications",
-            (FACTS,),
+            ("notification", "messaging", HEARD_KIND),
             (
                 Figure(
                     "delivered",
@@ -279,7 +296,7 @@ BOARDS = {
         Board(
             "people",
             "Mentoring and meetings",
-            (FACTS,),
+            ("mentoring", "meetings", HEARD_KIND),
             (
                 Figure("requests", "Mentor requests", "count", "mentoring", fact(FACT_MENTORING_REQUESTED)),
                 Figure(
@@ -319,7 +336,7 @@ BOARDS = {
         Board(
             "services",
             "Services",
-            (SPANS, FACTS),
+            (SPANS, "messaging", HEARD_KIND),
             (
                 Figure("operations", "Operations", "operations", None, fact(OPERATION)),
                 Figure("service_map", "Service map", "edges", None, fact(EDGE)),
@@ -346,10 +363,13 @@ BOARDS = {
 }
 
 
-def documents_to_read(board: Board, columns: Iterable[Column], win: Window) -> list[str]:
+def scopes_of(columns: Iterable[Column]) -> list[str]:
+    return sorted({s for c in columns for s in c.scopes})
+
+
+def documents_to_read(board: Board, scopes: Iterable[str], win: Window) -> list[str]:
     res = STEP_RES[win.step]
     periods = sorted({rollups.period(ts, res) for ts in range(win.start, win.end, rollups.SECONDS[res])})
-    scopes = sorted({s for c in columns for s in c.scopes})
     return [rollups.doc_id(res, p, s, k) for p in periods for s in scopes for k in board.kinds]
 
 
@@ -357,12 +377,12 @@ def documents_to_read(board: Board, columns: Iterable[Column], win: Window) -> l
 Index = dict[str, list[tuple[int, dict[str, Any], StoredCell]]]
 
 
-def column_index(docs: dict[str, StoredSeries], column: Column, board: Board, win: Window) -> Index:
-    """The column's cells within the window (its scopes and periods together), by name. Nothing is
-    merged here: each figure adds up only the cells it reads."""
+def _scope_index(docs: dict[str, StoredSeries], scope: str, board: Board, win: Window) -> Index:
+    """The scope's cells within the window (its periods together), by name. Nothing is merged here:
+    each figure adds up only the cells it reads."""
     index: Index = {}
     res = STEP_RES[win.step]
-    for doc_id in documents_to_read(board, [column], win):
+    for doc_id in documents_to_read(board, [scope], win):
         for ts, cells in docs.get(doc_id, {}).items():
             if not (win.start <= ts < win.end and rollups.bucket(ts, res) == ts):
                 continue
@@ -371,6 +391,16 @@ def column_index(docs: dict[str, StoredSeries], column: Column, board: Board, wi
                 name, dims = rollups.parse_key(cell_key)
                 index.setdefault(name, []).append((slot, dims, cell))
     return index
+
+
+def _column_index(scopes: dict[str, Index], column: Column) -> Index:
+    if len(column.scopes) == 1:
+        return scopes[column.scopes[0]]
+    merged: Index = {}
+    for scope in column.scopes:
+        for name, entries in scopes[scope].items():
+            merged.setdefault(name, []).extend(entries)
+    return merged
 
 
 def _select(index: Index, select: Select) -> list[tuple[int, dict[str, Any], StoredCell]]:
@@ -450,7 +480,8 @@ def _operations(found: list[tuple[int, dict[str, Any], StoredCell]], win: Window
 def dashboard(
     board: Board, columns: list[Column], docs: dict[str, StoredSeries], win: Window
 ) -> dict[str, Any]:
-    by_column = {c.id: column_index(docs, c, board, win) for c in columns}
+    scopes = {s: _scope_index(docs, s, board, win) for s in scopes_of(columns)}
+    by_column = {c.id: _column_index(scopes, c) for c in columns}
     return {
         "board": board.id,
         "title": board.title,

@@ -1,9 +1,12 @@
 """Spans as insights keeps them, and who may see what. No I/O."""
 
+import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from google.protobuf.json_format import Parse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -14,6 +17,9 @@ from shared.telemetry import CASE_ID, FACTS, ORG, is_allowed
 
 SPAN_ERROR = 2  # OTLP Status.STATUS_CODE_ERROR
 MAX_NAME = 200  # span names are routes and subjects; a longer one is not ours
+# Allow-listed values are ids, routes and counts: bounded, so no span can grow a stored chunk past reason.
+MAX_VALUE = 256
+MAX_ITEMS = 16
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,46 @@ class Export:
 
 def _value(v: AnyValue) -> Any:
     kind = v.WhichOneof("value")
-    if kind in {"string_value", "bool_value", "int_value", "double_value"}:
+    if kind == "string_value":
+        return v.string_value[:MAX_VALUE]
+    if kind in {"bool_value", "int_value", "double_value"}:
         return getattr(v, kind)
     if kind == "array_value":
-        return [_value(x) for x in v.array_value.values]
+        return [_value(x) for x in v.array_value.values[:MAX_ITEMS]]
     return None
+
+
+def export_from_protobuf(body: bytes) -> ExportTraceServiceRequest:
+    export = ExportTraceServiceRequest()
+    export.ParseFromString(body)
+    return export
+
+
+def export_from_json(body: bytes) -> ExportTraceServiceRequest:
+    """OTLP/JSON, whose trace and span ids are hex (protobuf's JSON mapping reads bytes as base64)."""
+    data = json.loads(body)
+    for resource_spans in _list(data, "resourceSpans"):
+        for scope_spans in _list(resource_spans, "scopeSpans"):
+            for span in _list(scope_spans, "spans"):
+                _ids_from_hex(span, ("traceId", "spanId", "parentSpanId"))
+                for link in _list(span, "links"):
+                    _ids_from_hex(link, ("traceId", "spanId"))
+    return Parse(json.dumps(data), ExportTraceServiceRequest(), ignore_unknown_fields=True)
+
+
+def _list(parent: Any, key: str) -> list[Any]:
+    found = parent.get(key, []) if isinstance(parent, dict) else []
+    return found if isinstance(found, list) else []
+
+
+def _ids_from_hex(item: Any, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        value = item.get(key) if isinstance(item, dict) else None
+        if isinstance(value, str) and value:
+            try:
+                item[key] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError:
+                pass  # not hex: left as it is, and a malformed id refuses its span alone
 
 
 def _problem(span: Span) -> str | None:

@@ -19,12 +19,15 @@ from typing import Any, Literal
 
 from services.insights.model import SpanRecord
 from services.insights.sketch import Cell, StoredCell, merge_into
-from shared.telemetry import DURATION_MS, FACT_MENTORING_MATCHED
+from shared.telemetry import DURATION_MS, FACT_DIMENSIONS, FACT_MENTORING_MATCHED
 
 NETWORK = "-"  # the scope of spans that name no organization
-Kind = Literal["spans", "facts"]
-SPANS: Kind = "spans"  # cells per service and operation, and the service map's edges
-FACTS: Kind = "facts"  # cells per fact, and which services were heard from
+# The documents of a period and scope are split by what reads them, so a board reads only its own:
+# SPANS (operations, the service map's arrows), HEARD (which services sent spans), and one per fact
+# domain (`rn.<domain>.<fact>`: crisis, notification, messaging, mentoring, meetings).
+Kind = str
+SPANS: Kind = "spans"
+HEARD_KIND: Kind = "heard"
 Res = Literal["m", "h", "d"]
 RESOLUTIONS: tuple[Res, ...] = ("m", "h", "d")
 SECONDS: dict[Res, int] = {"m": 60, "h": 3600, "d": 86400}
@@ -72,6 +75,10 @@ def period(ts: int, res: Res) -> int:
     return int(datetime(day.year, day.month, 1, tzinfo=UTC).timestamp())
 
 
+def fact_domain(name: str) -> Kind:
+    return name.split(".")[1]
+
+
 def doc_id(res: Res, period_start: int, scope: str, kind: Kind) -> str:
     return f"{res}|{period_start}|{scope}|{kind}"
 
@@ -81,17 +88,18 @@ def observations(span: SpanRecord) -> Iterable[tuple[Kind, int, str, float | Non
     start = span.start_ns // 1_000_000_000
     operation = key(OPERATION, service=span.service, operation=span.name)
     yield SPANS, start, operation, span.duration_ms, span.error
-    yield FACTS, start, key(HEARD, service=span.service), None, False
+    yield HEARD_KIND, start, key(HEARD, service=span.service), None, False
     for fact in span.facts:
         ms = fact.attributes.get(DURATION_MS)
         ms = float(ms) if isinstance(ms, int | float) and not isinstance(ms, bool) else None
-        dims = {k: v for k, v in fact.attributes.items() if k != DURATION_MS}
+        dims = {k: v for k, v in fact.attributes.items() if k in FACT_DIMENSIONS}
         if fact.name.startswith("rn.messaging."):
             dims["service"] = span.service  # dead letters and redeliveries are per consumer
         at = (fact.time_ns or span.start_ns) // 1_000_000_000
-        yield FACTS, at, key(fact.name, **dims), ms, False
+        domain = fact_domain(fact.name)
+        yield domain, at, key(fact.name, **dims), ms, False
         if fact.name == FACT_MENTORING_MATCHED and ms is not None:
-            yield FACTS, at - int(ms / 1000), key(MATCHED_AT_REQUEST), None, False
+            yield domain, at - int(ms / 1000), key(MATCHED_AT_REQUEST), None, False
 
 
 @dataclass
@@ -106,7 +114,7 @@ class Rollups:
 
     def add(self, scope: str, kind: Kind, ts: int, cell_key: str, ms: float | None, error: bool) -> None:
         series = self.minutes.setdefault((scope, kind), {})
-        series.setdefault(ts - ts % 60, {}).setdefault(cell_key, Cell()).add(ms, error=error)
+        series.setdefault(bucket(ts, "m"), {}).setdefault(cell_key, Cell()).add(ms, error=error)
 
     def add_span(self, span: SpanRecord) -> None:
         scope = span.org or NETWORK

@@ -32,33 +32,51 @@ class Pending:
     edges: EdgeFinder = field(default_factory=EdgeFinder)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
+    def take(self) -> rollups.Rollups:
+        taken, self.cells = self.cells, rollups.Rollups()
+        return taken
+
 
 async def ingest(
     db: AsyncDatabase[Document], pending: Pending, request: ExportTraceServiceRequest
 ) -> model.Export:
+    """Store the export's spans and roll up those that are new (a retried export must not count
+    twice). Raises store.PartlySaved, after rolling up what landed, when the store refused part of it."""
     export = model.spans_from_otlp(request)
-    new = await store.save_spans(db, export.spans)
-    for span in new:  # only spans not held already: a retried export must not count twice
-        scope = span.org or rollups.NETWORK
-        pending.cells.add_span(span)
-        for edge_scope, at, caller, callee in pending.edges.see(span, scope):
-            pending.cells.add_edge(edge_scope, at, caller, callee)
+    try:
+        new = await store.save_spans(db, export.spans)
+    except store.PartlySaved as exc:
+        _roll_up(pending, exc.saved)
+        raise
+    _roll_up(pending, new)
     return export
 
 
+def _roll_up(pending: Pending, spans: list[model.SpanRecord]) -> None:
+    for span in spans:
+        pending.cells.add_span(span)
+        for scope, at, caller, callee in pending.edges.see(span, span.org or rollups.NETWORK):
+            pending.cells.add_edge(scope, at, caller, callee)
+
+
 async def flush(db: AsyncDatabase[Document], pending: Pending) -> None:
+    """Write what is pending, each document on its own: one that cannot be written (its period's
+    document keeps changing, the store refuses it) waits for the next flush without holding up the
+    others. Raises if any is left."""
     async with pending.lock:  # one flush at a time, so no document is merged twice at once
         docs, pending.unwritten = pending.unwritten, {}
-        taken, pending.cells = pending.cells, rollups.Rollups()
-        for doc_id, series in taken.documents().items():
+        for doc_id, series in pending.take().documents().items():
             rollups.merge_series(docs.setdefault(doc_id, {}), series)
-        try:
-            while docs:
-                doc_id, series = next(iter(docs.items()))
+        failed: Exception | None = None
+        for doc_id, series in list(docs.items()):
+            try:
                 await store.merge_rollup(db, doc_id, series)
                 del docs[doc_id]
-        finally:
-            pending.unwritten = docs  # what was not written waits for the next flush
+            except Exception as exc:
+                failed = exc
+        pending.unwritten = docs
+        if failed is not None:
+            raise failed
 
 
 async def flush_forever(db: AsyncDatabase[Document], pending: Pending, interval: float) -> None:
@@ -66,19 +84,23 @@ async def flush_forever(db: AsyncDatabase[Document], pending: Pending, interval:
     try:
         while True:
             await asyncio.sleep(interval)
-            try:
-                await flush(db, pending)
-            except Exception:
-                log.exception("writing rollups failed; the next flush tries again")
+            await _flush_logged(db, pending)
     finally:
-        await asyncio.shield(flush(db, pending))
+        await asyncio.shield(_flush_logged(db, pending))
+
+
+async def _flush_logged(db: AsyncDatabase[Document], pending: Pending) -> None:
+    try:
+        await flush(db, pending)
+    except Exception:
+        log.exception("writing rollups failed; the next flush tries again (at a stop: they are lost)")
 
 
 async def dashboard(
     db: AsyncDatabase[Document], caller: Principal, network: Network, board: boards.Board, win: boards.Window
 ) -> dict[str, Any]:
     columns = boards.columns_for(caller, network, with_network=board.with_network)
-    docs = await store.read_rollups(db, boards.documents_to_read(board, columns, win))
+    docs = await store.read_rollups(db, boards.documents_to_read(board, boards.scopes_of(columns), win))
     return boards.dashboard(board, columns, docs, win)
 
 

@@ -29,6 +29,7 @@ Document = dict[str, Any]
 # Reads of rollup documents run side by side, this many at a time.
 READ_CONCURRENCY = 8
 MERGE_ATTEMPTS = 20
+CHUNK_SPANS = 256
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
@@ -57,29 +58,46 @@ def span_from_json(v: list[Any]) -> SpanRecord:
     )  # fmt: skip
 
 
+class PartlySaved(Exception):
+    """The store refused some chunks of an export (not as duplicates); `saved` are the spans that landed."""
+
+    def __init__(self, saved: list[SpanRecord]) -> None:
+        super().__init__(f"{len(saved)} spans saved, the rest refused")
+        self.saved = saved
+
+
 def chunks(spans: list[SpanRecord]) -> list[tuple[Document, list[SpanRecord]]]:
-    """The export's spans, a chunk per organization (those naming none together)."""
+    """The export's spans, chunks of at most CHUNK_SPANS per organization (those naming none together).
+
+    Bounded so a chunk stays far below a document's 16 MB: a span's values are bounded too (model.py).
+    """
     by_org: dict[str | None, list[SpanRecord]] = {}
     for span in spans:
         by_org.setdefault(span.org, []).append(span)
     found = []
-    for org, held in by_org.items():
-        ids = sorted(s.trace_id + s.span_id for s in held)
-        cases = {c for s in held if isinstance(c := s.attributes.get(CASE_ID), str)}
-        doc = {
-            "_id": hashlib.sha256("".join(ids).encode()).hexdigest()[:32],
-            "org": org,
-            "at": _at(min(s.start_ns for s in held)),
-            "until": _at(max(s.end_ns for s in held)),
-            "traces": sorted({s.trace_id for s in held}),
-            "services": sorted({s.service for s in held}),
-            "linked": sorted({t for s in held for t, _ in s.links}),
-            "d": json.dumps([span_json(s) for s in held], separators=(",", ":")),
-        }
-        if cases:  # absent, not empty: the index on cases is sparse
-            doc["cases"] = sorted(cases)
-        found.append((doc, held))
+    for org, of_org in by_org.items():
+        for i in range(0, len(of_org), CHUNK_SPANS):
+            held = of_org[i : i + CHUNK_SPANS]
+            found.append(_chunk(org, held))
     return found
+
+
+def _chunk(org: str | None, held: list[SpanRecord]) -> tuple[Document, list[SpanRecord]]:
+    ids = sorted(s.trace_id + s.span_id for s in held)
+    cases = {c for s in held if isinstance(c := s.attributes.get(CASE_ID), str)}
+    doc = {
+        "_id": hashlib.sha256("".join(ids).encode()).hexdigest()[:32],
+        "org": org,
+        "at": _at(min(s.start_ns for s in held)),
+        "until": _at(max(s.end_ns for s in held)),
+        "traces": sorted({s.trace_id for s in held}),
+        "services": sorted({s.service for s in held}),
+        "linked": sorted({t for s in held for t, _ in s.links}),
+        "d": json.dumps([span_json(s) for s in held], separators=(",", ":")),
+    }
+    if cases:  # absent, not empty: the index on cases is sparse
+        doc["cases"] = sorted(cases)
+    return doc, held
 
 
 async def save_spans(db: AsyncDatabase[Document], spans: list[SpanRecord]) -> list[SpanRecord]:
@@ -92,10 +110,11 @@ async def save_spans(db: AsyncDatabase[Document], spans: list[SpanRecord]) -> li
         return spans
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
-            raise
         held = {e["index"] for e in errors}
-        return [s for i, (_, chunk) in enumerate(made) if i not in held for s in chunk]
+        new = [s for i, (_, chunk) in enumerate(made) if i not in held for s in chunk]
+        if any(e.get("code") != 11000 for e in errors):
+            raise PartlySaved(new) from exc
+        return new
 
 
 def _spans(doc: Document) -> list[SpanRecord]:

@@ -159,7 +159,10 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
     now = utcnow()
     prepared = prepare(event, messages, await store.people(db, event.org, recipients, team), senders, now)
     written = {n.id for n in await write_inbox(db, publisher, [p.notification for p in prepared])}
-    await _inbox_facts(db, [p for p in prepared if p.notification.id in written])
+    try:
+        await _inbox_facts(db, [p for p in prepared if p.notification.id in written])
+    except Exception:  # a figure of the dashboards must never hold up a crisis message
+        log.exception("recording the inbox deliveries' facts failed")
     hub.wake(recipients)
     webhook = await store.has_webhook(db, event.org)
     due = await asyncio.gather(*(dispatch(db, publisher, senders, p, now, webhook=webhook) for p in prepared))
@@ -299,14 +302,17 @@ def new_delivery(
     }  # fmt: skip
 
 
-async def create_delivery(db: Db, doc: Document) -> None:
+async def create_delivery(db: Db, doc: Document) -> bool:
     """Store a delivery, once (nothing if its key exists already), with its scheduler entry: at its
     time for a deferred one, and for one sent now a check after the lease, which finds it done, or
-    finds that its sender died and sends it."""
+    finds that its sender died and sends it. True if this call stored it."""
     at = max(doc["next_at"], utcnow() + LEASE)
     await scheduler.schedule(db.schedule, f"delivery:{doc['_id']}:0", at, delivery_id=doc["_id"])
-    with contextlib.suppress(DuplicateKeyError):
+    try:
         await db.deliveries.insert_one(doc)
+        return True
+    except DuplicateKeyError:
+        return False
 
 
 async def attempt(
@@ -413,8 +419,6 @@ async def settle(
     await _log_attempt(db, publisher, doc, number, "failed", failed, now, reason=outcome.reason)
     if final:
         record_fact(FACT_NOTIFICATION_FAILED, {CHANNEL: channel, CATEGORY: doc["category"]})
-    if next_channel is not None and doc["category"] == "crisis":
-        record_fact(FACT_NOTIFICATION_FALLBACK, {CHANNEL: channel})
     if not final:
         await _check_at(db, {**doc, REV: rev + 1}, next_at)
     if next_channel is not None:
@@ -429,10 +433,12 @@ async def fall_back(
     copy = {k: v for k, v in doc.items() if k not in runtime}
     delivery_id = model.delivery_id(doc["notification_id"], channel)
     planned = [*doc["planned"], channel]
-    await create_delivery(
+    created = await create_delivery(
         db, {**copy, "_id": delivery_id, "channel": channel, "planned": planned, "state": "pending",
              "attempts": 0, "next_at": now, "created_at": utcnow(), REV: 0},
     )  # fmt: skip
+    if created and doc["category"] == "crisis":  # each failed attempt of a crisis channel falls back anew
+        record_fact(FACT_NOTIFICATION_FALLBACK, {CHANNEL: doc["channel"]})
     await attempt(db, publisher, senders, delivery_id, now)
 
 

@@ -314,7 +314,7 @@ async def test_the_services_board_and_the_people_board_show_the_flows_operations
     }
     assert {"POST /crisis/cases/{case_id}/acknowledge", "PUT /crisis/protocol"} <= crisis_operations
     regional = await board(http, network, flows, "services", network_admin(tokens, place))
-    assert columns(regional) == [a, place.b, f"region:{place.region}", "network"]
+    assert columns(regional) == [a, place.b, f"region:{place.region}", "network:"]
 
     people = await board_once(
         http,

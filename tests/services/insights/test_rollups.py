@@ -113,11 +113,11 @@ def test_a_minute_counts_in_its_minute_hour_and_day_documents() -> None:
     r = rollups.Rollups()
     r.add_span(span(T0 + timedelta(minutes=5, seconds=30), 40.0))
     ts = int(T0.timestamp())
-    assert set(r.documents()) == {rollups.doc_id("m", ts, "org-a", kind) for kind in ("spans", "facts")} | {
-        rollups.doc_id("h", ts - 9 * 3600, "org-a", kind) for kind in ("spans", "facts")
+    assert set(r.documents()) == {rollups.doc_id("m", ts, "org-a", kind) for kind in ("spans", "heard")} | {
+        rollups.doc_id("h", ts - 9 * 3600, "org-a", kind) for kind in ("spans", "heard")
     } | {
         rollups.doc_id("d", int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()), "org-a", kind)
-        for kind in ("spans", "facts")
+        for kind in ("spans", "heard")
     }
     minute_doc = r.documents()[rollups.doc_id("m", ts, "org-a", "spans")]
     assert list(minute_doc) == [ts + 300]
@@ -172,8 +172,8 @@ def test_an_organization_sees_its_own_cells_and_a_network_admin_each_of_the_regi
     totals = [figure(theirs, "cases_opened", c)["total"] for c in ("org-a", "org-b", "region:lakeshore")]  # type: ignore[index]
     assert totals == [2, 1, 3]  # org-c is in another region, spans naming no organization in none
     services = read(r, "services", network_admin(), *window)  # type: ignore[arg-type]
-    assert [c["id"] for c in services["columns"]][-1] == "network"
-    assert figure(services, "operations", "network")["rows"][0]["count"] == 4  # type: ignore[index]
+    assert [c["id"] for c in services["columns"]][-1] == "network:"
+    assert figure(services, "operations", "network:")["rows"][0]["count"] == 4  # type: ignore[index]
 
 
 def test_operations_count_errors_and_rates() -> None:

@@ -14,10 +14,9 @@ from tests.services.insights.test_rollups import NETWORK, T0, admin, figure, spa
 async def board(db: AsyncDatabase[dict[str, Any]]) -> dict[str, Any]:
     b = boards.BOARDS["services"]
     columns = boards.columns_for(admin("org-a"), NETWORK)
-    docs = await store.read_rollups(
-        db, boards.documents_to_read(b, columns, boards.window(T0, T0 + timedelta(hours=1), "minute"))
-    )
-    return boards.dashboard(b, columns, docs, boards.window(T0, T0 + timedelta(hours=1), "minute"))
+    win = boards.window(T0, T0 + timedelta(hours=1), "minute")
+    docs = await store.read_rollups(db, boards.documents_to_read(b, boards.scopes_of(columns), win))
+    return boards.dashboard(b, columns, docs, win)
 
 
 async def test_two_replicas_flushing_the_same_minutes_at_once_both_count(
