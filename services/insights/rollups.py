@@ -109,9 +109,6 @@ class Rollups:
 
     minutes: dict[tuple[str, Kind], "Series"] = field(default_factory=dict)
 
-    def __bool__(self) -> bool:
-        return bool(self.minutes)
-
     def add(self, scope: str, kind: Kind, ts: int, cell_key: str, ms: float | None, error: bool) -> None:
         series = self.minutes.setdefault((scope, kind), {})
         series.setdefault(bucket(ts, "m"), {}).setdefault(cell_key, Cell()).add(ms, error=error)
