@@ -47,6 +47,7 @@ from services.notifications import service as notifications
 from services.notifications import store as notifications_store
 from services.notifications.channels import Outcome, Outgoing
 from services.notifications.live import Hub
+from shared import telemetry
 from shared.messaging.deadletter import make_dead_letter_middleware
 from shared.network import Network, Organization, Region
 from shared.telemetry import (
@@ -112,9 +113,10 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
     provider = TracerProvider()
     provider.add_span_processor(OrgFromParentSpanProcessor())
     provider.add_span_processor(AllowListSpanProcessor(SimpleSpanProcessor(exporter)))
-    # Spans a timer or a send starts come from the global provider (the service registers its own);
-    # the API sets that once per process, so this test puts its own in place and takes it back.
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    # Spans a timer or a send starts come from the service's provider (shared.telemetry.background_tracer,
+    # set by setup_telemetry, which an earlier test of the session may have called): this test puts its
+    # own in place and takes it back.
+    monkeypatch.setattr(telemetry, "_provider", provider)
     yield Spans(exporter, provider.get_tracer("test"))
     provider.shutdown()
 
