@@ -82,13 +82,16 @@ class Window:
 
     def slot(self, ts: int) -> int:
         """The chart point a cell's bucket falls in."""
-        if self.step == "week":
-            return ts - (ts - FIRST_MONDAY) % STEP_SECONDS["week"]
-        return ts - ts % STEP_SECONDS[self.step]
+        return slot(ts, self.step)
+
+
+def slot(ts: int, step: Step) -> int:
+    if step == "week":
+        return ts - (ts - FIRST_MONDAY) % STEP_SECONDS["week"]
+    return ts - ts % STEP_SECONDS[step]
 
 
 # Buckets are whole steps in unix time: a window must fit, whole steps included, in datetime's years.
-FIRST_SECOND = int(datetime(1970, 1, 1, tzinfo=UTC).timestamp())
 LAST_SECOND = int(datetime(9999, 12, 1, tzinfo=UTC).timestamp())
 
 
@@ -97,10 +100,10 @@ def window(start: datetime, end: datetime, step: Step) -> Window:
         raise BadWindow("the end of the window must come after its start")
     if end - start > MAX_WINDOW[step]:
         raise BadWindow(f"a window by {step} may cover at most {MAX_WINDOW[step].days} days")
-    if start.timestamp() < FIRST_SECOND or end.timestamp() > LAST_SECOND:
+    if start.timestamp() < 0 or end.timestamp() > LAST_SECOND:
         raise BadWindow("a window must lie between 1970 and 9999-12")
     size = STEP_SECONDS[step]
-    first = Window(0, 0, step).slot(int(start.timestamp()))
+    first = slot(int(start.timestamp()), step)
     last = int(end.timestamp())
     return Window(first, first + -(-(last - first) // size) * size, step)
 

@@ -75,6 +75,10 @@ def period(ts: int, res: Res) -> int:
     return int(datetime(day.year, day.month, 1, tzinfo=UTC).timestamp())
 
 
+def scope_of(span: SpanRecord) -> str:
+    return span.org or NETWORK
+
+
 def fact_domain(name: str) -> Kind:
     return name.split(".")[1]
 
@@ -114,7 +118,7 @@ class Rollups:
         series.setdefault(bucket(ts, "m"), {}).setdefault(cell_key, Cell()).add(ms, error=error)
 
     def add_span(self, span: SpanRecord) -> None:
-        scope = span.org or NETWORK
+        scope = scope_of(span)
         for kind, ts, cell_key, ms, error in observations(span):
             self.add(scope, kind, ts, cell_key, ms, error)
 

@@ -18,7 +18,7 @@ from shared.retention import Counts, run_forever
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
-# A search reads at most this many chunks of spans (about 100 spans each), newest first.
+# A search reads at most this many chunks of spans (up to store.CHUNK_SPANS each), newest first.
 SEARCH_CHUNKS = 500
 
 
@@ -55,7 +55,7 @@ async def ingest(
 def _roll_up(pending: Pending, spans: list[model.SpanRecord]) -> None:
     for span in spans:
         pending.cells.add_span(span)
-        for scope, at, caller, callee in pending.edges.see(span, span.org or rollups.NETWORK):
+        for scope, at, caller, callee in pending.edges.see(span, rollups.scope_of(span)):
             pending.cells.add_edge(scope, at, caller, callee)
 
 
