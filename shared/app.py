@@ -95,7 +95,11 @@ def service_app(
         must make replicas unready, not restart them all."""
         return {"service": settings.service_name, "ok": True}
 
-    @app.get("/health", tags=["ops"], responses={503: {"description": "a dependency is down"}})
+    @app.get(
+        "/health",
+        tags=["ops"],
+        responses={503: {"description": "a dependency is down", "content": {"application/json": {}}}},
+    )
     async def get_health() -> JSONResponse:
         """Readiness: the broker is connected and the database answers (503 otherwise)."""
         checks: dict[str, bool] = {}

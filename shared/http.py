@@ -174,14 +174,23 @@ def _add_problems(document: dict[str, Any]) -> None:
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            # A server error a route declares itself keeps its own body (/health answers 503 with its checks).
-            ours = {str(s) for s in _problems_of(operation)} - set(responses)
-            for status in ours:
+            for status in {str(s) for s in _problems_of(operation)} - set(responses):
                 responses[status] = {}
             for status, response in responses.items():
-                if status in ours or (status.isdigit() and 400 <= int(status) < 500):
+                if status.isdigit() and (
+                    400 <= int(status) < 500 or int(status) >= 500 and not _own_body(response)
+                ):
                     response.setdefault("description", HTTPStatus(int(status)).phrase)
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
+
+
+def _own_body(response: dict[str, Any]) -> bool:
+    """A server error a route documents with a body of its own (/health answers 503 with its checks).
+    Every other error answer is problem details, whatever the route wrote: a `model=ProblemDetails`
+    would otherwise be documented as application/json, a bare description as no body at all."""
+    return any(
+        "ProblemDetails" not in str(media.get("schema", {})) for media in response.get("content", {}).values()
+    )
 
 
 def _problems_of(operation: dict[str, Any]) -> list[int]:

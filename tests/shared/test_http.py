@@ -9,7 +9,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 from pymongo.errors import ServerSelectionTimeoutError
 
-from shared.http import PROBLEM_JSON, BodyLimit, install_problem_handlers
+from shared.http import PROBLEM_JSON, BodyLimit, ProblemDetails, install_problem_handlers
 
 LIMIT = 1024
 UPLOAD_LIMIT = 8 * 1024
@@ -92,18 +92,22 @@ def _documented_app() -> FastAPI:
     async def update_thing(thing_id: str, body: Thing) -> Thing:
         return body
 
-    @app.get("/health", responses={503: {"description": "down"}})
+    @app.get("/health", responses={503: {"description": "down", "content": {"application/json": {}}}})
     async def get_health() -> dict[str, bool]:
         return {}
+
+    @app.get("/directory", responses={503: {"model": ProblemDetails, "description": "still loading"}})
+    async def get_directory() -> list[int]:
+        return []
 
     return app
 
 
-def _problems(operation: dict[str, Any]) -> dict[str, Any]:
+def _problems(operation: dict[str, Any], kind: str = "4") -> dict[str, Any]:
     return {
         status: response["content"]
         for status, response in operation["responses"].items()
-        if status.startswith("4")
+        if status.startswith(kind)
     }
 
 
@@ -114,7 +118,11 @@ def test_each_operation_documents_the_problems_it_can_answer_as_problem_json() -
     assert update == {status: problem for status in ("400", "401", "403", "404", "409", "413", "422")}
     assert _problems(document["paths"]["/public"]["get"]) == {"422": problem}
     health = document["paths"]["/health"]["get"]["responses"]
-    assert _problems(document["paths"]["/health"]["get"]) == {} and "content" not in health["503"]
+    assert _problems(document["paths"]["/health"]["get"]) == {}
+    assert health["503"]["content"] == {"application/json": {}}  # its checks, not a problem
+    # A server error declared as a bare description, or with the problem model, is problem JSON too.
+    assert _problems(document["paths"]["/things/{thing_id}"]["put"], "5") == {"503": problem}
+    assert _problems(document["paths"]["/directory"]["get"], "5") == {"503": problem}
     schemas = document["components"]["schemas"]
     assert schemas["ProblemDetails"]["required"] == ["title", "status"]
     assert "HTTPValidationError" not in schemas
