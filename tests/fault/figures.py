@@ -34,6 +34,8 @@ class Figures:
     alerts_accepted: int = 0
     alerts_lost: int = 0  # accepted, and no case, or no CrisisRaised, on the stream
     cases: int = 0
+    raised_missing: int = 0  # a stored case whose CrisisRaised is not on the stream
+    raised_doubled: int = 0  # a case raised more than once, under different event ids
     escalation_steps: int = 0
     escalation_steps_missing: int = 0
     escalation_steps_doubled: int = 0
@@ -54,6 +56,8 @@ class Figures:
         return not any(
             (
                 self.alerts_lost,
+                self.raised_missing,
+                self.raised_doubled,
                 self.escalation_steps_missing,
                 self.escalation_steps_doubled,
                 self.events_stored_twice,
@@ -208,6 +212,8 @@ def _count_cases(snap: Snapshot, load: Load, figures: Figures) -> None:
             figures.note(f"accepted alert of {alert.member} (case {case_id}) is not stored and raised")
     for case_id, case in stored.items():
         if raised[case_id] != 1:
+            figures.raised_missing += raised[case_id] == 0
+            figures.raised_doubled += max(0, raised[case_id] - 1)
             figures.note(f"case {case_id}: CrisisRaised stored {raised[case_id]} times")
         expected = expected_ladder(case["severity"])
         got = steps.get(case_id, Counter())

@@ -10,7 +10,7 @@ import asyncio
 import functools
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -173,10 +173,10 @@ async def kill_in_turn(
     window: float,
     rng: random.Random,
     down: tuple[float, float] = (0.5, 2.0),
-    restart: bool = True,
+    stay_down: Collection[str] = (),
 ) -> None:
-    """kill -9 each process once, at a random moment of its share of `window`, and restart it (unless a
-    twin carries on without it).
+    """kill -9 each process once, at a random moment of its share of `window`, and restart it (unless
+    it is in `stay_down`: a twin carries on without it).
 
     A restart waits until the process is healthy (seconds, on a busy machine), in a thread: the load
     and the next kill go on meanwhile, so two processes may be down at once.
@@ -190,7 +190,7 @@ async def kill_in_turn(
         load.killed.append(name)
         killed_at = time.monotonic()
         print(f"killed {name} at +{killed_at - started:.1f}s")
-        if restart:
+        if name not in stay_down:
             await asyncio.sleep(downtime)
             await asyncio.to_thread(restarter(stack, name))
             print(f"{name} back after {time.monotonic() - killed_at:.1f}s")
@@ -215,7 +215,7 @@ async def run(
     mentor_requests: int,
     kill_within: float = 1.0,
     down: tuple[float, float] = (0.5, 2.0),
-    restart: bool = True,
+    stay_down: Collection[str] = (),
 ) -> Load:
     """`alerts` at `rate` and mentoring requests beside them, with `victims` killed in turn over the first
     `kill_within` share of the load; returns once every request is answered and every victim is back."""
@@ -226,7 +226,7 @@ async def run(
     )
     try:
         await kill_in_turn(
-            stack, victims, load, window=window * kill_within, rng=rng, down=down, restart=restart
+            stack, victims, load, window=window * kill_within, rng=rng, down=down, stay_down=stay_down
         )
         await traffic
     finally:

@@ -17,10 +17,11 @@ from tests.fault.load import Target, run
 
 pytestmark = pytest.mark.fault
 
-# 10/s is what 2 shared cores carry with three escalations per alert. 30 s of it puts each of the seven
-# processes down under load, two at once at times (a restart takes 5-11 s here); 50 s proved no more.
-ALERTS, ALERTS_PER_SECOND = 300, 10.0
-MENTOR_REQUESTS = 48
+# 10/s is what 2 shared cores carry with three escalations per alert. 50 s of it puts each of the seven
+# processes down under load, two at once at times (a restart takes 5-11 s here), and with the cluster's
+# 2 x 250 makes the 1,000 alerts the fault suite promises (issue 8).
+ALERTS, ALERTS_PER_SECOND = 500, 10.0
+MENTOR_REQUESTS = 80
 VICTIMS = ("crisis", "notifications", "mentoring", "meetings", "insights", "docstore", "nats")
 
 

@@ -1,8 +1,7 @@
 """A three-node nats-server cluster, every stream at three replicas, as in production (deploy/nats).
 
-One node is killed under load and comes back; then two replicas of every service share the load
-while one replica each of crisis and notifications dies for good. Nothing accepted is lost or doubled.
-Both tests use the same network, each with organizations of its own.
+Two replicas of every service share a load while one node is killed and comes back, and one replica
+each of crisis and notifications dies for good. Nothing accepted is lost or doubled.
 """
 
 import asyncio
@@ -21,9 +20,10 @@ from tests.fault.load import Target, run
 pytestmark = pytest.mark.fault
 
 NODES = 3
-# 15 s of load: a node (or the replicas) dies in its first 10 s, the last third runs on what is left.
-ALERTS, ALERTS_PER_SECOND = 150, 10.0
-MENTOR_REQUESTS = 24
+# 50 s of load (with the single node's 500, the 1,000 alerts issue 8 asks of the suite): the node and the
+# replicas die in its first two thirds, the last third runs on what is left.
+ALERTS, ALERTS_PER_SECOND = 500, 10.0
+MENTOR_REQUESTS = 80
 KILL_WITHIN = 2 / 3  # of the load: its last third runs on what is left
 
 
@@ -45,60 +45,41 @@ async def test_the_crisis_and_notification_streams_keep_three_replicas(cluster: 
         await nc.close()
 
 
-async def test_killing_a_nats_node_under_load_loses_and_doubles_nothing(
+async def test_a_node_and_replicas_dying_under_load_lose_and_double_nothing(
     cluster: Stack, http_load: httpx.AsyncClient, rng: random.Random
 ) -> None:
-    target = Target(crisis=[cluster.url("crisis")], mentoring=[cluster.url("mentoring")], orgs=("org-a",))
-    node = Stack.nats_node(rng.randrange(NODES))
-    load = await run(
-        cluster,
-        target,
-        http_load,
-        rng,
-        [node],
-        alerts=ALERTS,
-        rate=ALERTS_PER_SECOND,
-        mentor_requests=MENTOR_REQUESTS,
-        kill_within=KILL_WITHIN,
-        down=(2.0, 6.0),
-    )
-
-    figures = await settled_figures(cluster, load, target.orgs)
-    record(f"three-node NATS cluster: one node ({node}) killed", figures)
-    assert figures.processes_killed == [node]
-    assert figures.alerts_accepted == figures.alerts_sent == ALERTS
-    assert figures.clean(), figures.problems
-
-
-async def test_two_replicas_of_every_service_escalate_and_notify_once(
-    cluster: Stack, http_load: httpx.AsyncClient, rng: random.Random
-) -> None:
+    """Two replicas of every service share the load; one NATS node dies and comes back, and one
+    replica each of crisis and notifications dies for good, its twin carrying on alone: the deadlines,
+    the consumers, the answers. One scenario for both, so the suite pays for one drain, not two."""
     # Started side by side: each waits until its replica is healthy.
     starts = [asyncio.to_thread(cluster.start_replica, s.name, free_port()) for s in SERVICES]
     replicas = {key.split("@")[0]: key for key in await asyncio.gather(*starts)}
     target = Target(
         crisis=[cluster.url("crisis"), url_of(replicas["crisis"])],
         mentoring=[cluster.url("mentoring"), url_of(replicas["mentoring"])],
-        orgs=("org-b", "org-c"),
+        orgs=("org-a", "org-b"),
     )
-    # Each dies under load, and its twin carries on alone: the deadlines, the consumers, the answers.
-    victims = [replicas["crisis"], replicas["notifications"]]
+    node = Stack.nats_node(rng.randrange(NODES))
+    for_good = [replicas["crisis"], replicas["notifications"]]
+    victims = rng.sample([node, *for_good], 1 + len(for_good))
     load = await run(
         cluster,
         target,
         http_load,
         rng,
-        rng.sample(victims, len(victims)),
+        victims,
         alerts=ALERTS,
         rate=ALERTS_PER_SECOND,
         mentor_requests=MENTOR_REQUESTS,
         kill_within=KILL_WITHIN,
-        restart=False,
+        down=(2.0, 6.0),
+        stay_down=for_good,
     )
 
     figures = await settled_figures(cluster, load, target.orgs)
     record(
-        "three-node NATS cluster, two replicas of every service: a crisis and a notifications replica killed",
+        f"three-node NATS cluster, two replicas of every service: a node ({node}) killed and restarted,"
+        " a crisis and a notifications replica killed for good",
         figures,
     )
     assert sorted(figures.processes_killed) == sorted(victims)
