@@ -1,5 +1,6 @@
 """Notifications across the running network: an escalation reaches a responder by SMS, email and
-in-app; a failing SMS provider shows in the attempt log while email carries the message; a message
+in-app; a failing SMS provider shows in the attempt log while email carries the message; a crisis
+message whose only chosen channel, SMS, fails falls back to email, and says so on the stream; a message
 in quiet hours waits (across a kill -9 of notifications) and comes after them; a redelivered event
 and a second replica send nothing twice; bad contacts are refused with problem details.
 
@@ -7,6 +8,7 @@ Real nats-server, document store, Mailpit (SMTP) and the local SMS provider, all
 """
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +16,15 @@ from typing import Any
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
 
-from contracts.crisis import CrisisEscalated, CrisisEscalatedData
+from contracts.crisis import (
+    CrisisEscalated,
+    CrisisEscalatedData,
+    CrisisFollowUpScheduled,
+    CrisisFollowUpScheduledData,
+)
 from contracts.envelope import Event
 from contracts.mentoring import MatchProposed, MatchProposedData
 from deploy.local.stack import Stack, free_port
@@ -150,6 +159,73 @@ async def test_the_sms_provider_failing_shows_in_the_attempt_log_while_email_car
     # The retry, a few seconds later, went through: one SMS, one email, whatever failed before.
     assert len(await sms.wait_for(phone)) == 1
     assert len(await mailpit.messages(to=email)) == 1
+
+
+async def test_a_crisis_message_whose_only_channel_fails_falls_back_to_email(
+    org: Stack,
+    tokens: Tokens,
+    http: httpx.AsyncClient,
+    admin_nc: NatsClient,
+    mailpit: Mailpit,
+    sms: SmsReceiver,
+) -> None:
+    """A high-priority crisis message follows preferences (SMS only, here): email is not one of its
+    channels, so only the fallback from the failed SMS can bring it to the mailbox."""
+    notifications = org.url("notifications")
+    responder, admin = tokens("n-resp-fb", ORG, Role.RESPONDER), tokens("n-admin", ORG, Role.ORG_ADMIN)
+    phone, email = "+13125550103", "n-resp-fb@example.org"
+    await set_contact(http, notifications, responder, email=email, phone=phone)
+    r = await http.put(
+        f"{notifications}/me/preferences", json={"channels": {"crisis": ["sms"]}}, headers=responder
+    )
+    assert r.status_code == 200, r.text
+    failed: list[dict[str, Any]] = []
+
+    async def on_failed(msg: Msg) -> None:
+        failed.append(json.loads(msg.data))
+
+    sub = await admin_nc.jetstream().subscribe(
+        f"rn.{ORG}.notifications.failed.v1",
+        stream="NOTIFICATIONS",
+        cb=on_failed,
+        ordered_consumer=True,
+        deliver_policy=DeliverPolicy.NEW,
+    )
+    try:
+        await sms.fail_next(500, count=1)
+        data = CrisisFollowUpScheduledData(
+            case_id="case-fallback", responder_id="n-resp-fb", member_id="n-member-fb",
+            due_by=datetime.now(UTC) + timedelta(hours=24),
+        )  # fmt: skip
+        await publish(
+            admin_nc,
+            CrisisFollowUpScheduled.create(source="crisis", org=ORG, subject="case-fallback", data=data),
+        )
+
+        (summary,) = await mailpit.wait_for(email)
+        assert summary["Subject"].startswith("Caring contact due by")
+        (note,) = await eventually(lambda: inbox(http, notifications, responder))
+        assert (note["category"], note["priority"]) == ("crisis", "high")
+        attempts_url = f"{notifications}/org/notifications/{note['id']}/attempts"
+
+        async def emailed() -> list[tuple[str, int, str, str | None]]:
+            log = (await http.get(attempts_url, headers=admin)).json()
+            found = [(a["channel"], a["attempt"], a["outcome"], a["reason"]) for a in log]
+            return found if ("email", 1, "delivered", None) in found else []
+
+        log = await eventually(emailed)
+        # Oldest first: the SMS failed, and only then did email carry the message.
+        assert log.index(("sms", 1, "failed", "http 500")) < log.index(("email", 1, "delivered", None))
+
+        async def reported() -> list[dict[str, Any]]:
+            return [e["data"] for e in failed if e["data"]["notification_id"] == note["id"]]
+
+        (report,) = await eventually(reported)
+        assert (report["channel"], report["attempt"], report["reason"]) == ("sms", 1, "http 500")
+        assert (report["fallback"], report["final"]) == ("email", False)
+        assert (report["recipient_id"], report["category"]) == ("n-resp-fb", "crisis")
+    finally:
+        await sub.unsubscribe()
 
 
 async def test_a_redelivered_event_and_a_second_replica_send_nothing_twice(
