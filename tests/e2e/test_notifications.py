@@ -1,8 +1,9 @@
 """Notifications across the running network: an escalation reaches a responder by SMS, email and
 in-app; a failing SMS provider shows in the attempt log while email carries the message; a crisis
-message whose only chosen channel, SMS, fails falls back to email, and says so on the stream; a message
-in quiet hours waits (across a kill -9 of notifications) and comes after them; a redelivered event
-and a second replica send nothing twice; bad contacts are refused with problem details.
+message whose only chosen channel, SMS, fails falls back to email, and says so on the stream; a
+low-priority message in quiet hours waits (across a kill -9 of notifications) and comes after them;
+a redelivered event and a second replica send nothing twice; bad contacts are refused with problem
+details.
 
 Real nats-server, document store, Mailpit (SMTP) and the local SMS provider, all as processes.
 """
@@ -26,7 +27,7 @@ from contracts.crisis import (
     CrisisFollowUpScheduledData,
 )
 from contracts.envelope import Event
-from contracts.mentoring import MatchProposed, MatchProposedData
+from contracts.mentoring import MilestoneReached, MilestoneReachedData
 from deploy.local.stack import Stack, free_port
 from shared.auth.principal import Role
 from tests.conftest import Tokens
@@ -276,7 +277,7 @@ async def test_a_regional_responders_own_phone_gets_another_organizations_team_e
         assert await inbox(http, notifications, who) == []
 
 
-async def test_a_message_in_quiet_hours_waits_across_a_kill_and_arrives_after_them(
+async def test_a_low_priority_message_in_quiet_hours_waits_across_a_kill_and_arrives_after_them(
     org: Stack, tokens: Tokens, http: httpx.AsyncClient, admin_nc: NatsClient, mailpit: Mailpit
 ) -> None:
     notifications = org.url("notifications")
@@ -292,19 +293,24 @@ async def test_a_message_in_quiet_hours_waits_across_a_kill_and_arrives_after_th
     quiet = {"start": (now - timedelta(hours=1)).strftime("%H:%M"), "end": end.strftime("%H:%M")}
     r = await http.put(f"{notifications}/me/preferences", json={"quiet_hours": quiet}, headers=mentor)
     assert r.status_code == 200, r.text
-    data = MatchProposedData(
-        match_id="m-quiet", request_id="q-quiet", mentor_id="n-mentor", member_id="n-mentee", score=1
-    )
-    await publish(admin_nc, MatchProposed.create(source="mentoring", org=ORG, subject="m-quiet", data=data))
+    # A low-priority message (a mentee shared a milestone with their mentor); the mentor keeps no
+    # digest, so quiet hours hold its email rather than a digest taking it.
+    data = MilestoneReachedData(
+        member_id="n-mentee", milestone="30d", reached_on=now.date(), audience="mentor",
+        recipient_ids=["n-mentor"],
+    )  # fmt: skip
+    shared = MilestoneReached.create(source="mentoring", org=ORG, subject="n-mentee", data=data)
+    await publish(admin_nc, shared)
 
-    await eventually(lambda: inbox(http, notifications, mentor))  # the inbox has it at once, silently
+    (note,) = await eventually(lambda: inbox(http, notifications, mentor))  # at once, silently
+    assert (note["category"], note["priority"]) == ("milestones", "low")
     assert await mailpit.messages(to=email) == []
     org.kill("notifications")  # the deferral is in the database, not in this process
     org.respawn("notifications")
     assert await mailpit.messages(to=email) == []
     (summary,) = await mailpit.wait_for(email, timeout=90)
     assert datetime.fromisoformat(summary["Created"]) >= end
-    assert summary["Subject"] == "A new mentee was proposed to you"
+    assert summary["Subject"] == "A person you mentor reached 30 days"
 
 
 @pytest.mark.parametrize(
