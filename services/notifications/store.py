@@ -115,16 +115,25 @@ def person_from_doc(doc: Document) -> Person:
 
 async def people(db: Db, org: str, ids: list[str], team: Sequence[str] = ()) -> dict[str, Person]:
     """The contacts an event's messages go to: each recipient's record in the event's organization,
-    in one read by key; and for members of a regional team (`team`, who belong to other
-    organizations) without one there, the record they confirmed themselves, wherever they keep it.
+    in one read by key.
+
+    A member of a regional team (`team`) may belong to another organization, and is reached through
+    the record their own organization keeps (what they set there, and what its admin set). Their
+    own organization is known from the record they wrote themselves (`confirmed`: written under their
+    token's organization). So the event's organization's record serves a member who confirmed it,
+    or who confirmed none anywhere (nothing says they are not its own); for one who confirmed a
+    record elsewhere, the event's organization's is only what its admin wrote about an outsider, and
+    theirs is used instead.
     """
     docs = await db.people.find({"_id": {"$in": [person_key(org, i) for i in ids]}}).to_list()
-    found = {d["person_id"]: person_from_doc(d) for d in docs}
-    if elsewhere := [i for i in team if i not in found]:
+    found = {d["person_id"]: d for d in docs}
+    if elsewhere := [i for i in team if not found.get(i, {}).get("confirmed")]:
         query = {"person_id": {"$in": elsewhere}, "confirmed": True}
+        own: dict[str, Document] = {}
         for doc in await db.people.find(query, sort=[("_id", 1)]).to_list():
-            found.setdefault(doc["person_id"], person_from_doc(doc))
-    return found
+            own.setdefault(doc["person_id"], doc)
+        found |= own
+    return {person_id: person_from_doc(doc) for person_id, doc in found.items()}
 
 
 async def person(db: Db, org: str, person_id: str) -> Person | None:
@@ -134,8 +143,8 @@ async def person(db: Db, org: str, person_id: str) -> Person | None:
 
 async def save_person(db: Db, person: Person, names: Iterable[str], *, by: str, confirmed: bool) -> None:
     """Write only the settings `names` (two requests changing different settings both land);
-    `confirmed` when the person wrote them themselves, which a regional team's message from
-    another organization relies on."""
+    `confirmed` when the person wrote them themselves: it marks the organization as theirs, which
+    a regional team's message from another organization relies on (`people`)."""
     doc = person_to_doc(person)
     changed = {name: doc[name] for name in names}
     update: Document = {

@@ -304,6 +304,35 @@ async def test_another_organizations_admin_cannot_redirect_a_persons_messages(db
     assert [o.person.phone for o in own.adapters["sms"].sent] == ["+13125550199"]  # type: ignore[attr-defined]
 
 
+async def test_a_regional_responder_is_reached_through_their_own_organizations_record(db: Db) -> None:
+    """pat belongs to A (they set their own record there); A's admin keeps their phone current. B's
+    admin writing B's record of pat must not redirect B's team escalation away from it."""
+    await pat(db, org="org-a")
+    admin_a = principal("org-a", Role.ORG_ADMIN, sub="admin-a")
+    await service.update_staff(db, admin_a, "pat", phone="+13125550101")
+    admin_b = principal("org-b", Role.ORG_ADMIN, sub="admin-b")
+    await service.update_staff(db, admin_b, "pat", phone="+13125550198", email="b@example.org")
+    channels = senders()
+    team = escalation("org-b", catch_all="regional_team", region="lakeshore")
+    await service.handle(db, Publisher(), channels, Hub(), team)
+    assert [o.person.phone for o in channels.adapters["sms"].sent] == ["+13125550101"]  # type: ignore[attr-defined]
+    assert [o.person.email for o in channels.adapters["email"].sent] == ["pat@example.org"]  # type: ignore[attr-defined]
+    # B's record still serves B's own ladder, which names pat as one of B's.
+    own = senders()
+    await service.handle(db, Publisher(), own, Hub(), escalation("org-b", case_id="c4"))
+    assert [o.person.phone for o in own.adapters["sms"].sent] == ["+13125550198"]  # type: ignore[attr-defined]
+
+
+async def test_a_regional_responder_of_the_cases_own_organization_keeps_its_record(db: Db) -> None:
+    await pat(db, org="org-a")  # a record of their own elsewhere does not make B's any less theirs
+    in_b = model.Person(id="pat", org="org-b", phone="+13125550197")
+    await store.save_person(db, in_b, ["phone"], by="pat", confirmed=True)
+    channels = senders()
+    team = escalation("org-b", catch_all="regional_team", region="lakeshore")
+    await service.handle(db, Publisher(), channels, Hub(), team)
+    assert [o.person.phone for o in channels.adapters["sms"].sent] == ["+13125550197"]  # type: ignore[attr-defined]
+
+
 async def test_changing_contacts_and_preferences_at_once_loses_neither(db: Db) -> None:
     caller = principal("org-a")
     await asyncio.gather(
