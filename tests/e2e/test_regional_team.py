@@ -1,6 +1,6 @@
 """The regional crisis team across organizations: a case of B that reaches the region's catch-all goes
 to the team's responder, who belongs to A, on the console and in the inbox; nobody else outside B
-sees it.
+sees it, and nobody of B sees A's own case.
 
 Each negative check uses the probe that succeeds for somebody else in the same test, and each
 person who must not see B's case is shown, by that probe, a case that is theirs: a probe that could
@@ -71,12 +71,12 @@ async def test_a_case_reaching_the_regional_team_goes_to_its_responder_in_anothe
     await put_staff(http, crisis, admin_c, {"regional-c": ["regional_responder"]})
     await put_team(http, crisis, tokens, OTHER_REGION, ["regional-c"])
     await put_protocol(http, crisis, admin_c, [], "regional_team")
-    # B: one fast level of its own, then the regional team.
+    # B: one fast level of its own (its responder and its admin), then the regional team.
     admin_b = tokens("admin-b", B, Role.ORG_ADMIN)
-    await put_staff(http, crisis, admin_b, {"responder-b": ["responder"]})
-    await put_protocol(
-        http, crisis, admin_b, [{"responder_ids": ["responder-b"], "timeout_minutes": FAST}], "regional_team"
-    )
+    responder_b = tokens("responder-b", B, Role.RESPONDER)
+    await put_staff(http, crisis, admin_b, {"responder-b": ["responder"], "admin-b": ["coordinator"]})
+    b_level = {"responder_ids": ["responder-b", "admin-b"], "timeout_minutes": FAST}
+    await put_protocol(http, crisis, admin_b, [b_level], "regional_team")
 
     async with (
         console(http, crisis, regional) as regional_console,
@@ -84,7 +84,7 @@ async def test_a_case_reaching_the_regional_team_goes_to_its_responder_in_anothe
         console(http, crisis, regional_c) as c_console,
     ):
         case = await raise_alert(http, crisis, tokens("member-b", B, Role.MEMBER))
-        assert case["notified"] == ["responder-b"] and not case["regional"]
+        assert case["notified"] == ["responder-b", "admin-b"] and not case["regional"]
 
         # The regional responder of A gets B's escalation once B's level has timed out (that one
         # escalation: B's own level is not theirs to see).
@@ -127,6 +127,15 @@ async def test_a_case_reaching_the_regional_team_goes_to_its_responder_in_anothe
         assert not await lists_case(http, crisis, headers, case["id"]), who
         assert not await inbox(http, notifications, headers, case["id"]), who
         assert await acknowledge(http, crisis, headers, case["id"]) == 404, who
+    # And the other way: B's people, whom their own case reads, lists and notifies, see none of A's.
+    for who, headers in (("B's responder", responder_b), ("B's org admin", admin_b)):
+        assert await read_case(http, crisis, headers, case["id"]) == 200, who
+        assert await lists_case(http, crisis, headers, case["id"]), who
+        assert await eventually(notified(http, notifications, headers, case["id"])), who
+        assert await read_case(http, crisis, headers, case_a["id"]) == 404, who
+        assert not await lists_case(http, crisis, headers, case_a["id"]), who
+        assert not await inbox(http, notifications, headers, case_a["id"]), who
+        assert await acknowledge(http, crisis, headers, case_a["id"]) == 404, who
 
     # The regional responder takes the case; B sees who did.
     assert await acknowledge(http, crisis, regional, case["id"]) == 200
