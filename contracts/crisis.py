@@ -69,6 +69,13 @@ class CrisisEscalatedData(Contract):
     alert_at: datetime | None = Field(
         default=None, description="when the person reached out (first deliveries are timed from it)"
     )
+    responder_orgs: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "the organization of each responder who is not on the case organization's staff (a regional"
+            " team's members from the region's other organizations): their contacts are that one's"
+        ),
+    )
 
 
 class CrisisEscalated(Event):
