@@ -1,18 +1,24 @@
 """Tenant isolation, generated from the OpenAPI documents of the running services.
 
 Organization A gets one of everything (a meeting, a mentor and a mentoring request, crisis staff, a
-roster, a protocol, an open case with a note, a webhook, the notifications and the trace these cause).
-Then every operation of every service, as its /openapi.json lists it, is called with each role of
-organization B, its path parameters filled with A's ids. No answer may show B anything of A's, and
-nothing of A's may change. A route added later is called the same way without anyone listing it.
+roster, a protocol, an open case with a note, a webhook, a contact, the notifications and the trace
+these cause). Then every operation of every service, as its /openapi.json lists it, is called with each
+role of organization B, its path parameters filled with A's ids (and A's occurrence date, A's people, A's
+notifications) and its body valid for its schema. No answer may show B anything of A's, and nothing of A's
+may change. Every operation's handler must have run for some role: one refused by request validation for
+every role would pass unseen. A route added later is called the same way without anyone listing it.
 """
 
 import asyncio
+import datetime as dt
 import itertools
 import json
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -24,7 +30,8 @@ from deploy.local.topology import SERVICES
 from shared.auth.principal import Role
 from shared.outbox import INTENTS
 from tests.conftest import Tokens
-from tests.helpers import joined
+from tests.e2e.isolation_examples import example, fits
+from tests.helpers import eventually, joined
 
 pytestmark = pytest.mark.e2e
 
@@ -48,23 +55,37 @@ PUBLIC = {
 # they show or change belongs to the region, or to the region's organizations by that grant.
 NETWORK_GRANTS = {
     ("GET", "/traces/{trace_id}"): "a network admin reads the traces of the region's organizations",
+    ("GET", "/traces"): "a network admin searches the traces of the region's organizations",
     ("GET", "/crisis/regions/{region}/team"): "the regional crisis team is the region's, not A's",
     ("PUT", "/crisis/regions/{region}/team"): "the regional crisis team is the region's, not A's",
 }
 # A stream never ends, so it cannot be called like the rest: B's console stream is shown to carry
 # nothing of A's by tests/services/crisis/test_console.py.
 STREAM = "text/event-stream"
+# Operations no role of B can get past its checks into the handler with, and why. Any other operation
+# that only ever met a request-validation 422 or a role refusal was not tested, and fails the test.
+UNREACHED = {
+    # Granted to B's network roles, so they don't change it (above); every other role is refused.
+    ("PUT", "/crisis/regions/{region}/team"): "the network roles' grant",
+}
 
 
 @dataclass
 class OrganizationA:
-    ids: dict[str, str]  # path parameter name -> A's id for it
-    secrets: set[str]  # values found only in A's data
-    bodies: dict[str, dict[str, Any]]  # request body schema name -> a valid body
     tag: str  # in every id and text of A's made here
+    # Path (and query) parameter name -> A's values for it; a parameter named otherwise gets them all.
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    # Of those, the values that are not A's alone (its org, its region, a date): nothing to look for.
+    shared: set[str] = field(default_factory=set)
+    secrets: set[str] = field(default_factory=set)  # values found only in A's data
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # body schema name -> a valid body
 
     def people(self, role: Role) -> str:
         return f"a-{role}-{self.tag}"
+
+    def marks(self) -> list[str]:
+        """What is in each of A's documents made here: the tag or one of A's own ids."""
+        return [self.tag, *(v for vs in self.ids.values() for v in vs if v not in self.shared)]
 
 
 @pytest.fixture
@@ -84,6 +105,8 @@ async def test_no_role_of_another_organization_reads_or_changes_anything_of_a_th
     assert len(operations) > 20 and any(path == "/crisis/cases/{case_id}" for _, _, path, _ in operations)
 
     violations: list[str] = []
+    reached: set[tuple[str, str]] = set()  # operations whose handler ran for some role
+    refused: defaultdict[tuple[str, str], set[str]] = defaultdict(set)  # the others' answers, to say why
     # Every read first, while B holds nothing under A's ids: a 2xx to one of them can only be A's.
     for writing in (False, True):
         for role in Role:
@@ -97,13 +120,22 @@ async def test_no_role_of_another_organization_reads_or_changes_anything_of_a_th
                 if grant and writing:
                     continue  # a granted change is the network's to make, and other tests rely on it
                 for call in calls(a, operation, base, method, path):
-                    r = await http.request(method, call.url, json=call.body, headers=headers)
+                    r = await http.request(method, call.url, json=call.body, headers=headers | call.headers)
+                    if before_the_handler(r):
+                        refused[method, path].add(refusal(r))
+                    else:
+                        reached.add((method, path))
                     if r.is_success and not grant:
                         violations += leaks(a, role, method, path, call, r, writing)
 
     after = await settled(network, a)
     changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
     assert not violations, "\n".join(violations)
+    assert not reached & UNREACHED.keys(), f"reached now: drop from UNREACHED {reached & UNREACHED.keys()}"
+    unreached = sorted({(m, p) for _, m, p, _ in operations} - reached - UNREACHED.keys())
+    assert not unreached, "no role of B got past validation or the role check to the handler of:\n" + (
+        "\n".join(f"{m} {p}: {sorted(refused[m, p])}" for m, p in unreached)
+    )
     assert not changed, "A's documents changed while B called every route:\n" + "\n".join(
         f"{name}:\n  before {before.get(name)}\n  after  {after.get(name)}" for name in changed
     )
@@ -114,13 +146,13 @@ async def test_no_role_of_another_organization_reads_or_changes_anything_of_a_th
 
 async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.AsyncClient) -> OrganizationA:
     tag = new_id()[-10:].lower()
-    a = OrganizationA(ids={"region": REGION}, secrets=set(), bodies={}, tag=tag)
+    a = OrganizationA(tag=tag)
     admin = tokens(a.people(Role.ORG_ADMIN), A, Role.ORG_ADMIN)
     member = tokens(a.people(Role.MEMBER), A, Role.MEMBER)
     responder = tokens(a.people(Role.RESPONDER), A, Role.RESPONDER)
     on_call, roster_id = f"a-oncall-{tag}", f"a-roster-{tag}"
     meetings, mentoring = network.url("meetings"), network.url("mentoring")
-    crisis = network.url("crisis")
+    crisis, notifications = network.url("crisis"), network.url("notifications")
 
     a.bodies["Listing"] = {
         "name": f"A meeting {tag}",
@@ -130,6 +162,13 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
         "formatted_address": f"{tag} Harbor St",
     }
     meeting = ok(await http.post(f"{meetings}/meetings", json=a.bodies["Listing"], headers=admin))
+    # The meeting's next Wednesday (its day 3: 0 is Sunday), a real occurrence: B's calls about it
+    # reach the occurrence routes' handlers, and its check-in code is A's to keep.
+    today = dt.datetime.now(ZoneInfo(a.bodies["Listing"]["timezone"])).date()
+    occurrence = (today + dt.timedelta(days=(2 - today.weekday()) % 7 or 7)).isoformat()
+    url = f"{meetings}/meetings/{meeting['id']}/occurrences/{occurrence}"
+    code = ok(await http.get(f"{url}/code", headers=admin))["code"]
+    a.bodies["OccurrenceMove"] = {"to": f"{occurrence}T20:00:00"}
     a.bodies["MentorUpdate"] = {"capacity": 2, "lived_experience": [f"focus-{tag}"]}
     url = f"{mentoring}/mentors/{a.people(Role.MENTOR)}"
     ok(await http.put(url, json=a.bodies["MentorUpdate"], headers=admin))
@@ -146,6 +185,10 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
         (a.people(Role.COORDINATOR), "coordinator"),
     ):
         ok(await http.put(f"{crisis}/crisis/staff/{person}", json={"roles": [role]}, headers=admin))
+    # Where A reaches its on-call responder: the page for A's case goes there too.
+    a.bodies["ContactUpdate"] = {"email": f"oncall-{tag}@example.org"}
+    url = f"{notifications}/org/people/{on_call}/contact"
+    ok(await http.put(url, json=a.bodies["ContactUpdate"], headers=admin))
     a.bodies["RosterUpdate"] = {"responder_ids": [on_call], "rotation_start": "2026-01-05T09:00:00"}
     ok(await http.put(f"{crisis}/crisis/rosters/{roster_id}", json=a.bodies["RosterUpdate"], headers=admin))
     # Levels long enough that A's case stays where it is for the whole test.
@@ -171,19 +214,51 @@ async def arrange_organization_a(network: Stack, tokens: Tokens, http: httpx.Asy
     a.bodies["Resolution"] = {"outcome": "safe", "referral": "none"}
     a.bodies["Cancellation"] = {"reason": "other"}
     a.bodies["TeamUpdate"] = {"responder_ids": [a.people(Role.REGIONAL_RESPONDER)]}
+    # The member's recovery date: B's member, whose id is A's member's, must not see it. B's own
+    # (its member sets one) is another date, so that this one is found only in A's data.
+    recovery = {"recovery_date": "2019-04-13", "time_zone": "America/Chicago"}
+    ok(await http.put(f"{mentoring}/mentoring/me/recovery", json=recovery, headers=member))
+    a.bodies["RecoveryUpdate"] = {"recovery_date": "2024-03-01", "time_zone": "UTC"}
+
+    # Their inboxes: the on-call responder is paged for A's case, the mentor (whose id is also the
+    # subject of B's mentor) and the member are told of their proposed match.
+    async def inbox(person: str, role: Role) -> list[str]:
+        r = await http.get(f"{notifications}/me/notifications", headers=tokens(person, A, role))
+        return [n["id"] for n in ok(r)]
+
+    notified: list[str] = []
+    for person, role in (
+        (on_call, Role.RESPONDER),
+        (a.people(Role.MENTOR), Role.MENTOR),
+        (a.people(Role.MEMBER), Role.MEMBER),
+    ):
+        notified += await eventually(partial(inbox, person, role))
 
     trace_id = r.headers["traceresponse"].split("-")[1]
-    a.ids |= {
-        "meeting_id": meeting["id"],
-        "mentor_id": a.people(Role.MENTOR),
-        "request_id": request["id"],
-        "match_id": request["proposal"]["match_id"],
-        "responder_id": a.people(Role.RESPONDER),
-        "roster_id": roster_id,
-        "case_id": case["id"],
-        "trace_id": trace_id,
+    a.ids = {
+        "region": [REGION],
+        "org": [A],
+        "meeting_id": [meeting["id"]],
+        "slug": [meeting["slug"]],
+        "occurrence": [occurrence],
+        "date": [occurrence],
+        "mentor_id": [a.people(Role.MENTOR)],
+        "request_id": [request["id"]],
+        "match_id": [request["proposal"]["match_id"]],
+        "responder_id": [a.people(Role.RESPONDER)],
+        "person_id": [on_call, a.people(Role.MEMBER)],
+        "member_id": [a.people(Role.MEMBER)],
+        "roster_id": [roster_id],
+        "case_id": [case["id"]],
+        "trace_id": [trace_id],
+        "notification_id": notified,
     }
+    a.shared = {REGION, A, occurrence}
     a.secrets = {
+        code,
+        *notified,
+        a.bodies["ContactUpdate"]["email"],
+        recovery["recovery_date"],
         meeting["id"],
         request["id"],
         case["id"],
@@ -228,14 +303,14 @@ async def outbox_intents_left(client: AsyncMongoClient[dict[str, Any]]) -> int:
 
 
 async def documents_of(client: AsyncMongoClient[dict[str, Any]], a: OrganizationA) -> dict[str, list[Any]]:
-    marks = [a.tag, *a.ids.values()]
+    marks = a.marks()
     found: dict[str, list[Any]] = {}
     for name in await client.list_database_names():
         if not name.startswith("rn_") or name.startswith("rn_test_"):
             continue
         for collection in await client[name].list_collection_names():
             docs = await client[name][collection].find({"org": A}).to_list()
-            ours = [d for d in docs if any(mark in repr(d) for mark in marks if mark != REGION)]
+            ours = [d for d in docs if any(mark in repr(d) for mark in marks)]
             if ours:
                 found[f"{name}.{collection}"] = sorted(ours, key=repr)
     return found
@@ -260,25 +335,53 @@ async def operations_of(http: httpx.AsyncClient, base: str) -> list[tuple[str, s
 class Call:
     url: str
     body: Any
+    headers: dict[str, str]  # the header parameters the operation requires
     sent: str  # what the request itself carried: A's values in it may come back without a leak
+    ours: bool  # a path parameter holds one of A's values
 
 
 def calls(a: OrganizationA, operation: dict[str, Any], base: str, method: str, path: str) -> list[Call]:
-    """One call per combination of A's ids for the path parameters (each of A's ids where the
-    parameter's name is not one of A's), with A's ids in the query parameters named like them."""
-    parameters = operation.get("parameters", [])
-    names = [p["name"] for p in parameters if p["in"] == "path"]
-    choices = [[a.ids[n]] if n in a.ids else sorted(set(a.ids.values())) for n in names]
-    query = {p["name"]: a.ids[p["name"]] for p in parameters if p["in"] == "query" and p["name"] in a.ids}
+    """One call per combination of the values `values_of` gives the operation's parameters."""
+    parameters = [p for p in operation.get("parameters", []) if p["in"] in ("path", "query", "header")]
+    options = [values_of(a, p, operation["components"]) for p in parameters]
+    ours = any(mine and p["in"] == "path" for p, (_, mine) in zip(parameters, options, strict=True))
     body = request_body(a, operation)
     found = []
-    for values in itertools.product(*choices):
+    for values in itertools.product(*(values for values, _ in options)):
+        given = [(p, v) for p, v in zip(parameters, values, strict=True) if v is not None]
         filled = path
-        for name, value in zip(names, values, strict=True):
-            filled = filled.replace(f"{{{name}}}", value)
-        url = str(httpx.URL(base + filled, params=query))
-        found.append(Call(url, body, url + json.dumps(body)))
+        for p, v in given:
+            if p["in"] == "path":
+                filled = filled.replace(f"{{{p['name']}}}", v)
+        url = str(httpx.URL(base + filled, params={p["name"]: v for p, v in given if p["in"] == "query"}))
+        headers = {p["name"]: str(v) for p, v in given if p["in"] == "header"}
+        found.append(Call(url, body, headers, url + json.dumps(body) + json.dumps(headers), ours))
     return found
+
+
+def values_of(
+    a: OrganizationA, parameter: dict[str, Any], components: dict[str, Any]
+) -> tuple[list[Any], bool]:
+    """The values to try for a parameter, and whether they are A's: for a path parameter, A's values for
+    its name (or all of A's values, when it names nothing of A's); for a query parameter, A's values
+    for its name. Of those, the ones its schema takes: any other earns a 422, and nothing more. A
+    parameter none of A's values fits gets an example (an enum's every value) when it must be given;
+    else it is left out."""
+    name, schema = parameter["name"], parameter["schema"]
+    everything = sorted({v for vs in a.ids.values() for v in vs})
+
+    def fitting(pool: list[str]) -> list[str]:
+        return [v for v in pool if fits(v, schema, components)]
+
+    # Only A's values for a query parameter's own name: one of A's that came back in the answer
+    # could not be told from a leak. The same name may mean something else (insights' request_id is
+    # a trace's, not a mentoring request's): then none of them fits, and the parameter is left out.
+    mine = fitting(a.ids.get(name, everything) if parameter["in"] == "path" else a.ids.get(name, []))
+    if mine:
+        return mine, True
+    if parameter["in"] == "path" or parameter.get("required"):
+        return schema.get("enum") or [example(schema, components)], False
+    return [None], False
 
 
 def request_body(a: OrganizationA, operation: dict[str, Any]) -> Any:
@@ -290,32 +393,30 @@ def request_body(a: OrganizationA, operation: dict[str, Any]) -> Any:
     return a.bodies.get(name) or example(schema, operation["components"])
 
 
-def example(schema: dict[str, Any], components: dict[str, Any]) -> Any:
-    """The smallest value of a JSON schema, for a body whose schema is new to this test."""
-    if "$ref" in schema:
-        return example(components[schema["$ref"].rsplit("/", 1)[-1]], components)
-    if "default" in schema or "enum" in schema:
-        return schema.get("default", (schema.get("enum") or [None])[0])
-    if "anyOf" in schema:
-        return example(next(s for s in schema["anyOf"] if s.get("type") != "null"), components)
-    kind = schema.get("type")
-    if kind == "object":
-        properties = schema.get("properties", {})
-        return {k: example(properties.get(k, {}), components) for k in schema.get("required", [])}
-    if kind == "array":
-        return [example(schema.get("items", {}), components)] * schema.get("minItems", 0)
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 0)
-    if kind == "boolean":
+def before_the_handler(r: httpx.Response) -> bool:
+    """Refused by the request's validation (a 422 listing its errors: shared.http) or by the route's
+    role check (shared.auth.fastapi): the operation's handler never ran. FastAPI checks roles (a
+    dependency) before it validates parameters and body, so a role refused says nothing of the body.
+    B's tokens are valid: a 401 comes from a handler (the console's session, the OTLP ingest token)."""
+    if r.status_code not in (403, 422) or not r.headers.get("content-type", "").endswith("json"):
         return False
-    return "x" * max(1, schema.get("minLength", 1))
+    problem = r.json()
+    if r.status_code == 422:
+        return "errors" in problem
+    return str(problem.get("detail", "")).startswith("requires one of the roles")
+
+
+def refusal(r: httpx.Response) -> str:
+    """What a refusal before the handler said, without its instance (the URL): one line per kind."""
+    problem = r.json()
+    return f"{r.status_code} {problem['detail']} {[(e['loc'], e['msg']) for e in problem.get('errors', [])]}"
 
 
 def leaks(
     a: OrganizationA, role: Role, method: str, path: str, call: Call, r: httpx.Response, writing: bool
 ) -> list[str]:
     found = []
-    if not writing and "{" in path:
+    if not writing and call.ours:
         found.append(f"{role} of {B} read {method} {path} with A's ids: {r.status_code} {r.text[:200]}")
     shown = sorted(s for s in a.secrets if s in r.text and s not in call.sent)
     if shown:
