@@ -16,7 +16,7 @@ claimed. A cancelled delivery says why in its attempt log and in a final `Notifi
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from opentelemetry import trace
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from contracts.crisis import CrisisEscalated
 from contracts.envelope import Event
 from contracts.ids import id_for
 from contracts.notifications import (
@@ -105,6 +106,9 @@ class Prepared:
     person: Person
     message: catalogue.Message
     caused_at: datetime  # the cause event's time, which a later deactivation is compared with
+    # A regional team member's own organization, as crisis named it: whose record their contacts
+    # come from, now and at every later attempt (`_recipient`).
+    contact_org: str | None = None
 
 
 def prepare(
@@ -113,6 +117,7 @@ def prepare(
     people: Mapping[str, Person],
     senders: Senders,
     now: datetime,
+    contact_orgs: Mapping[str, str] | None = None,
 ) -> list[Prepared]:
     """Render every message the event causes, in each recipient's language and time zone.
 
@@ -141,7 +146,8 @@ def prepare(
             created_at=now,
             team_region=message.team_region,
         )
-        out.append(Prepared(notification, person, message, event.time))
+        contact_org = (contact_orgs or {}).get(message.recipient_id) if message.team_region else None
+        out.append(Prepared(notification, person, message, event.time, contact_org))
     return out
 
 
@@ -156,8 +162,10 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
         return 0
     recipients = sorted({m.recipient_id for m in messages})
     team = sorted({m.recipient_id for m in messages if m.team_region is not None})
+    orgs = team_orgs(event, team)
     now = utcnow()
-    prepared = prepare(event, messages, await store.people(db, event.org, recipients, team), senders, now)
+    people = await store.people(db, event.org, recipients, team, orgs)
+    prepared = prepare(event, messages, people, senders, now, orgs)
     written = {n.id for n in await write_inbox(db, publisher, [p.notification for p in prepared])}
     try:
         await _inbox_facts(db, [p for p in prepared if p.notification.id in written])
@@ -169,6 +177,13 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
     await stop_if_deactivated(db, publisher, event, prepared, now)
     await send_now(db, publisher, senders, [delivery for ids in due for delivery in ids], now)
     return len(written)
+
+
+def team_orgs(event: Event, team: Sequence[str]) -> dict[str, str]:
+    """The organization of each regional team member crisis says is not the case organization's own
+    (`responder_orgs`); empty for an escalation from before it said so, which keeps the old rule."""
+    named = event.data.responder_orgs if isinstance(event, CrisisEscalated) else None
+    return {person: named[person] for person in team if person in named} if named else {}
 
 
 async def _inbox_facts(db: Db, written: list[Prepared]) -> None:
@@ -273,10 +288,12 @@ async def dispatch(
         plan = replace(plan, send_now=(*plan.send_now, "webhook"))
     planned = plan.send_now + plan.deferred
     for channel in plan.send_now:
-        await create_delivery(db, new_delivery(p.notification, p.message, channel, planned, now, p.caused_at))
+        delivery = new_delivery(p.notification, p.message, channel, planned, now, p.caused_at, p.contact_org)
+        await create_delivery(db, delivery)
     for channel in plan.deferred:
         assert plan.defer_until is not None
-        deferred = new_delivery(p.notification, p.message, channel, planned, plan.defer_until, p.caused_at)
+        at = plan.defer_until
+        deferred = new_delivery(p.notification, p.message, channel, planned, at, p.caused_at, p.contact_org)
         await create_delivery(db, deferred)
     if plan.digest_at is not None:
         await add_to_digest(db, p.person, p.notification, plan.digest_at)
@@ -290,6 +307,7 @@ def new_delivery(
     planned: tuple[Channel, ...],
     at: datetime,
     caused_at: datetime,
+    contact_org: str | None = None,
 ) -> Document:
     """The idempotency key of (notification, channel), due `at`, with what it takes to send it."""
     return {
@@ -297,8 +315,8 @@ def new_delivery(
         "recipient_id": n.recipient_id, "channel": channel, "template": message.template,
         "context": message.context, "link": n.link, "category": n.category, "priority": n.priority,
         "cause_event_id": n.cause_event_id, "cause_at": caused_at, "team_region": n.team_region,
-        "planned": list(planned), "state": "pending", "attempts": 0, "next_at": at, "created_at": utcnow(),
-        REV: 0,
+        "contact_org": contact_org, "planned": list(planned), "state": "pending", "attempts": 0,
+        "next_at": at, "created_at": utcnow(), REV: 0,
     }  # fmt: skip
 
 
@@ -360,10 +378,13 @@ def _org_span(name: str, org: str) -> Iterator[trace.Span]:
 
 
 async def _recipient(db: Db, doc: Document) -> Person:
-    """The recipient's contacts as they are now (they may have changed since the message was made)."""
-    team = [doc["recipient_id"]] if doc.get("team_region") else []
-    found = await store.people(db, doc["org"], [doc["recipient_id"]], team)
-    return found.get(doc["recipient_id"]) or model.unknown_person(doc["recipient_id"], doc["org"])
+    """The recipient's contacts as they are now (they may have changed since the message was made),
+    from the record the message was made with (`contact_org`, kept on the delivery)."""
+    person_id = doc["recipient_id"]
+    team = [person_id] if doc.get("team_region") else []
+    orgs = {person_id: doc["contact_org"]} if doc.get("contact_org") else None
+    found = await store.people(db, doc["org"], [person_id], team, orgs)
+    return found.get(person_id) or model.unknown_person(person_id, doc["org"])
 
 
 async def _send(senders: Senders, doc: Document, person: Person) -> Outcome:

@@ -18,7 +18,7 @@
 """
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, time
 from typing import Any
@@ -113,21 +113,31 @@ def person_from_doc(doc: Document) -> Person:
     )
 
 
-async def people(db: Db, org: str, ids: list[str], team: Sequence[str] = ()) -> dict[str, Person]:
+async def people(
+    db: Db, org: str, ids: list[str], team: Sequence[str] = (), team_orgs: Mapping[str, str] | None = None
+) -> dict[str, Person]:
     """The contacts an event's messages go to: each recipient's record in the event's organization,
     in one read by key.
 
     A member of a regional team (`team`) may belong to another organization, and is reached through
-    the record their own organization keeps (what they set there, and what its admin set). Their
-    own organization is known from the record they wrote themselves (`confirmed`: written under their
-    token's organization). So the event's organization's record serves a member who confirmed it,
-    or who confirmed none anywhere (nothing says they are not its own); for one who confirmed a
-    record elsewhere, the event's organization's is only what its admin wrote about an outsider, and
-    theirs is used instead.
+    the record their own organization keeps (what they set there, and what its admin set).
+
+    When crisis says which organization that is (`team_orgs`, for members not on the event
+    organization's staff), that organization's record is read, and only it: the event
+    organization's record of them is what its admin wrote about an outsider, even one they once
+    wrote to themselves (the admin may have added to it since). No record there: in-app only.
+
+    Otherwise (an escalation from before crisis said so) their own organization is known from the
+    record they wrote themselves (`confirmed`: written under their token's organization). So the
+    event's organization's record serves a member who confirmed it, or who confirmed none anywhere
+    (nothing says they are not its own); for one who confirmed a record elsewhere, the event's
+    organization's is only what its admin wrote about an outsider, and theirs is used instead.
     """
-    docs = await db.people.find({"_id": {"$in": [person_key(org, i) for i in ids]}}).to_list()
+    placed = {i: (team_orgs or {}).get(i, org) for i in ids}
+    docs = await db.people.find({"_id": {"$in": [person_key(o, i) for i, o in placed.items()]}}).to_list()
     found = {d["person_id"]: d for d in docs}
-    if elsewhere := [i for i in team if not found.get(i, {}).get("confirmed")]:
+    unplaced = [i for i in team if i not in (team_orgs or {})]
+    if elsewhere := [i for i in unplaced if not found.get(i, {}).get("confirmed")]:
         query = {"person_id": {"$in": elsewhere}, "confirmed": True}
         own: dict[str, Document] = {}
         for doc in await db.people.find(query, sort=[("_id", 1)]).to_list():

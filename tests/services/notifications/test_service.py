@@ -333,6 +333,49 @@ async def test_a_regional_responder_of_the_cases_own_organization_keeps_its_reco
     assert [o.person.phone for o in channels.adapters["sms"].sent] == ["+13125550197"]  # type: ignore[attr-defined]
 
 
+async def test_a_regional_responder_is_reached_through_the_record_their_organizations_admin_set(
+    db: Db,
+) -> None:
+    """pat never saved a record of their own: A's admin set their contacts. Crisis says pat is A's
+    (`responder_orgs`), so B's team escalation goes to A's record, never to what B's admin wrote."""
+    admin_a = principal("org-a", Role.ORG_ADMIN, sub="admin-a")
+    await service.update_staff(db, admin_a, "pat", phone="+13125550101", email="pat@example.org")
+    admin_b = principal("org-b", Role.ORG_ADMIN, sub="admin-b")
+    await service.update_staff(db, admin_b, "pat", phone="+13125550198", email="b@example.org")
+    sms = Adapter("sms", outcomes=[Outcome(ok=False, reason="http 500")])
+    channels, publisher = senders(sms=sms), Publisher()
+    team = escalation("org-b", catch_all="regional_team", region="lakeshore", responder_orgs={"pat": "org-a"})
+    await service.handle(db, publisher, channels, Hub(), team)
+    assert [o.person.phone for o in sms.sent] == ["+13125550101"]
+    assert [o.person.email for o in channels.adapters["email"].sent] == ["pat@example.org"]  # type: ignore[attr-defined]
+    # The retry reads the contacts again, from the same record.
+    (retry,) = await db.deliveries.find({"channel": "sms"}).to_list()
+    await service.attempt(db, publisher, channels, retry["_id"], retry["next_at"] + timedelta(seconds=1))
+    assert [o.person.phone for o in sms.sent] == ["+13125550101", "+13125550101"]
+
+
+async def test_the_case_organizations_admin_cannot_give_a_regional_responder_of_another_contacts(
+    db: Db,
+) -> None:
+    """A responder of A with no record in A is reached in-app only: B's admin's record of them is
+    never used for them, nor a record of B that they once wrote to (B's admin may have added to it)."""
+    admin_b = principal("org-b", Role.ORG_ADMIN, sub="admin-b")
+    await service.update_staff(db, admin_b, "pat", phone="+13125550198", email="b@example.org")
+    channels = senders()
+    team = escalation("org-b", catch_all="regional_team", region="lakeshore", responder_orgs={"pat": "org-a"})
+    assert await service.handle(db, Publisher(), channels, Hub(), team) == 1
+    assert channels.adapters["sms"].sent == [] and channels.adapters["email"].sent == []  # type: ignore[attr-defined]
+    await service.update_own(db, principal("org-b"), language="es")  # pat's own write marks B's record
+    again = senders()
+    later = escalation(
+        "org-b", case_id="c5", catch_all="regional_team", region="lakeshore", responder_orgs={"pat": "org-a"}
+    )
+    await service.handle(db, Publisher(), again, Hub(), later)
+    assert again.adapters["sms"].sent == [] and again.adapters["email"].sent == []  # type: ignore[attr-defined]
+    regional = principal("org-a", Role.REGIONAL_RESPONDER, regions=("lakeshore",))
+    assert len(await service.inbox(db, regional, 10)) == 2  # in-app, both
+
+
 async def test_changing_contacts_and_preferences_at_once_loses_neither(db: Db) -> None:
     caller = principal("org-a")
     await asyncio.gather(
