@@ -205,6 +205,9 @@ class Reach:
     regional_team: tuple[str, ...] = ()
     region: str | None = None
     inactive: frozenset[str] = frozenset()  # deactivated: never reached, and they work no cases
+    # The organization of each team member not on this organization's staff (whose staff vouches
+    # for them): notifications reaches them through that organization's record of their contacts.
+    team_orgs: Mapping[str, str] = field(default_factory=dict)
 
     def with_role(self, role: str) -> list[str]:
         return sorted(person for person, roles in self.staff.items() if role in roles)
@@ -550,6 +553,9 @@ def _escalate_from(case: Case, start: int, reach: Reach, now: datetime) -> list[
         case.regional = case.regional or kind == "regional_team"
         case.deadline = now + timedelta(minutes=timeout)
         case.note(now, "escalated", level=step.level, round=step.round, responders=people, catch_all=kind)
+        elsewhere = (
+            {p: reach.team_orgs[p] for p in people if p in reach.team_orgs} if kind == "regional_team" else {}
+        )
         data = CrisisEscalatedData(
             case_id=case.id,
             level=step.level,
@@ -559,6 +565,7 @@ def _escalate_from(case: Case, start: int, reach: Reach, now: datetime) -> list[
             catch_all=kind,
             region=case.region,
             alert_at=case.opened_at,
+            responder_orgs=elsewhere or None,
         )
         return [CrisisEscalated.create(source=SOURCE, org=case.org, subject=case.id, data=data)]
     case.step = len(steps) - 1

@@ -133,10 +133,11 @@ async def load_reach(db: Db, network: Network, org: str) -> model.Reach:
     region = organization.region if organization else None
     team = await store.regional_teams(db).find_one({"_id": region}) if region else None
     members: list[str] = team["responder_ids"] if team else []
+    vouched: dict[str, str] = {}
     if members:  # only those still active on the staff of one of the region's organizations
         orgs = [o.id for o in network.organizations if o.region == region]
-        active = await store.regional_responders(db, orgs, members)
-        members = [m for m in members if m in active]
+        vouched = await store.regional_responders(db, orgs, members)
+        members = [m for m in members if m in vouched]
     staff, inactive = await _load_staff(db, org)
     return model.Reach(
         staff=staff,
@@ -144,6 +145,8 @@ async def load_reach(db: Db, network: Network, org: str) -> model.Reach:
         regional_team=tuple(members),
         region=region,
         inactive=inactive,
+        # Members not on this organization's staff are reached through their own one's contacts.
+        team_orgs={m: vouched[m] for m in members if m not in staff},
     )
 
 
@@ -681,7 +684,7 @@ async def save_regional_team(
     """Refuses (model.NobodyToReach) anyone not a regional responder of the region; every change is
     a line in the team's audit trail."""
     orgs = [o.id for o in network.organizations if o.region == region]
-    model.check_regional_team(responder_ids, await store.regional_responders(db, orgs, responder_ids))
+    model.check_regional_team(responder_ids, set(await store.regional_responders(db, orgs, responder_ids)))
     await store.regional_team_changes(db).insert_one(
         {"region": region, "at": utcnow(), "changed_by": changed_by, "responder_ids": responder_ids}
     )

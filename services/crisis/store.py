@@ -91,15 +91,19 @@ def regional_team_changes(db: AsyncDatabase[Document]) -> AsyncCollection[Docume
     return db.regional_team_changes
 
 
-async def regional_responders(db: AsyncDatabase[Document], orgs: list[str], ids: list[str]) -> set[str]:
-    """Which of `ids` are regional responders on the crisis staff of one of `orgs`."""
+async def regional_responders(db: AsyncDatabase[Document], orgs: list[str], ids: list[str]) -> dict[str, str]:
+    """Which of `ids` are regional responders on the crisis staff of one of `orgs`, and of which
+    (the first by id, should two organizations vouch for the same person: one answer every time)."""
     query = {
         "org": {"$in": orgs},
         "responder_id": {"$in": ids},
         "roles": "regional_responder",
         "active": {"$ne": False},
     }
-    return {d["responder_id"] async for d in db.staff.find(query)}
+    found: dict[str, str] = {}
+    async for d in db.staff.find(query, sort=[("org", 1)]):
+        found.setdefault(d["responder_id"], d["org"])
+    return found
 
 
 async def schedule(db: AsyncDatabase[Document], org: str, case_id: str, at: datetime) -> None:
