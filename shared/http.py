@@ -177,9 +177,7 @@ def _add_problems(document: dict[str, Any]) -> None:
             for status in {str(s) for s in _problems_of(operation)} - set(responses):
                 responses[status] = {}
             for status, response in responses.items():
-                if status.isdigit() and (
-                    400 <= int(status) < 500 or int(status) >= 500 and not _own_body(response)
-                ):
+                if status.isdigit() and int(status) >= 400 and (int(status) < 500 or not _own_body(response)):
                     response.setdefault("description", HTTPStatus(int(status)).phrase)
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}
 

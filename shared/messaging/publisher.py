@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from faststream.nats import JStream, NatsBroker
 from faststream.nats.publisher.usecase import LogicPublisher
+from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.client import JetStreamContext
 from opentelemetry import propagate
 
 from contracts.envelope import Event
@@ -44,6 +46,7 @@ class EventPublisher:
         self._attempts = attempts
         # Ids this process has seen acknowledged, newest last: the outbox relay skips them.
         self._acknowledged: OrderedDict[str, None] = OrderedDict()
+        self._js: tuple[Client, JetStreamContext] | None = None
         self._publishers: dict[str, LogicPublisher] = {
             event.type_name(): broker.publisher(
                 event.subject_pattern().replace("*", "{org}"),
@@ -81,7 +84,7 @@ class EventPublisher:
         propagate.inject(trace)
         headers = {**trace, "Nats-Msg-Id": event_id, "content-type": "application/json"}
         stream = stream_name(event_type.split(".", 1)[0])
-        js = self._broker.connection.jetstream()
+        js = self._jetstream()
 
         async def send() -> None:
             await js.publish(subject, payload, timeout=self._timeout, stream=stream, headers=headers)
@@ -98,6 +101,13 @@ class EventPublisher:
                 await self.publish_raw(entry["type"], entry["subject"], payload, entry["id"])
 
         await asyncio.gather(*(one(e) for e in entries if not self.acknowledged(e["id"])))
+
+    def _jetstream(self) -> JetStreamContext:
+        """The broker connection's JetStream context, made once per connection (not per event)."""
+        connection = self._broker.connection
+        if self._js is None or self._js[0] is not connection:
+            self._js = (connection, connection.jetstream())
+        return self._js[1]
 
     def _publisher(self, event_type: str) -> LogicPublisher:
         publisher = self._publishers.get(event_type)
