@@ -1,6 +1,7 @@
 """The regional crisis team across organizations: a case of B that reaches the region's catch-all goes
-to the team's responder, who belongs to A, on the console and in the inbox; nobody else outside B
-sees it, and nobody of B sees A's own case.
+to the team's responder, who belongs to A, on the console, in the inbox and by SMS and email to the
+contacts A's admin set for them (never those B's admin set); nobody else outside B sees it, and
+nobody of B sees A's own case.
 
 Each negative check uses the probe that succeeds for somebody else in the same test, and each
 person who must not see B's case is shown, by that probe, a case that is theirs: a probe that could
@@ -19,7 +20,7 @@ import pytest
 from deploy.local.stack import Stack
 from shared.auth.principal import Role
 from tests.conftest import Tokens
-from tests.helpers import eventually, joined, put_staff
+from tests.helpers import Mailpit, SmsReceiver, eventually, joined, put_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +29,9 @@ A, B, C = "team-a", "team-b", "team-c"
 REGION, OTHER_REGION = "team-region", "team-other-region"  # A and B in the first, C in the other
 LONG = 240  # minutes: nothing else moves while the test looks
 FAST = 0.05  # minutes: B's one level lasts 3 s before the regional team is reached
+# The regional responder's contacts as A's admin set them, and as B's admin set B's record of them.
+A_PHONE, A_EMAIL = "+13125550170", "regional-a@team-a.example.org"
+B_PHONE, B_EMAIL = "+13125550171", "regional-a@team-b.example.org"
 
 Event = dict[str, Any]
 
@@ -45,7 +49,7 @@ def regions(network: Stack) -> Iterator[Stack]:
 
 
 async def test_a_case_reaching_the_regional_team_goes_to_its_responder_in_another_organization_only(
-    regions: Stack, tokens: Tokens, http: httpx.AsyncClient
+    regions: Stack, tokens: Tokens, http: httpx.AsyncClient, mailpit: Mailpit, sms: SmsReceiver
 ) -> None:
     crisis, notifications = regions.url("crisis"), regions.url("notifications")
     regional = tokens("regional-a", A, Role.REGIONAL_RESPONDER, regions=(REGION,))
@@ -67,6 +71,9 @@ async def test_a_case_reaching_the_regional_team_goes_to_its_responder_in_anothe
     await put_protocol(http, crisis, admin_a, [{"responder_ids": ["responder-a", "admin-a"]}], "coordinator")
     # Each region's team, named by its network admin; C's cases go straight to its region's team.
     await put_team(http, crisis, tokens, REGION, ["regional-a"])
+    # The responder never saved contacts of their own: A's admin keeps them. B's admin writing B's
+    # record of them must not send B's case anywhere else.
+    await put_contact(http, notifications, admin_a, "regional-a", phone=A_PHONE, email=A_EMAIL)
     admin_c = tokens("admin-c", C, Role.ORG_ADMIN)
     await put_staff(http, crisis, admin_c, {"regional-c": ["regional_responder"]})
     await put_team(http, crisis, tokens, OTHER_REGION, ["regional-c"])
@@ -76,6 +83,7 @@ async def test_a_case_reaching_the_regional_team_goes_to_its_responder_in_anothe
     responder_b = tokens("responder-b", B, Role.RESPONDER)
     await put_staff(http, crisis, admin_b, {"responder-b": ["responder"], "admin-b": ["coordinator"]})
     b_level = {"responder_ids": ["responder-b", "admin-b"], "timeout_minutes": FAST}
+    await put_contact(http, notifications, admin_b, "regional-a", phone=B_PHONE, email=B_EMAIL)
     await put_protocol(http, crisis, admin_b, [b_level], "regional_team")
 
     async with (
@@ -97,6 +105,12 @@ async def test_a_case_reaching_the_regional_team_goes_to_its_responder_in_anothe
         assert shown["data"]["responder_ids"] == ["regional-a"]
         (note,) = await eventually(notified(http, notifications, regional, case["id"]))
         assert (note["category"], note["priority"]) == ("crisis", "critical")
+        # And by SMS and email, to what A's admin set: a crisis message goes on every channel at once.
+        (text,) = await sms.wait_for(A_PHONE)
+        assert f"/crisis/console#case-{case['id']}" in text["body"]
+        (mail,) = await mailpit.wait_for(A_EMAIL)
+        assert mail["Subject"] == note["title"]
+        assert await sms.messages(B_PHONE) == [] and await mailpit.messages(to=B_EMAIL) == []
         assert await read_case(http, crisis, regional, case["id"]) == 200
         assert await lists_case(http, crisis, regional, case["id"])
 
@@ -168,6 +182,14 @@ async def put_team(
         f"{crisis}/crisis/regions/{region}/team", json={"responder_ids": responder_ids}, headers=network_admin
     )
     assert r.status_code == 204, r.text
+
+
+async def put_contact(
+    http: httpx.AsyncClient, notifications: str, admin: dict[str, str], person_id: str, **contact: str
+) -> None:
+    """The admin's organization's record of the person (`PUT /org/people/{id}/contact`)."""
+    r = await http.put(f"{notifications}/org/people/{person_id}/contact", json=contact, headers=admin)
+    assert r.status_code == 200, r.text
 
 
 async def raise_alert(http: httpx.AsyncClient, crisis: str, member: dict[str, str]) -> dict[str, Any]:
