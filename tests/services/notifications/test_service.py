@@ -175,7 +175,9 @@ async def test_a_message_the_provider_refuses_for_good_is_not_retried(db: Db) ->
 
 async def test_a_message_in_quiet_hours_waits_for_their_end_and_then_goes_once(db: Db) -> None:
     now = datetime.now(UTC)
-    start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=1)).time()
+    # Whole hours: ending at the top of the hour after next, so at least an hour from now (ending at
+    # the next one, a run in an hour's last seconds saw the quiet hours over before the send).
+    start, end = (now - timedelta(hours=1)).time(), (now + timedelta(hours=2)).time()
     await pat(db, quiet_hours=model.QuietHours(time(start.hour), time(end.hour)))
     data = MatchProposedData(match_id="x", request_id="q", mentor_id="pat", member_id="m", score=1.0)
     channels, publisher = senders(), Publisher()
