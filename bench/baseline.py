@@ -165,10 +165,11 @@ async def run(messages: int, requests: int, latency_samples: int) -> dict[str, f
         ours_lat = []
         for i in range(latency_samples):
             e = event(200_000 + i, "bench-ours")
-            waiters[e.id] = asyncio.get_running_loop().create_future()
+            # Held here too: the handler may run (and drop it from `waiters`) before the publish's ack.
+            handled_e = waiters[e.id] = asyncio.get_running_loop().create_future()
             t0 = time.perf_counter()
             await publisher.publish(e)
-            await asyncio.wait_for(waiters[e.id], timeout=10)
+            await asyncio.wait_for(handled_e, timeout=10)
             ours_lat.append((arrivals[e.id] - t0) * 1000)
         results["raw_publish_to_handler_p50_ms"] = pct(raw_lat, 50)
         results["raw_publish_to_handler_p99_ms"] = pct(raw_lat, 99)
