@@ -186,9 +186,7 @@ def _own_body(response: dict[str, Any]) -> bool:
     """A server error a route documents with a body of its own (/health answers 503 with its checks).
     Every other error answer is problem details, whatever the route wrote: a `model=ProblemDetails`
     would otherwise be documented as application/json, a bare description as no body at all."""
-    return any(
-        "ProblemDetails" not in str(media.get("schema", {})) for media in response.get("content", {}).values()
-    )
+    return any(media.get("schema") != PROBLEM_SCHEMA for media in response.get("content", {}).values())
 
 
 def _problems_of(operation: dict[str, Any]) -> list[int]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
+from opentelemetry.sdk.trace import TracerProvider
 
 from contracts.meetings import MeetingScheduled, MeetingScheduledData
 from contracts.subjects import stream_name
@@ -55,6 +56,31 @@ async def test_publishing_the_same_event_twice_stores_it_once(probe: tuple, admi
     await publisher.publish(event)
     after = (await js.stream_info(stream_name("meetings"))).state.messages
     assert after - before == 1
+
+
+async def test_an_event_carries_the_trace_of_the_span_that_published_it(
+    probe: tuple, admin_nc: NatsClient
+) -> None:
+    broker, _, org = probe
+    publisher = EventPublisher(broker, [MeetingScheduled])
+    await broker.start()
+    event = scheduled(org)
+    provider = TracerProvider()
+    with provider.get_tracer("test").start_as_current_span("schedule a meeting") as span:
+        await publisher.publish(event)
+    js = admin_nc.jetstream()
+    stored = await js.get_last_msg(stream_name("meetings"), event.nats_subject())
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert stored.headers is not None and stored.headers["Nats-Msg-Id"] == event.id
+    assert stored.headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_an_event_type_the_service_does_not_declare_is_refused(probe: tuple) -> None:
+    broker, _, org = probe
+    publisher = EventPublisher(broker, [])
+    await broker.start()
+    with pytest.raises(ValueError, match=r"does not publish meetings\.scheduled"):
+        await publisher.publish(scheduled(org))
 
 
 async def test_a_malformed_message_is_dead_lettered_with_its_reason_and_does_not_block_the_consumer(
