@@ -199,7 +199,11 @@ def _of_type(stream: list[Document], kind: str) -> list[Document]:
 
 
 def _count_cases(snap: Snapshot, load: Load, figures: Figures) -> None:
-    raised = Counter(e["data"]["case_id"] for e in _of_type(snap.crisis, "crisis.raised.v1"))
+    # Per case, its distinct CrisisRaised ids: one id stored twice is `events_stored_twice`'s to count.
+    raised = Counter(
+        case_id
+        for case_id, _ in {(e["data"]["case_id"], e["id"]) for e in _of_type(snap.crisis, "crisis.raised.v1")}
+    )
     steps: dict[str, Counter[Step]] = {}
     for e in _of_type(snap.crisis, "crisis.escalated.v1"):
         steps.setdefault(e["data"]["case_id"], Counter())[(e["data"]["level"], e["data"]["round"])] += 1

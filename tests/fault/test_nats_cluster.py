@@ -85,6 +85,14 @@ async def test_a_node_and_replicas_dying_under_load_lose_and_double_nothing(
     assert sorted(figures.processes_killed) == sorted(victims)
     assert figures.alerts_accepted == figures.alerts_sent == ALERTS
     assert figures.clean(), figures.problems
+    # A process whose node died and that never reconnected would hide behind its twin's work: every
+    # survivor must be connected to NATS and the store again.
+    survivors = [cluster.url(s.name) for s in SERVICES] + [
+        url_of(r) for r in replicas.values() if r not in for_good
+    ]
+    for url in survivors:
+        health = await http_load.get(f"{url}/health")
+        assert health.status_code == 200, (url, health.text)
 
 
 def url_of(replica: str) -> str:
