@@ -48,6 +48,10 @@ MENTORS = 12  # per organization, 10 mentees each
 SERVICE_ENV = {
     # The relay is how events saved while NATS was away get out; a short round keeps runs short.
     "RN_OUTBOX_RELAY_INTERVAL_SECONDS": "5",
+    # No spans: they are a sixth of an alert's CPU across the processes (made, exported, stored by
+    # insights), and what these runs count is events and documents. The trace context still travels
+    # in every message; what spans show is tested by the e2e and insights tests.
+    "OTEL_TRACES_SAMPLER": "always_off",
 }
 FIGURES_FILE = OUTPUT / "fault-figures.json"
 # After everything arrived, one more relay round and its grace could still publish a double.
