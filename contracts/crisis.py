@@ -152,6 +152,16 @@ class CrisisFollowUpScheduledData(Contract):
     responder_id: str = Field(description="who makes the caring contact: the responder who resolved the case")
     member_id: str
     due_by: datetime = Field(description="at most 24 hours after resolution")
+    responder_org: str | None = Field(
+        default=None,
+        description=(
+            "the responder's organization when they are not on the case organization's staff (a regional"
+            " team member from another organization of the region): their contacts are that one's"
+        ),
+    )
+    region: str | None = Field(
+        default=None, description="the case organization's region, set with responder_org (for their inbox)"
+    )
 
 
 class CrisisFollowUpScheduled(Event):

@@ -384,12 +384,13 @@ async def resolve_case(
     if body.partner_id and not await service.is_partner(db, org, body.partner_id):
         raise Problem(422, "Unknown partner", "a warm handoff names one of the organization's partners")
     other = sealer.seal(org, case_id, body.referral_other) if body.referral_other else None
+    elsewhere = await service.responder_org(db, org, caller)
     try:
         return await _apply(
             db, publisher, org, case_id,
             lambda c: model.resolve(
                 c, responder_id=caller.sub, outcome=body.outcome, referral=body.referral,
-                partner_id=body.partner_id, referral_other=other, now=now,
+                partner_id=body.partner_id, referral_other=other, now=now, responder_org=elsewhere,
             ),
         )  # fmt: skip
     except model.BadResolution as exc:

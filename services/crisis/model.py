@@ -470,8 +470,12 @@ def resolve(
     partner_id: str | None,
     now: datetime,
     referral_other: str | None = None,
+    responder_org: str | None = None,
 ) -> list[Event]:
-    """Closes the case with its outcome and referral, and schedules a caring contact within 24 hours."""
+    """Closes the case with its outcome and referral, and schedules a caring contact within 24 hours.
+
+    `responder_org`: the resolver's organization when they are not on the case organization's staff
+    (a regional team member from elsewhere), so that the reminder reaches them as that one's."""
     if not case.is_open:
         raise InvalidTransition(f"a {case.state} case cannot be resolved")
     if (referral == "warm_handoff") != bool(partner_id):
@@ -489,8 +493,9 @@ def resolve(
         case_id=case.id, responder_id=responder_id, outcome=outcome, referral=referral, partner_id=partner_id
     )
     follow_up = CrisisFollowUpScheduledData(
-        case_id=case.id, responder_id=responder_id, member_id=case.member_id, due_by=due_by
-    )
+        case_id=case.id, responder_id=responder_id, member_id=case.member_id, due_by=due_by,
+        responder_org=responder_org, region=case.region if responder_org else None,
+    )  # fmt: skip
     return [
         CrisisResolved.create(source=SOURCE, org=case.org, subject=case.id, data=resolved),
         CrisisFollowUpScheduled.create(source=SOURCE, org=case.org, subject=case.id, data=follow_up),

@@ -91,6 +91,15 @@ async def case_org(db: Db, caller: Principal, case_id: str) -> str | None:
     return None
 
 
+async def responder_org(db: Db, org: str, caller: Principal) -> str | None:
+    """The caller's organization when they work a case of `org` without being on its active staff (a
+    regional team member from elsewhere): their own organization's contacts are the ones to use."""
+    if caller.org == org:
+        return None
+    on_staff = await store.staff(db, org).find_one({"responder_id": caller.sub, "active": {"$ne": False}})
+    return None if on_staff else caller.org
+
+
 async def list_cases(db: Db, caller: Principal, *, open_: bool, limit: int) -> list[model.Case]:
     """Cases of the caller's organization (a regional team: of its regions). Open ones as a responder
     takes them, the gravest first and then the one waiting longest; closed ones newest first."""

@@ -59,6 +59,11 @@ def _regional_team(e: CrisisEscalated) -> str | None:
     return e.data.region if e.data.catch_all == "regional_team" else None
 
 
+def _from_elsewhere(e: CrisisFollowUpScheduled) -> str | None:
+    # A regional team member from another organization reads it in their inbox through the region.
+    return e.data.region if e.data.responder_org else None
+
+
 MEMBER_VIEW = "/mentoring/pages/me"
 MENTOR_VIEW = "/mentoring/pages/mentor"
 INBOX = "/notifications/inbox"
@@ -122,6 +127,7 @@ CATALOGUE: tuple[Entry, ...] = (
         recipients=lambda e: [e.data.responder_id],
         link=lambda e: f"/crisis/console#case-{e.data.case_id}",
         context=lambda e: {"case_id": e.data.case_id, "due_by": e.data.due_by},
+        team_region=_from_elsewhere,
     ),
     # Mentoring. A message names nobody: a mentor has several mentees, so the link's fragment points
     # the mentor's page at the match, and the page (which checks who asks) says who it is.

@@ -24,7 +24,7 @@ from typing import Any
 from opentelemetry import trace
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from contracts.crisis import CrisisEscalated
+from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
 from contracts.envelope import Event
 from contracts.ids import id_for
 from contracts.notifications import (
@@ -181,8 +181,13 @@ async def handle(db: Db, publisher: EventPublisher, senders: Senders, hub: Hub, 
 
 def team_orgs(event: Event, team: Sequence[str]) -> dict[str, str]:
     """The organization of each regional team member crisis says is not the case organization's own
-    (`responder_orgs`); empty for an escalation from before it said so, which keeps the old rule."""
-    named = event.data.responder_orgs if isinstance(event, CrisisEscalated) else None
+    (`responder_orgs`, or a caring contact's `responder_org`); empty for an event from before it said
+    so, which keeps the old rule."""
+    named: Mapping[str, str] | None = None
+    if isinstance(event, CrisisEscalated):
+        named = event.data.responder_orgs
+    elif isinstance(event, CrisisFollowUpScheduled) and event.data.responder_org:
+        named = {event.data.responder_id: event.data.responder_org}
     return {person: named[person] for person in team if person in named} if named else {}
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts.crisis import CrisisEscalated
+from contracts.crisis import CrisisEscalated, CrisisFollowUpScheduled
 from services.crisis import model, service
+from shared.auth.principal import Principal, Role
 from shared.network import Network
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -55,3 +56,40 @@ async def test_the_regional_teams_escalation_names_the_organization_of_each_memb
     # B's own people, at B's own levels or its coordinator catch-all: nobody from elsewhere.
     own = await escalated(scratch_db, "org-b", model.Protocol(levels=(model.Level(responder_ids=("both",)),)))
     assert own.data.responder_ids == ["both"] and own.data.responder_orgs is None
+
+
+async def test_a_caring_contact_owed_by_a_member_from_elsewhere_names_their_organization_and_region(
+    scratch_db: Db,
+) -> None:
+    """A's regional responder resolved B's case: the reminder of the caring contact they owe says
+    they are A's (and the region), so notifications reaches them as A's; B's own staff are B's."""
+    await service.save_staff(scratch_db, "org-a", "reg-a", ["regional_responder"])
+    await service.save_staff(scratch_db, "org-a", "both", ["regional_responder"])
+    await service.save_staff(scratch_db, "org-b", "both", ["responder"])
+    await service.save_staff(scratch_db, "org-b", "coord-b", ["coordinator"])
+    await service.save_regional_team(
+        scratch_db, NETWORK, "lakeshore", ["reg-a", "both"], changed_by="net-admin"
+    )
+
+    def regional(sub: str) -> Principal:
+        return Principal(
+            sub=sub, org="org-a", roles=frozenset({Role.REGIONAL_RESPONDER}), regions=frozenset({"lakeshore"})
+        )
+
+    assert await service.responder_org(scratch_db, "org-b", regional("reg-a")) == "org-a"
+    assert await service.responder_org(scratch_db, "org-b", regional("both")) is None  # on B's staff too
+    own = Principal(sub="coord-b", org="org-b", roles=frozenset({Role.COORDINATOR}))
+    assert await service.responder_org(scratch_db, "org-b", own) is None
+
+    reach = await service.load_reach(scratch_db, NETWORK, "org-b")
+    for resolver, org, region in (("reg-a", "org-a", "lakeshore"), ("coord-b", None, None)):
+        case, _ = model.raise_case(
+            org="org-b", member_id="m1", severity="high", channel="member", dedup_key="m1",
+            protocol=model.Protocol(catch_all="regional_team"), reach=reach, now=NOW,
+        )  # fmt: skip
+        *_, follow_up = model.resolve(
+            case, responder_id=resolver, outcome="safe", referral="none", partner_id=None, now=NOW,
+            responder_org=org,
+        )  # fmt: skip
+        assert isinstance(follow_up, CrisisFollowUpScheduled)
+        assert (follow_up.data.responder_org, follow_up.data.region) == (org, region)

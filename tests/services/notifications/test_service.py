@@ -378,6 +378,45 @@ async def test_the_case_organizations_admin_cannot_give_a_regional_responder_of_
     assert len(await service.inbox(db, regional, 10)) == 2  # in-app, both
 
 
+def caring_contact(org: str, **data: object) -> CrisisFollowUpScheduled:
+    fields = {"case_id": f"case-{org}", "responder_id": "pat", "member_id": "m", "due_by": datetime.now(UTC)}
+    follow_up = CrisisFollowUpScheduledData.model_validate({**fields, **data})
+    return CrisisFollowUpScheduled.create(source="crisis", org=org, subject="c", data=follow_up)
+
+
+async def test_a_regional_responder_who_resolved_another_organizations_case_gets_its_reminder(
+    db: Db,
+) -> None:
+    """pat, A's regional responder, resolved B's case: the caring-contact reminder is in their inbox
+    (read as A's, through the region) and goes to the contacts A's admin set, never B's admin's."""
+    admin_a = principal("org-a", Role.ORG_ADMIN, sub="admin-a")
+    both = {"crisis": ("sms", "email")}  # a reminder is not critical: it goes on the chosen channels
+    await service.update_staff(
+        db, admin_a, "pat", phone="+13125550101", email="pat@example.org", channels=both
+    )
+    admin_b = principal("org-b", Role.ORG_ADMIN, sub="admin-b")
+    await service.update_staff(db, admin_b, "pat", phone="+13125550198", email="b@example.org", channels=both)
+    sms = Adapter("sms", outcomes=[Outcome(ok=False, reason="http 500")])
+    channels, publisher = senders(sms=sms), Publisher()
+    reminder = caring_contact("org-b", responder_org="org-a", region="lakeshore")
+    assert await service.handle(db, publisher, channels, Hub(), reminder) == 1
+    regional = principal("org-a", Role.REGIONAL_RESPONDER, regions=("lakeshore",))
+    assert [n.template for n in await service.inbox(db, regional, 10)] == ["crisis_follow_up_due"]
+    assert [o.person.phone for o in sms.sent] == ["+13125550101"]
+    assert [o.person.email for o in channels.adapters["email"].sent] == ["pat@example.org"]  # type: ignore[attr-defined]
+    # The retry reads the same record again.
+    (retry,) = await db.deliveries.find({"channel": "sms"}).to_list()
+    await service.attempt(db, publisher, channels, retry["_id"], retry["next_at"] + timedelta(seconds=1))
+    assert [o.person.phone for o in sms.sent] == ["+13125550101", "+13125550101"]
+    # One of B's own who resolved B's case: B's record, B's inbox, as before.
+    own = senders()
+    await service.handle(
+        db, Publisher(), own, Hub(), caring_contact("org-b", case_id="c2", region="lakeshore")
+    )
+    assert [o.person.phone for o in own.adapters["sms"].sent] == ["+13125550198"]  # type: ignore[attr-defined]
+    assert [n.template for n in await service.inbox(db, regional, 10)] == ["crisis_follow_up_due"]
+
+
 async def test_changing_contacts_and_preferences_at_once_loses_neither(db: Db) -> None:
     caller = principal("org-a")
     await asyncio.gather(
