@@ -81,9 +81,25 @@ class EventPublisher:
         every event of every flow (bench/baseline.py: 0.36 of raw nats-py's throughput through it).
         The declared publishers remain what this service may publish, and what AsyncAPI shows.
         """
+        await self._send(event_type, subject, payload, event_id, _trace_headers())
+
+    async def publish_many(self, entries: Sequence[Mapping[str, str]], concurrency: int = 64) -> None:
+        """Many serialised events at once (a fan-out's announcements, as outbox entries), side by side,
+        all in the current trace context (read once, not once per event)."""
+        trace = _trace_headers()
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(entry: Mapping[str, str]) -> None:
+            payload = entry["payload"].encode()
+            async with slots:
+                await self._send(entry["type"], entry["subject"], payload, entry["id"], trace)
+
+        await asyncio.gather(*(one(e) for e in entries if not self.acknowledged(e["id"])))
+
+    async def _send(
+        self, event_type: str, subject: str, payload: bytes, event_id: str, trace: Mapping[str, str]
+    ) -> None:
         self._check_declared(event_type)
-        trace: dict[str, str] = {}
-        propagate.inject(trace)
         headers = {**trace, "Nats-Msg-Id": event_id, "content-type": "application/json"}
         stream = stream_name(event_type.split(".", 1)[0])
         js = self._jetstream()
@@ -92,17 +108,6 @@ class EventPublisher:
             await js.publish(subject, payload, timeout=self._timeout, stream=stream, headers=headers)
 
         await self._with_retries(event_id, send)
-
-    async def publish_many(self, entries: Sequence[Mapping[str, str]], concurrency: int = 64) -> None:
-        """Many serialised events at once (a fan-out's announcements, as outbox entries), side by side."""
-        slots = asyncio.Semaphore(concurrency)
-
-        async def one(entry: Mapping[str, str]) -> None:
-            payload = entry["payload"].encode()
-            async with slots:
-                await self.publish_raw(entry["type"], entry["subject"], payload, entry["id"])
-
-        await asyncio.gather(*(one(e) for e in entries if not self.acknowledged(e["id"])))
 
     def _jetstream(self) -> JetStreamContext:
         """The broker connection's JetStream context, made once per connection (not per event)."""
@@ -130,3 +135,10 @@ class EventPublisher:
                     ) from exc
                 await asyncio.sleep(delay)
                 delay *= 2
+
+
+def _trace_headers() -> dict[str, str]:
+    """The current trace context as NATS headers (`traceparent`, and `tracestate` when there is one)."""
+    trace: dict[str, str] = {}
+    propagate.inject(trace)
+    return trace
