@@ -211,12 +211,16 @@ async def stop_if_deactivated(
 ) -> None:
     """A crisis event handled after its recipient was taken off the staff (the two are consumed side
     by side): its deliveries are cancelled now, so a deferred one says so now, not when it falls due."""
-    crisis = sorted({p.notification.recipient_id for p in prepared if p.notification.category == "crisis"})
-    if not crisis:
-        return
-    for person_id, at in (await store.deactivated_at(db, event.org, crisis)).items():
-        if model.stopped_by_deactivation("crisis", event.time, at):
-            await stop_held(db, publisher, event.org, person_id, at, now)
+    # Taken off the staff of the case's organization, or of the one whose record reaches them.
+    by_org: dict[str, set[str]] = {}
+    for p in prepared:
+        if p.notification.category == "crisis":
+            for org in {event.org, p.contact_org or event.org}:
+                by_org.setdefault(org, set()).add(p.notification.recipient_id)
+    for org, people in sorted(by_org.items()):
+        for person_id, at in (await store.deactivated_at(db, org, sorted(people))).items():
+            if model.stopped_by_deactivation("crisis", event.time, at):
+                await stop_held(db, publisher, org, person_id, at, now)
 
 
 async def send_now(
@@ -622,8 +626,14 @@ def _caused_at(doc: Document) -> datetime:
 
 
 async def _recipient_deactivated(db: Db, doc: Document) -> bool:
-    found = await store.deactivated_at(db, doc["org"], [doc["recipient_id"]])
-    return model.stopped_by_deactivation(doc["category"], _caused_at(doc), found.get(doc["recipient_id"]))
+    """Taken off the crisis staff of the delivery's organization, or of the one whose record reaches
+    them (`contact_org`: a regional team member from elsewhere, whom that one vouches for)."""
+    person_id = doc["recipient_id"]
+    for org in {doc["org"], doc.get("contact_org") or doc["org"]}:
+        found = await store.deactivated_at(db, org, [person_id])
+        if model.stopped_by_deactivation(doc["category"], _caused_at(doc), found.get(person_id)):
+            return True
+    return False
 
 
 async def cancel(db: Db, publisher: EventPublisher, doc: Document, now: datetime) -> bool:

@@ -190,14 +190,17 @@ async def deactivated_at(db: Db, org: str, ids: Sequence[str]) -> dict[str, date
 
 
 async def held_crisis_deliveries(db: Db, org: str, person_id: str) -> list[Document]:
-    """A person's crisis deliveries in the organization that wait for their time (deferred, or a retry
-    after a failed attempt), and those already cancelled, whose status a crash may have left unlogged.
+    """A person's crisis deliveries of or through the organization that wait for their time
+    (deferred, or a retry after a failed attempt), and those already cancelled, whose status a crash
+    may have left unlogged.
 
     Unindexed on purpose: asked once per deactivation, a rare act of a coordinator, while an index
     would cost every delivery's insert on the local store.
     """
     query = {
-        "org": org,
+        # Also another organization's deliveries that reach them through this one's record of them
+        # (a regional team member, `contact_org`): taken off its staff, they are not its to send.
+        "$or": [{"org": org}, {"contact_org": org}],
         "recipient_id": person_id,
         "category": "crisis",
         "state": {"$in": ["pending", "cancelled"]},

@@ -227,6 +227,57 @@ async def test_crisis_messages_handled_after_the_deactivation_they_preceded_are_
     assert [(a["channel"], a["outcome"]) for a in found] == [("sms", "delivered")]
 
 
+async def test_a_regional_responder_taken_off_their_organizations_staff_gets_no_more_of_anothers_messages(
+    db: Db,
+) -> None:
+    """pat is A's regional responder, reached for B's case through A's record (`contact_org`). A takes
+    them off its crisis staff: B's waiting retry and reminder to them stop, and so does B's message
+    caused before it and handled after."""
+    quiet = quiet_now()
+    hours = model.QuietHours(time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"]))
+    await pat(db, email="pat@example.org", quiet_hours=hours, channels={"crisis": ("sms", "email")})
+    sms = Adapter("sms", outcomes=[Outcome(ok=False, reason="http 500")])
+    channels, publisher = senders(sms=sms), Publisher()
+    team = {"catch_all": "regional_team", "region": "lakeshore", "responder_orgs": {"pat": "org-a"}}
+    data = CrisisEscalatedData(case_id="c6", level=2, severity="high", responder_ids=["pat"], **team)
+    escalated = CrisisEscalated.create(source="crisis", org="org-b", subject="c6", data=data)
+    reminder = CrisisFollowUpScheduled.create(
+        source="crisis", org="org-b", subject="c7",
+        data=CrisisFollowUpScheduledData(
+            case_id="c7", responder_id="pat", member_id="m", due_by=datetime.now(UTC) + timedelta(hours=24),
+            responder_org="org-a", region="lakeshore",
+        ),
+    )  # fmt: skip
+    for event in (escalated, reminder):
+        await service.handle(db, publisher, channels, Hub(), event)
+    # The escalation's SMS waits for its retry; the reminder for the end of quiet hours.
+    assert (
+        sorted(d["state"] for d in await db.deliveries.find({}).to_list()) == ["delivered"] + ["pending"] * 3
+    )
+
+    now = datetime.now(UTC)
+    assert await service.responder_deactivated(db, publisher, "org-a", "pat", now, now) == 3
+    later = now + timedelta(hours=4)
+    for delivery in await db.deliveries.find({}).to_list():
+        await service.attempt(db, publisher, channels, delivery["_id"], later)
+    assert (len(sms.sent), len(channels.adapters["email"].sent)) == (1, 1)  # type: ignore[attr-defined]
+    found = await service.attempts(db, "org-b", inbox_id(reminder, "crisis_follow_up_due"))
+    assert {(a["channel"], a["outcome"], a["reason"]) for a in found} == {
+        ("sms", "cancelled", REASON),
+        ("email", "cancelled", REASON),
+    }
+
+    # B's next escalation, made before A's deactivation and handled after it, is not sent either.
+    data = CrisisEscalatedData(case_id="c8", level=2, severity="high", responder_ids=["pat"], **team)
+    late = CrisisEscalated.create(
+        source="crisis", org="org-b", subject="c8", data=data, time=now - timedelta(milliseconds=5)
+    )
+    await service.handle(db, publisher, channels, Hub(), late)
+    assert (len(sms.sent), len(channels.adapters["email"].sent)) == (1, 1)  # type: ignore[attr-defined]
+    found = await service.attempts(db, "org-b", inbox_id(late, "crisis_escalated"))
+    assert {(a["channel"], a["outcome"]) for a in found} == {("sms", "cancelled"), ("email", "cancelled")}
+
+
 # ---- the running service ------------------------------------------------------------------------
 
 ORG = "deact-a"
