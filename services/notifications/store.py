@@ -125,7 +125,9 @@ async def people(
     When crisis says which organization that is (`team_orgs`, for members not on the event
     organization's staff), that organization's record is read, and only it: the event
     organization's record of them is what its admin wrote about an outsider, even one they once
-    wrote to themselves (the admin may have added to it since). No record there: in-app only.
+    wrote to themselves (the admin may have added to it since). No record there (they may be on the
+    regional staff of several, and keep their contacts in another): a record they wrote themselves
+    elsewhere, never the event organization's; none of those either: in-app only.
 
     Otherwise (an escalation from before crisis said so) their own organization is known from the
     record they wrote themselves (`confirmed`: written under their token's organization). So the
@@ -133,12 +135,15 @@ async def people(
     (nothing says they are not its own); for one who confirmed a record elsewhere, the event's
     organization's is only what its admin wrote about an outsider, and theirs is used instead.
     """
-    placed = {i: (team_orgs or {}).get(i, org) for i in ids}
+    named = team_orgs or {}
+    placed = {i: named.get(i, org) for i in ids}
     docs = await db.people.find({"_id": {"$in": [person_key(o, i) for i, o in placed.items()]}}).to_list()
     found = {d["person_id"]: d for d in docs}
-    unplaced = [i for i in team if i not in (team_orgs or {})]
-    if elsewhere := [i for i in unplaced if not found.get(i, {}).get("confirmed")]:
-        query = {"person_id": {"$in": elsewhere}, "confirmed": True}
+    unplaced = [i for i in team if i not in named and not found.get(i, {}).get("confirmed")]
+    unrecorded = [i for i in ids if i in named and i not in found]
+    if elsewhere := unplaced + unrecorded:
+        # The event organization's record is never theirs here: an unplaced member's is unconfirmed.
+        query = {"person_id": {"$in": elsewhere}, "confirmed": True, "org": {"$ne": org}}
         own: dict[str, Document] = {}
         for doc in await db.people.find(query, sort=[("_id", 1)]).to_list():
             own.setdefault(doc["person_id"], doc)

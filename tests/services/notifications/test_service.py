@@ -378,6 +378,30 @@ async def test_the_case_organizations_admin_cannot_give_a_regional_responder_of_
     assert len(await service.inbox(db, regional, 10)) == 2  # in-app, both
 
 
+async def test_a_regional_responder_unrecorded_where_crisis_named_is_reached_at_a_record_of_their_own(
+    db: Db,
+) -> None:
+    """pat is on the regional staff of A and of C, and crisis named A, which has no record of them;
+    pat saved their own contacts in C: B's team escalation goes there, never to B's record of
+    them, even one pat once wrote to themselves."""
+    await pat(db, org="org-b")  # pat's own in B, the case's organization: never theirs for B's team
+    await pat(db, org="org-c")
+    await service.update_own(db, principal("org-c"), phone="+13125550103")
+    channels = senders()
+    team = escalation("org-b", catch_all="regional_team", region="lakeshore", responder_orgs={"pat": "org-a"})
+    await service.handle(db, Publisher(), channels, Hub(), team)
+    assert [o.person.phone for o in channels.adapters["sms"].sent] == ["+13125550103"]  # type: ignore[attr-defined]
+    # Only a record they wrote themselves: what C's admin wrote of sam, who wrote none, is not used.
+    admin_c = principal("org-c", Role.ORG_ADMIN, sub="admin-c")
+    await service.update_staff(db, admin_c, "sam", phone="+13125550104", email="sam@example.org")
+    other = senders()
+    sam = escalation(
+        "org-b", ("sam",), catch_all="regional_team", region="lakeshore", responder_orgs={"sam": "org-a"}
+    )
+    await service.handle(db, Publisher(), other, Hub(), sam)
+    assert other.adapters["sms"].sent == [] and other.adapters["email"].sent == []  # type: ignore[attr-defined]
+
+
 def caring_contact(org: str, **data: object) -> CrisisFollowUpScheduled:
     fields = {"case_id": f"case-{org}", "responder_id": "pat", "member_id": "m", "due_by": datetime.now(UTC)}
     follow_up = CrisisFollowUpScheduledData.model_validate({**fields, **data})
